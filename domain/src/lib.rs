@@ -1,0 +1,2 @@
+//! `domain`: everything the ENT knows about schools, as pure functions. No I/O, no clock, no
+//! randomness: time and new ids come in with each command.
