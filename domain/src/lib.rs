@@ -1,8 +1,20 @@
 //! `domain`: everything the ENT knows about schools, as pure functions. No I/O, no clock, no
 //! randomness: time and new ids come in with each command.
 
+pub mod actor;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod values;
+
+pub mod establishment;
+
 pub mod deadline;
 pub mod legal;
 pub mod messaging;
 pub mod publication;
 pub mod reply;
+
+pub use actor::{Actor, ActorRef, Context, Profile};
+pub use error::DomainError;
+pub use event::{Event, EventBody};

@@ -1,0 +1,114 @@
+//! The event envelope stored in the log: when, by whom, and what (`EventBody`, one variant per
+//! aggregate). This file holds THE table of event type names and schema versions: every variant of
+//! every aggregate's event enum appears in `event_types!` below exactly once; the match it
+//! generates is exhaustive, so a new variant does not compile until it is named here.
+//!
+//! Invariant for the codec: variants are never reordered or removed, new ones are appended (the
+//! binary encoding numbers them by position). A changed shape gets a new schema version and an
+//! upcaster in `codec.rs`.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{ActorRef, Context};
+use crate::establishment::EstablishmentEvent;
+
+/// One fact in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened (the command's `now`).
+    pub at: Timestamp,
+    /// Who caused it; `None` for the platform itself (scheduled work).
+    pub by: Option<ActorRef>,
+    pub body: EventBody,
+}
+
+impl Event {
+    /// An event decided in `ctx`: its time and actor come from the context.
+    pub fn new(ctx: &Context, body: impl Into<EventBody>) -> Event {
+        Event {
+            at: ctx.now,
+            by: ctx.actor.reference(),
+            body: body.into(),
+        }
+    }
+
+    /// The dotted type name, e.g. `establishment.registered`.
+    pub fn event_type(&self) -> &'static str {
+        self.body.event_type()
+    }
+
+    /// The schema version of the current shape of this event.
+    pub fn schema_version(&self) -> u16 {
+        self.body.schema_version()
+    }
+
+    /// The stream this event belongs to, e.g. `establishment-<uuid>`.
+    pub fn stream_id(&self) -> String {
+        self.body.stream_id()
+    }
+}
+
+/// What happened, per aggregate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EventBody {
+    Establishment(EstablishmentEvent),
+}
+
+impl From<EstablishmentEvent> for EventBody {
+    fn from(e: EstablishmentEvent) -> Self {
+        EventBody::Establishment(e)
+    }
+}
+
+impl EventBody {
+    /// The stream this event belongs to.
+    pub fn stream_id(&self) -> String {
+        match self {
+            EventBody::Establishment(e) => crate::establishment::event_stream_id(e),
+        }
+    }
+}
+
+/// Declares the table: `Aggregate(Enum::Variant) => "type.name", version;`. It generates
+/// `EventBody::type_info` (an exhaustive match) and `EVENT_TYPES` (the list, for lookups and
+/// tests).
+macro_rules! event_types {
+    ($($outer:ident($inner:ident :: $variant:ident) => $name:literal, $version:literal;)*) => {
+        /// Every event type name with its current schema version.
+        pub const EVENT_TYPES: &[(&str, u16)] = &[$(($name, $version)),*];
+
+        impl EventBody {
+            /// The type name and current schema version of this event.
+            pub fn type_info(&self) -> (&'static str, u16) {
+                match self {
+                    $(EventBody::$outer($inner::$variant { .. }) => ($name, $version),)*
+                }
+            }
+        }
+    };
+}
+
+impl EventBody {
+    pub fn event_type(&self) -> &'static str {
+        self.type_info().0
+    }
+
+    pub fn schema_version(&self) -> u16 {
+        self.type_info().1
+    }
+}
+
+/// The current schema version of a type name, if it is known.
+pub fn current_schema_version(event_type: &str) -> Option<u16> {
+    EVENT_TYPES
+        .iter()
+        .find(|(name, _)| *name == event_type)
+        .map(|(_, version)| *version)
+}
+
+event_types! {
+    Establishment(EstablishmentEvent::Registered) => "establishment.registered", 1;
+    Establishment(EstablishmentEvent::EntDeployed) => "establishment.ent_deployed", 1;
+    Establishment(EstablishmentEvent::EntWithdrawn) => "establishment.ent_withdrawn", 1;
+}
