@@ -44,6 +44,12 @@ pub enum DeadlineError {
     OutOfRange,
 }
 
+impl From<DeadlineError> for crate::error::DomainError {
+    fn from(error: DeadlineError) -> Self {
+        crate::error::DomainError::invalid(error.to_string())
+    }
+}
+
 /// The Europe/Paris time zone from the bundled database.
 pub fn paris() -> Result<TimeZone, DeadlineError> {
     TimeZone::get(LEGAL_TIME_ZONE).map_err(|e| DeadlineError::TimeZoneUnavailable(e.to_string()))
