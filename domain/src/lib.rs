@@ -5,6 +5,7 @@ pub mod actor;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod policy;
 pub mod values;
 
 pub mod establishment;
