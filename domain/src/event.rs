@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::account::AccountEvent;
 use crate::actor::{ActorRef, Context};
 use crate::establishment::EstablishmentEvent;
 
@@ -53,12 +54,22 @@ impl Event {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum EventBody {
     Establishment(EstablishmentEvent),
+    Account(AccountEvent),
 }
 
-impl From<EstablishmentEvent> for EventBody {
-    fn from(e: EstablishmentEvent) -> Self {
-        EventBody::Establishment(e)
-    }
+macro_rules! body_from {
+    ($($outer:ident($inner:ty);)*) => {$(
+        impl From<$inner> for EventBody {
+            fn from(e: $inner) -> Self {
+                EventBody::$outer(e)
+            }
+        }
+    )*};
+}
+
+body_from! {
+    Establishment(EstablishmentEvent);
+    Account(AccountEvent);
 }
 
 impl EventBody {
@@ -66,6 +77,7 @@ impl EventBody {
     pub fn stream_id(&self) -> String {
         match self {
             EventBody::Establishment(e) => crate::establishment::event_stream_id(e),
+            EventBody::Account(e) => crate::account::event_stream_id(e),
         }
     }
 }
@@ -111,4 +123,15 @@ event_types! {
     Establishment(EstablishmentEvent::Registered) => "establishment.registered", 1;
     Establishment(EstablishmentEvent::EntDeployed) => "establishment.ent_deployed", 1;
     Establishment(EstablishmentEvent::EntWithdrawn) => "establishment.ent_withdrawn", 1;
+    Account(AccountEvent::Created) => "account.created", 1;
+    Account(AccountEvent::ProfileGranted) => "account.profile_granted", 1;
+    Account(AccountEvent::CredentialsSet) => "account.credentials_set", 1;
+    Account(AccountEvent::ChildLinked) => "account.child_linked", 1;
+    Account(AccountEvent::ChildUnlinked) => "account.child_unlinked", 1;
+    Account(AccountEvent::Deactivated) => "account.deactivated", 1;
+    Account(AccountEvent::PersonalDataErased) => "account.personal_data_erased", 1;
+    Account(AccountEvent::LoggedIn) => "account.logged_in", 1;
+    Account(AccountEvent::SessionOpened) => "account.session_opened", 1;
+    Account(AccountEvent::SessionClosed) => "account.session_closed", 1;
+    Account(AccountEvent::ServiceVisited) => "account.service_visited", 1;
 }

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod policy;
 pub mod values;
 
+pub mod account;
 pub mod establishment;
 
 pub mod deadline;

@@ -868,6 +868,61 @@ impl Attachment {
     }
 }
 
+/// A login identifier: 3 to 64 bytes of lower-case ASCII letters, digits, `.`, `-` and `_`,
+/// starting with a letter or a digit (e.g. `jean.dupont12`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Login(String);
+
+impl Login {
+    pub const BYTES_MIN: usize = 3;
+    pub const BYTES_MAX: usize = 64;
+
+    pub fn parse(text: &str) -> Result<Login, DomainError> {
+        let bad = || {
+            DomainError::invalid(format!(
+                "login {text:?} must be 3 to 64 lower-case letters, digits, '.', '-' or '_'"
+            ))
+        };
+        let bytes = text.as_bytes();
+        if !(Login::BYTES_MIN..=Login::BYTES_MAX).contains(&bytes.len()) {
+            return Err(bad());
+        }
+        let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        if !allowed(&bytes[0])
+            || !bytes
+                .iter()
+                .all(|b| allowed(b) || matches!(b, b'.' | b'-' | b'_'))
+        {
+            return Err(bad());
+        }
+        Ok(Login(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Login {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        Login::parse(&s)
+    }
+}
+
+impl From<Login> for String {
+    fn from(l: Login) -> String {
+        l.0
+    }
+}
+
+impl fmt::Display for Login {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An argon2 password hash in PHC string format (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). The
 /// domain only ever sees this hash, never a password. Its `Debug` hides it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1027,6 +1082,14 @@ mod tests {
             format!("{:?}", PasswordHash::parse(phc).unwrap()),
             "PasswordHash(<redacted>)"
         );
+    }
+
+    #[test]
+    fn logins_are_lower_case_identifiers() {
+        assert!(Login::parse("jean.dupont12").is_ok());
+        for bad in ["Jean", "jd", ".jean", "jean dupont", "jéan"] {
+            assert!(Login::parse(bad).is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]

@@ -1,0 +1,626 @@
+//! Accounts: created with profiles in an establishment; credentials set (an argon2 PHC hash,
+//! never a password); parent–child links; deactivated; personal data erased on request or three
+//! months after the account stopped being needed; logins, sessions and service visits recorded for
+//! the connection log and the usage statistics.
+//!
+//! Sessions live in the log as token hashes with their expiry, so they survive restarts and the
+//! token itself is never stored. Erasure is an event: the log layer destroys the person's key
+//! (crypto-shredding); nothing is rewritten.
+
+use std::collections::BTreeMap;
+
+use jiff::{Span, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{Context, Grant, Profile};
+use crate::deadline::paris;
+use crate::error::DomainError;
+use crate::ids::{AccountId, EstablishmentId, SessionId};
+use crate::policy::{self, require};
+use crate::values::{Login, Name, PasswordHash, Reason, Service, TokenHash};
+
+/// How long personal data may be kept once the account is no longer needed (CNIL, arrêté du
+/// 30 novembre 2006): three calendar months, counted in Europe/Paris time.
+pub const RETENTION_MONTHS: i64 = 3;
+
+/// The longest a session may last.
+pub const SESSION_HOURS_MAX: i64 = 24 * 30;
+
+/// Why personal data was erased.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum ErasureGround {
+    /// The person (or an administrator on their behalf) asked for it.
+    OnRequest,
+    /// Three months passed since the account stopped being needed.
+    RetentionExpired,
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum SessionEnd {
+    Logout,
+    Expired,
+    /// Ended by an administrator or by the deactivation of the account.
+    Revoked,
+}
+
+/// What happened to an account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AccountEvent {
+    Created {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profiles: Vec<Profile>,
+        login: Login,
+        given_name: Name,
+        family_name: Name,
+    },
+    ProfileGranted {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+    },
+    CredentialsSet {
+        account: AccountId,
+        password_hash: PasswordHash,
+    },
+    ChildLinked {
+        account: AccountId,
+        child: AccountId,
+    },
+    ChildUnlinked {
+        account: AccountId,
+        child: AccountId,
+    },
+    /// The account stopped being needed: from now on, the retention period runs.
+    Deactivated {
+        account: AccountId,
+        /// When the account stopped being needed (the start of the retention period).
+        since: Timestamp,
+        reason: Option<Reason>,
+    },
+    /// The account's personal data is erased (the log layer destroys the person's key).
+    PersonalDataErased {
+        account: AccountId,
+        ground: ErasureGround,
+    },
+    /// A login, for the connection log and the usage statistics.
+    LoggedIn {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+        session: SessionId,
+    },
+    SessionOpened {
+        account: AccountId,
+        session: SessionId,
+        token_hash: TokenHash,
+        expires_at: Timestamp,
+    },
+    SessionClosed {
+        account: AccountId,
+        session: SessionId,
+        reason: SessionEnd,
+    },
+    /// A visit to one service, for the usage statistics per service, profile and establishment.
+    ServiceVisited {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+        service: Service,
+    },
+}
+
+/// An open session.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OpenSession {
+    pub token_hash: TokenHash,
+    pub expires_at: Timestamp,
+}
+
+/// What the log says about one account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountState {
+    pub id: Option<AccountId>,
+    pub grants: Vec<Grant>,
+    pub has_credentials: bool,
+    pub children: Vec<AccountId>,
+    /// When the account was deactivated (stopped being needed), if it is inactive.
+    pub deactivated_at: Option<Timestamp>,
+    pub erased: bool,
+    pub sessions: BTreeMap<SessionId, OpenSession>,
+}
+
+impl AccountState {
+    pub fn is_active(&self) -> bool {
+        self.id.is_some() && self.deactivated_at.is_none()
+    }
+
+    pub fn establishments(&self) -> Vec<EstablishmentId> {
+        let mut out: Vec<EstablishmentId> = self.grants.iter().map(|g| g.establishment).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    pub fn holds_in(&self, profile: Profile, establishment: EstablishmentId) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.profile == profile && g.establishment == establishment)
+    }
+}
+
+/// What may be asked of an account.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AccountCommand {
+    Create {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profiles: Vec<Profile>,
+        login: Login,
+        given_name: Name,
+        family_name: Name,
+        /// Fact from the read model: another account already has this login.
+        login_in_use: bool,
+    },
+    GrantProfile {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+    },
+    SetCredentials {
+        account: AccountId,
+        password_hash: PasswordHash,
+    },
+    LinkChild {
+        account: AccountId,
+        child: AccountId,
+        /// Fact from the read model: `child` is an active student account of an establishment
+        /// where `account` holds the parent profile.
+        child_is_student_here: bool,
+    },
+    UnlinkChild {
+        account: AccountId,
+        child: AccountId,
+    },
+    Deactivate {
+        account: AccountId,
+        reason: Option<Reason>,
+    },
+    ErasePersonalData {
+        account: AccountId,
+        ground: ErasureGround,
+    },
+    /// The application verified the credentials (or the SSO assertion) and opens a session whose
+    /// token it hashed.
+    RecordLogin {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+        session: SessionId,
+        token_hash: TokenHash,
+        expires_at: Timestamp,
+    },
+    CloseSession {
+        account: AccountId,
+        session: SessionId,
+        reason: SessionEnd,
+    },
+    RecordVisit {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+        service: Service,
+    },
+}
+
+/// When the retention period of an account deactivated at `deactivated_at` ends: three calendar
+/// months later, Europe/Paris wall-clock.
+pub fn erasure_due_at(deactivated_at: Timestamp) -> Result<Timestamp, DomainError> {
+    let tz = paris().map_err(DomainError::from)?;
+    deactivated_at
+        .to_zoned(tz)
+        .checked_add(Span::new().months(RETENTION_MONTHS))
+        .map(|z| z.timestamp())
+        .map_err(|e| DomainError::invalid(format!("retention end out of range: {e}")))
+}
+
+/// Decides a command against the account's state.
+pub fn decide(
+    state: &AccountState,
+    command: &AccountCommand,
+    ctx: &Context,
+) -> Result<Vec<AccountEvent>, DomainError> {
+    let actor = &ctx.actor;
+    match command {
+        AccountCommand::Create {
+            account,
+            establishment,
+            profiles,
+            login,
+            given_name,
+            family_name,
+            login_in_use,
+        } => {
+            require(
+                policy::may_administer(actor, *establishment),
+                "only administrators of the establishment create accounts",
+            )?;
+            if state.id.is_some() {
+                return Err(DomainError::conflict("account already exists"));
+            }
+            if *login_in_use {
+                return Err(DomainError::conflict(format!("login {login} is taken")));
+            }
+            if profiles.is_empty() {
+                return Err(DomainError::invalid(
+                    "an account needs at least one profile",
+                ));
+            }
+            let mut unique = profiles.clone();
+            unique.sort();
+            unique.dedup();
+            if unique.len() != profiles.len() {
+                return Err(DomainError::invalid("a profile is listed twice"));
+            }
+            Ok(vec![AccountEvent::Created {
+                account: *account,
+                establishment: *establishment,
+                profiles: profiles.clone(),
+                login: login.clone(),
+                given_name: given_name.clone(),
+                family_name: family_name.clone(),
+            }])
+        }
+        AccountCommand::GrantProfile {
+            account,
+            establishment,
+            profile,
+        } => {
+            require_active(state, *account)?;
+            require(
+                policy::may_administer(actor, *establishment),
+                "only administrators of the establishment grant profiles",
+            )?;
+            if state.holds_in(*profile, *establishment) {
+                return Err(DomainError::conflict("profile already held there"));
+            }
+            Ok(vec![AccountEvent::ProfileGranted {
+                account: *account,
+                establishment: *establishment,
+                profile: *profile,
+            }])
+        }
+        AccountCommand::SetCredentials {
+            account,
+            password_hash,
+        } => {
+            require_active(state, *account)?;
+            require(
+                policy::may_manage_account(actor, *account, &state.establishments()),
+                "only the account holder or an administrator sets credentials",
+            )?;
+            Ok(vec![AccountEvent::CredentialsSet {
+                account: *account,
+                password_hash: password_hash.clone(),
+            }])
+        }
+        AccountCommand::LinkChild {
+            account,
+            child,
+            child_is_student_here,
+        } => {
+            require_active(state, *account)?;
+            require(
+                state
+                    .establishments()
+                    .iter()
+                    .any(|e| policy::may_administer(actor, *e)),
+                "only administrators link parents and children",
+            )?;
+            if !state.grants.iter().any(|g| g.profile == Profile::Parent) {
+                return Err(DomainError::conflict("the account holds no parent profile"));
+            }
+            if child == account {
+                return Err(DomainError::invalid("an account cannot be its own child"));
+            }
+            if !child_is_student_here {
+                return Err(DomainError::invalid(
+                    "the child must be a student of the parent's establishment",
+                ));
+            }
+            if state.children.contains(child) {
+                return Err(DomainError::conflict("child already linked"));
+            }
+            Ok(vec![AccountEvent::ChildLinked {
+                account: *account,
+                child: *child,
+            }])
+        }
+        AccountCommand::UnlinkChild { account, child } => {
+            require_active(state, *account)?;
+            require(
+                state
+                    .establishments()
+                    .iter()
+                    .any(|e| policy::may_administer(actor, *e)),
+                "only administrators unlink parents and children",
+            )?;
+            if !state.children.contains(child) {
+                return Err(DomainError::not_found("child not linked"));
+            }
+            Ok(vec![AccountEvent::ChildUnlinked {
+                account: *account,
+                child: *child,
+            }])
+        }
+        AccountCommand::Deactivate { account, reason } => {
+            require_active(state, *account)?;
+            require(
+                state
+                    .establishments()
+                    .iter()
+                    .any(|e| policy::may_administer(actor, *e)),
+                "only administrators deactivate accounts",
+            )?;
+            let mut events = revoke_sessions(state, *account);
+            events.push(AccountEvent::Deactivated {
+                account: *account,
+                since: ctx.now,
+                reason: reason.clone(),
+            });
+            Ok(events)
+        }
+        AccountCommand::ErasePersonalData { account, ground } => {
+            require_exists(state, *account)?;
+            if state.erased {
+                return Err(DomainError::conflict("personal data already erased"));
+            }
+            let mut events = Vec::new();
+            match ground {
+                ErasureGround::OnRequest => {
+                    require(
+                        policy::may_manage_account(actor, *account, &state.establishments()),
+                        "only the account holder or an administrator asks for erasure",
+                    )?;
+                    if state.is_active() {
+                        events.extend(revoke_sessions(state, *account));
+                        events.push(AccountEvent::Deactivated {
+                            account: *account,
+                            since: ctx.now,
+                            reason: None,
+                        });
+                    }
+                }
+                ErasureGround::RetentionExpired => {
+                    require(
+                        actor.is_system() || actor.is_platform_admin(),
+                        "only the platform erases on expiry of the retention period",
+                    )?;
+                    let Some(since) = state.deactivated_at else {
+                        return Err(DomainError::conflict("the account is still needed"));
+                    };
+                    let due = erasure_due_at(since)?;
+                    if ctx.now < due {
+                        return Err(DomainError::conflict(format!(
+                            "the retention period runs until {due}"
+                        )));
+                    }
+                }
+            }
+            events.push(AccountEvent::PersonalDataErased {
+                account: *account,
+                ground: *ground,
+            });
+            Ok(events)
+        }
+        AccountCommand::RecordLogin {
+            account,
+            establishment,
+            profile,
+            session,
+            token_hash,
+            expires_at,
+        } => {
+            require_active(state, *account)?;
+            require(
+                actor.account == *account,
+                "a login is recorded for the person who logged in",
+            )?;
+            if !state.holds_in(*profile, *establishment) {
+                return Err(DomainError::forbidden(
+                    "the account does not hold this profile in this establishment",
+                ));
+            }
+            if *expires_at <= ctx.now {
+                return Err(DomainError::invalid("a session must expire in the future"));
+            }
+            let longest = ctx
+                .now
+                .checked_add(Span::new().hours(SESSION_HOURS_MAX))
+                .map_err(|e| DomainError::invalid(e.to_string()))?;
+            if *expires_at > longest {
+                return Err(DomainError::invalid(format!(
+                    "a session lasts at most {SESSION_HOURS_MAX} hours"
+                )));
+            }
+            if state.sessions.contains_key(session) {
+                return Err(DomainError::conflict("session already open"));
+            }
+            Ok(vec![
+                AccountEvent::LoggedIn {
+                    account: *account,
+                    establishment: *establishment,
+                    profile: *profile,
+                    session: *session,
+                },
+                AccountEvent::SessionOpened {
+                    account: *account,
+                    session: *session,
+                    token_hash: *token_hash,
+                    expires_at: *expires_at,
+                },
+            ])
+        }
+        AccountCommand::CloseSession {
+            account,
+            session,
+            reason,
+        } => {
+            require_exists(state, *account)?;
+            let Some(open) = state.sessions.get(session) else {
+                return Err(DomainError::not_found("no such open session"));
+            };
+            let allowed = match reason {
+                SessionEnd::Logout => actor.account == *account,
+                SessionEnd::Expired => ctx.now >= open.expires_at,
+                SessionEnd::Revoked => {
+                    policy::may_manage_account(actor, *account, &state.establishments())
+                }
+            };
+            require(
+                allowed,
+                "a session ends by its holder's logout, its expiry, or an administrator",
+            )?;
+            Ok(vec![AccountEvent::SessionClosed {
+                account: *account,
+                session: *session,
+                reason: *reason,
+            }])
+        }
+        AccountCommand::RecordVisit {
+            account,
+            establishment,
+            profile,
+            service,
+        } => {
+            require_active(state, *account)?;
+            require(
+                actor.account == *account,
+                "a visit is recorded for the visitor",
+            )?;
+            if !state.holds_in(*profile, *establishment) {
+                return Err(DomainError::forbidden(
+                    "the account does not hold this profile in this establishment",
+                ));
+            }
+            Ok(vec![AccountEvent::ServiceVisited {
+                account: *account,
+                establishment: *establishment,
+                profile: *profile,
+                service: *service,
+            }])
+        }
+    }
+}
+
+fn revoke_sessions(state: &AccountState, account: AccountId) -> Vec<AccountEvent> {
+    state
+        .sessions
+        .keys()
+        .map(|session| AccountEvent::SessionClosed {
+            account,
+            session: *session,
+            reason: SessionEnd::Revoked,
+        })
+        .collect()
+}
+
+fn require_exists(state: &AccountState, account: AccountId) -> Result<(), DomainError> {
+    if state.id != Some(account) {
+        return Err(DomainError::not_found("no such account"));
+    }
+    Ok(())
+}
+
+fn require_active(state: &AccountState, account: AccountId) -> Result<(), DomainError> {
+    require_exists(state, account)?;
+    if state.erased {
+        return Err(DomainError::erased("the account's personal data is erased"));
+    }
+    if !state.is_active() {
+        return Err(DomainError::conflict("the account is deactivated"));
+    }
+    Ok(())
+}
+
+/// Applies an event to the state.
+pub fn evolve(mut state: AccountState, event: &AccountEvent) -> AccountState {
+    match event {
+        AccountEvent::Created {
+            account,
+            establishment,
+            profiles,
+            ..
+        } => {
+            state.id = Some(*account);
+            state.grants = profiles
+                .iter()
+                .map(|p| Grant {
+                    establishment: *establishment,
+                    profile: *p,
+                })
+                .collect();
+        }
+        AccountEvent::ProfileGranted {
+            establishment,
+            profile,
+            ..
+        } => state.grants.push(Grant {
+            establishment: *establishment,
+            profile: *profile,
+        }),
+        AccountEvent::CredentialsSet { .. } => state.has_credentials = true,
+        AccountEvent::ChildLinked { child, .. } => state.children.push(*child),
+        AccountEvent::ChildUnlinked { child, .. } => state.children.retain(|c| c != child),
+        AccountEvent::Deactivated { since, .. } => {
+            state.deactivated_at = Some(*since);
+        }
+        AccountEvent::PersonalDataErased { .. } => {
+            state.erased = true;
+            state.has_credentials = false;
+            state.children.clear();
+        }
+        AccountEvent::LoggedIn { .. } | AccountEvent::ServiceVisited { .. } => {}
+        AccountEvent::SessionOpened {
+            session,
+            token_hash,
+            expires_at,
+            ..
+        } => {
+            state.sessions.insert(
+                *session,
+                OpenSession {
+                    token_hash: *token_hash,
+                    expires_at: *expires_at,
+                },
+            );
+        }
+        AccountEvent::SessionClosed { session, .. } => {
+            state.sessions.remove(session);
+        }
+    }
+    state
+}
+
+/// The stream of one account.
+pub fn stream_id(id: AccountId) -> String {
+    format!("account-{id}")
+}
+
+/// The stream an account event belongs to.
+pub fn event_stream_id(event: &AccountEvent) -> String {
+    match event {
+        AccountEvent::Created { account, .. }
+        | AccountEvent::ProfileGranted { account, .. }
+        | AccountEvent::CredentialsSet { account, .. }
+        | AccountEvent::ChildLinked { account, .. }
+        | AccountEvent::ChildUnlinked { account, .. }
+        | AccountEvent::Deactivated { account, .. }
+        | AccountEvent::PersonalDataErased { account, .. }
+        | AccountEvent::LoggedIn { account, .. }
+        | AccountEvent::SessionOpened { account, .. }
+        | AccountEvent::SessionClosed { account, .. }
+        | AccountEvent::ServiceVisited { account, .. } => stream_id(*account),
+    }
+}

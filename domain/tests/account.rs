@@ -1,0 +1,465 @@
+//! Accounts: creation, profiles, credentials, parent–child links, deactivation, erasure, logins,
+//! sessions and service visits, given / when / then.
+
+mod common;
+
+use common::*;
+use domain::account::*;
+use domain::actor::{Actor, Context, Profile};
+use domain::error::DomainError;
+use domain::ids::SessionId;
+use domain::values::*;
+
+fn run(
+    given: &[AccountEvent],
+    command: AccountCommand,
+    ctx: &Context,
+) -> Result<Vec<AccountEvent>, DomainError> {
+    given_when(given, evolve, decide, command, ctx)
+}
+
+const NOW: &str = "2026-03-02T08:00:00Z";
+const PHC: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNo";
+
+fn me() -> domain::ids::AccountId {
+    account(STUDENT)
+}
+
+fn created(profiles: Vec<Profile>) -> AccountEvent {
+    AccountEvent::Created {
+        account: me(),
+        establishment: est(),
+        profiles,
+        login: Login::parse("lea.martin").unwrap(),
+        given_name: name("Léa"),
+        family_name: name("Martin"),
+    }
+}
+
+fn create(profiles: Vec<Profile>, login_in_use: bool) -> AccountCommand {
+    AccountCommand::Create {
+        account: me(),
+        establishment: est(),
+        profiles,
+        login: Login::parse("lea.martin").unwrap(),
+        given_name: name("Léa"),
+        family_name: name("Martin"),
+        login_in_use,
+    }
+}
+
+fn session() -> SessionId {
+    SessionId::from_uuid(uuid(500))
+}
+
+fn token_hash() -> TokenHash {
+    Digest256::from_bytes([7; 32])
+}
+
+fn login(expires_at: &str) -> AccountCommand {
+    AccountCommand::RecordLogin {
+        account: me(),
+        establishment: est(),
+        profile: Profile::Student,
+        session: session(),
+        token_hash: token_hash(),
+        expires_at: ts(expires_at),
+    }
+}
+
+fn opened() -> AccountEvent {
+    AccountEvent::SessionOpened {
+        account: me(),
+        session: session(),
+        token_hash: token_hash(),
+        expires_at: ts("2026-03-02T20:00:00Z"),
+    }
+}
+
+fn deactivated(since: &str) -> AccountEvent {
+    AccountEvent::Deactivated {
+        account: me(),
+        since: ts(since),
+        reason: None,
+    }
+}
+
+fn parent_account() -> Vec<AccountEvent> {
+    vec![created(vec![Profile::Parent])]
+}
+
+#[test]
+fn an_admin_creates_an_account_with_profiles() {
+    let events = run(
+        &[],
+        create(vec![Profile::Student], false),
+        &at(admin(), NOW),
+    )
+    .unwrap();
+    assert_eq!(events, vec![created(vec![Profile::Student])]);
+    assert_eq!(stream_id(me()), format!("account-{}", me()));
+}
+
+#[test]
+fn account_creation_rules() {
+    let ctx = at(admin(), NOW);
+    assert_refused(
+        run(
+            &[],
+            create(vec![Profile::Student], false),
+            &at(teacher(), NOW),
+        ),
+        "FORBIDDEN",
+    );
+    assert_refused(run(&[], create(vec![], false), &ctx), "INVALID");
+    let twice = vec![Profile::Teacher, Profile::Teacher];
+    assert_refused(run(&[], create(twice, false), &ctx), "INVALID");
+    assert_refused(
+        run(&[], create(vec![Profile::Student], true), &ctx),
+        "CONFLICT",
+    );
+    let given = [created(vec![Profile::Student])];
+    assert_refused(
+        run(&given, create(vec![Profile::Student], false), &ctx),
+        "CONFLICT",
+    );
+}
+
+#[test]
+fn a_teacher_can_also_be_granted_the_parent_profile() {
+    let given = [created(vec![Profile::Teacher])];
+    let grant = |profile| AccountCommand::GrantProfile {
+        account: me(),
+        establishment: est(),
+        profile,
+    };
+    let events = run(&given, grant(Profile::Parent), &at(admin(), NOW)).unwrap();
+    assert_eq!(
+        events,
+        vec![AccountEvent::ProfileGranted {
+            account: me(),
+            establishment: est(),
+            profile: Profile::Parent,
+        }]
+    );
+    assert_refused(
+        run(&given, grant(Profile::Teacher), &at(admin(), NOW)),
+        "CONFLICT",
+    );
+    assert_refused(
+        run(&given, grant(Profile::Parent), &at(staff(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(
+        run(&[], grant(Profile::Parent), &at(admin(), NOW)),
+        "NOT_FOUND",
+    );
+}
+
+#[test]
+fn credentials_are_a_hash_set_by_the_holder_or_an_admin() {
+    let given = [created(vec![Profile::Student])];
+    let set = AccountCommand::SetCredentials {
+        account: me(),
+        password_hash: PasswordHash::parse(PHC).unwrap(),
+    };
+    let expected = vec![AccountEvent::CredentialsSet {
+        account: me(),
+        password_hash: PasswordHash::parse(PHC).unwrap(),
+    }];
+    assert_eq!(
+        run(&given, set.clone(), &at(student(), NOW)).unwrap(),
+        expected
+    );
+    assert_eq!(
+        run(&given, set.clone(), &at(admin(), NOW)).unwrap(),
+        expected
+    );
+    assert_refused(run(&given, set.clone(), &at(classmate(), NOW)), "FORBIDDEN");
+    let gone = [created(vec![Profile::Student]), deactivated(NOW)];
+    assert_refused(run(&gone, set, &at(admin(), NOW)), "CONFLICT");
+}
+
+#[test]
+fn an_admin_links_a_parent_to_a_student_child() {
+    let link = |child, here| AccountCommand::LinkChild {
+        account: me(),
+        child,
+        child_is_student_here: here,
+    };
+    let child = account(CLASSMATE);
+    let events = run(&parent_account(), link(child, true), &at(admin(), NOW)).unwrap();
+    let linked = AccountEvent::ChildLinked {
+        account: me(),
+        child,
+    };
+    assert_eq!(events, vec![linked.clone()]);
+    assert_refused(
+        run(&parent_account(), link(child, true), &at(teacher(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(
+        run(&parent_account(), link(child, false), &at(admin(), NOW)),
+        "INVALID",
+    );
+    assert_refused(
+        run(&parent_account(), link(me(), true), &at(admin(), NOW)),
+        "INVALID",
+    );
+    let not_parent = [created(vec![Profile::Teacher])];
+    assert_refused(
+        run(&not_parent, link(child, true), &at(admin(), NOW)),
+        "CONFLICT",
+    );
+    let mut given = parent_account();
+    given.push(linked.clone());
+    assert_refused(
+        run(&given, link(child, true), &at(admin(), NOW)),
+        "CONFLICT",
+    );
+    let unlink = AccountCommand::UnlinkChild {
+        account: me(),
+        child,
+    };
+    let events = run(&given, unlink.clone(), &at(admin(), NOW)).unwrap();
+    assert_eq!(
+        events,
+        vec![AccountEvent::ChildUnlinked {
+            account: me(),
+            child
+        }]
+    );
+    assert_refused(
+        run(&parent_account(), unlink, &at(admin(), NOW)),
+        "NOT_FOUND",
+    );
+}
+
+#[test]
+fn deactivation_revokes_open_sessions_and_starts_the_retention_period() {
+    let given = [created(vec![Profile::Student]), opened()];
+    let deactivate = AccountCommand::Deactivate {
+        account: me(),
+        reason: Some(reason("Départ de l'établissement")),
+    };
+    let events = run(&given, deactivate.clone(), &at(admin(), NOW)).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            AccountEvent::SessionClosed {
+                account: me(),
+                session: session(),
+                reason: SessionEnd::Revoked,
+            },
+            AccountEvent::Deactivated {
+                account: me(),
+                since: ts(NOW),
+                reason: Some(reason("Départ de l'établissement")),
+            },
+        ]
+    );
+    assert_refused(
+        run(&given, deactivate.clone(), &at(student(), NOW)),
+        "FORBIDDEN",
+    );
+    let gone = [created(vec![Profile::Student]), deactivated(NOW)];
+    assert_refused(run(&gone, deactivate, &at(admin(), NOW)), "CONFLICT");
+}
+
+#[test]
+fn erasure_on_request_deactivates_then_erases() {
+    let given = [created(vec![Profile::Student])];
+    let erase = AccountCommand::ErasePersonalData {
+        account: me(),
+        ground: ErasureGround::OnRequest,
+    };
+    let events = run(&given, erase.clone(), &at(student(), NOW)).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            AccountEvent::Deactivated {
+                account: me(),
+                since: ts(NOW),
+                reason: None,
+            },
+            AccountEvent::PersonalDataErased {
+                account: me(),
+                ground: ErasureGround::OnRequest,
+            },
+        ]
+    );
+    assert_refused(
+        run(&given, erase.clone(), &at(classmate(), NOW)),
+        "FORBIDDEN",
+    );
+    let erased = [
+        created(vec![Profile::Student]),
+        deactivated(NOW),
+        AccountEvent::PersonalDataErased {
+            account: me(),
+            ground: ErasureGround::OnRequest,
+        },
+    ];
+    assert_refused(run(&erased, erase, &at(admin(), NOW)), "CONFLICT");
+}
+
+#[test]
+fn erasure_is_due_three_paris_months_after_deactivation() {
+    // Deactivated at 23:30 Paris time on 30 November: due at 23:30 Paris time on 28 February
+    // (the month is shorter), which is 22:30 UTC.
+    let since = "2025-11-30T22:30:00Z";
+    assert_eq!(
+        erasure_due_at(ts(since)).unwrap(),
+        ts("2026-02-28T22:30:00Z")
+    );
+    let given = [created(vec![Profile::Student]), deactivated(since)];
+    let erase = AccountCommand::ErasePersonalData {
+        account: me(),
+        ground: ErasureGround::RetentionExpired,
+    };
+    let system = |now| Context::new(ts(now), Actor::system());
+    assert_refused(
+        run(&given, erase.clone(), &system("2026-02-28T22:29:59Z")),
+        "CONFLICT",
+    );
+    let events = run(&given, erase.clone(), &system("2026-02-28T22:30:00Z")).unwrap();
+    assert_eq!(
+        events,
+        vec![AccountEvent::PersonalDataErased {
+            account: me(),
+            ground: ErasureGround::RetentionExpired,
+        }]
+    );
+    assert_refused(
+        run(&given, erase.clone(), &at(admin(), "2026-06-01T00:00:00Z")),
+        "FORBIDDEN",
+    );
+    let active = [created(vec![Profile::Student])];
+    assert_refused(
+        run(&active, erase, &system("2030-01-01T00:00:00Z")),
+        "CONFLICT",
+    );
+}
+
+#[test]
+fn a_login_is_recorded_with_its_session() {
+    let given = [created(vec![Profile::Student])];
+    let events = run(&given, login("2026-03-02T20:00:00Z"), &at(student(), NOW)).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            AccountEvent::LoggedIn {
+                account: me(),
+                establishment: est(),
+                profile: Profile::Student,
+                session: session(),
+            },
+            opened(),
+        ]
+    );
+}
+
+#[test]
+fn login_rules() {
+    let given = [created(vec![Profile::Student])];
+    let ok_expiry = "2026-03-02T20:00:00Z";
+    assert_refused(
+        run(&given, login(ok_expiry), &at(classmate(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(run(&given, login(NOW), &at(student(), NOW)), "INVALID");
+    assert_refused(
+        run(&given, login("2026-06-01T00:00:00Z"), &at(student(), NOW)),
+        "INVALID",
+    );
+    let open = [created(vec![Profile::Student]), opened()];
+    assert_refused(
+        run(&open, login(ok_expiry), &at(student(), NOW)),
+        "CONFLICT",
+    );
+    let teacher_login = AccountCommand::RecordLogin {
+        account: me(),
+        establishment: est(),
+        profile: Profile::Teacher,
+        session: session(),
+        token_hash: token_hash(),
+        expires_at: ts(ok_expiry),
+    };
+    assert_refused(run(&given, teacher_login, &at(student(), NOW)), "FORBIDDEN");
+    let gone = [created(vec![Profile::Student]), deactivated(NOW)];
+    assert_refused(
+        run(&gone, login(ok_expiry), &at(student(), NOW)),
+        "CONFLICT",
+    );
+}
+
+#[test]
+fn sessions_close_on_logout_expiry_or_revocation() {
+    let given = [created(vec![Profile::Student]), opened()];
+    let close = |reason| AccountCommand::CloseSession {
+        account: me(),
+        session: session(),
+        reason,
+    };
+    let closed = |reason| {
+        vec![AccountEvent::SessionClosed {
+            account: me(),
+            session: session(),
+            reason,
+        }]
+    };
+    let logout = run(&given, close(SessionEnd::Logout), &at(student(), NOW)).unwrap();
+    assert_eq!(logout, closed(SessionEnd::Logout));
+    assert_refused(
+        run(&given, close(SessionEnd::Logout), &at(classmate(), NOW)),
+        "FORBIDDEN",
+    );
+    let system = |now| Context::new(ts(now), Actor::system());
+    assert_refused(
+        run(&given, close(SessionEnd::Expired), &system(NOW)),
+        "FORBIDDEN",
+    );
+    let expired = run(
+        &given,
+        close(SessionEnd::Expired),
+        &system("2026-03-02T20:00:00Z"),
+    );
+    assert_eq!(expired.unwrap(), closed(SessionEnd::Expired));
+    let revoked = run(&given, close(SessionEnd::Revoked), &at(admin(), NOW)).unwrap();
+    assert_eq!(revoked, closed(SessionEnd::Revoked));
+    let mut after = given.to_vec();
+    after.extend(logout);
+    assert_refused(
+        run(&after, close(SessionEnd::Logout), &at(student(), NOW)),
+        "NOT_FOUND",
+    );
+}
+
+#[test]
+fn a_service_visit_is_recorded_for_the_visitor() {
+    let given = [created(vec![Profile::Student])];
+    let visit = |profile| AccountCommand::RecordVisit {
+        account: me(),
+        establishment: est(),
+        profile,
+        service: Service::Homework,
+    };
+    let events = run(&given, visit(Profile::Student), &at(student(), NOW)).unwrap();
+    assert_eq!(
+        events,
+        vec![AccountEvent::ServiceVisited {
+            account: me(),
+            establishment: est(),
+            profile: Profile::Student,
+            service: Service::Homework,
+        }]
+    );
+    assert_refused(
+        run(&given, visit(Profile::Student), &at(classmate(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(
+        run(&given, visit(Profile::Parent), &at(student(), NOW)),
+        "FORBIDDEN",
+    );
+}
