@@ -1,0 +1,251 @@
+//! Applying events to one projection's sled tree with its checkpoint, atomically.
+//!
+//! FORMAT. A projection of name `N` and code version `V` lives in the sled tree `N@vV`. Besides
+//! the read model's own records (keys starting with any byte but `0x00`), the tree holds the
+//! runner's records:
+//!
+//! | key            | value                                   |
+//! |----------------|-----------------------------------------|
+//! | `0x00 'c'`     | checkpoint: last applied position, u64 big-endian |
+//! | `0x00 'v'`     | code version that built the tree, u32 big-endian |
+//! | `0x00 'r'`     | present (one byte `1`) once the tree has caught up and may be served |
+//!
+//! A [`ProjectionWriter`] applies events into a write-back overlay and [`flush`]es the overlay
+//! and the checkpoint in ONE `sled::Batch`: after a crash the tree holds exactly the events up to
+//! its checkpoint, so catching up from `checkpoint + 1` never applies an event twice nor skips
+//! one.
+//!
+//! [`flush`]: ProjectionWriter::flush
+
+use std::panic::AssertUnwindSafe;
+
+use eventlog::{Position, RecordedEvent};
+
+use crate::store::{Overlay, OverlayStore, RESERVED_KEY_BYTE, StoreError};
+use crate::{Projection, ProjectionError};
+
+const CHECKPOINT_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'c'];
+const VERSION_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'v'];
+const READY_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'r'];
+
+/// The sled tree name of a projection at a code version: `<name>@v<version>`.
+pub fn tree_name(name: &str, version: u32) -> String {
+    format!("{name}@v{version}")
+}
+
+/// Splits a tree name made by [`tree_name`] into the projection name and version.
+pub fn parse_tree_name(tree: &[u8]) -> Option<(&str, u32)> {
+    let s = std::str::from_utf8(tree).ok()?;
+    let (name, version) = s.rsplit_once("@v")?;
+    if name.is_empty() || version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((name, version.parse().ok()?))
+}
+
+/// The checkpoint stored in a tree; 0 when nothing was ever applied.
+pub(crate) fn read_checkpoint(tree: &sled::Tree) -> Result<Position, StoreError> {
+    match tree.get(CHECKPOINT_KEY)? {
+        None => Ok(0),
+        Some(bytes) => {
+            let array: [u8; 8] = bytes.as_ref().try_into().map_err(|_| StoreError::Decode {
+                key: CHECKPOINT_KEY.to_vec(),
+                reason: format!("a checkpoint is 8 bytes, found {}", bytes.len()),
+            })?;
+            Ok(u64::from_be_bytes(array))
+        }
+    }
+}
+
+/// Whether the tree has caught up once and may be served.
+pub(crate) fn read_ready(tree: &sled::Tree) -> Result<bool, StoreError> {
+    Ok(tree.get(READY_KEY)?.is_some())
+}
+
+/// Why applying one event failed. The event left no trace in the view and the checkpoint stays
+/// just before it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the projection refused the event: {0}")]
+    Projection(#[from] ProjectionError),
+    #[error("the projection panicked: {0}")]
+    Panicked(String),
+    #[error("positions jump: expected {expected}, got {got}")]
+    Gap { expected: Position, got: Position },
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The event is in the overlay; the checkpoint is now its position.
+    Yes,
+    /// The event was at or before the checkpoint: already in the view, nothing done.
+    AlreadyIncluded,
+}
+
+/// Applies events to one projection's tree in chunks, and flushes each chunk with its checkpoint
+/// in one sled batch. The runner owns one per projection; tests and benchmarks can drive one by
+/// hand.
+pub struct ProjectionWriter {
+    tree: sled::Tree,
+    version: u32,
+    /// Last position applied, into the overlay or already flushed.
+    checkpoint: Position,
+    /// Last position durable in the tree (as far as sled is durable).
+    flushed: Position,
+    overlay: Overlay,
+    pending_events: usize,
+    ready: bool,
+    ready_pending: bool,
+}
+
+impl ProjectionWriter {
+    /// Opens a writer on `tree`, resuming from its stored checkpoint.
+    pub fn open(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
+        let checkpoint = read_checkpoint(&tree)?;
+        let ready = read_ready(&tree)?;
+        Ok(ProjectionWriter {
+            tree,
+            version,
+            checkpoint,
+            flushed: checkpoint,
+            overlay: Overlay::default(),
+            pending_events: 0,
+            ready,
+            ready_pending: false,
+        })
+    }
+
+    /// The last position applied (flushed or pending).
+    pub fn checkpoint(&self) -> Position {
+        self.checkpoint
+    }
+
+    /// The last position written to the tree.
+    pub fn flushed_checkpoint(&self) -> Position {
+        self.flushed
+    }
+
+    /// Events applied since the last flush.
+    pub fn pending_events(&self) -> usize {
+        self.pending_events
+    }
+
+    /// Approximate bytes of pending writes.
+    pub fn pending_bytes(&self) -> usize {
+        self.overlay.pending_bytes()
+    }
+
+    /// Whether the tree has caught up once (is or may be served).
+    pub fn is_ready(&self) -> bool {
+        self.ready || self.ready_pending
+    }
+
+    pub fn tree(&self) -> &sled::Tree {
+        &self.tree
+    }
+
+    /// Applies one event into the overlay. Events at or before the checkpoint are skipped; the
+    /// next one must be exactly `checkpoint + 1`. On error (including a panic inside the
+    /// projection) the event's writes are undone and the checkpoint does not move.
+    pub fn apply(
+        &mut self,
+        projection: &dyn Projection,
+        event: &RecordedEvent,
+    ) -> Result<Applied, ApplyError> {
+        if event.position <= self.checkpoint {
+            return Ok(Applied::AlreadyIncluded);
+        }
+        if event.position != self.checkpoint + 1 {
+            return Err(ApplyError::Gap {
+                expected: self.checkpoint + 1,
+                got: event.position,
+            });
+        }
+        let mut store = OverlayStore {
+            overlay: &mut self.overlay,
+            tree: &self.tree,
+        };
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| projection.apply(event, &mut store)));
+        match outcome {
+            Ok(Ok(())) => {
+                self.overlay.commit_event();
+                self.checkpoint = event.position;
+                self.pending_events += 1;
+                Ok(Applied::Yes)
+            }
+            Ok(Err(e)) => {
+                self.overlay.rollback_event();
+                Err(ApplyError::Projection(e))
+            }
+            Err(panic) => {
+                self.overlay.rollback_event();
+                Err(ApplyError::Panicked(panic_message(panic.as_ref())))
+            }
+        }
+    }
+
+    /// Marks the tree as caught up; the marker is written with the next flush (which then happens
+    /// even with nothing else pending).
+    pub fn mark_ready(&mut self) {
+        if !self.ready {
+            self.ready_pending = true;
+        }
+    }
+
+    /// Writes the pending changes, the checkpoint and the version in one sled batch.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        if self.overlay.is_empty() && self.checkpoint == self.flushed && !self.ready_pending {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        self.overlay.drain_into(&mut batch);
+        batch.insert(&CHECKPOINT_KEY, &self.checkpoint.to_be_bytes());
+        batch.insert(&VERSION_KEY, &self.version.to_be_bytes());
+        if self.ready_pending {
+            batch.insert(&READY_KEY, &[1u8]);
+        }
+        self.tree.apply_batch(batch)?;
+        self.flushed = self.checkpoint;
+        self.pending_events = 0;
+        if self.ready_pending {
+            self.ready = true;
+            self.ready_pending = false;
+        }
+        Ok(())
+    }
+
+    /// Forgets everything applied since the last flush, as a crash would.
+    pub fn discard_pending(&mut self) {
+        self.overlay.clear();
+        self.checkpoint = self.flushed;
+        self.pending_events = 0;
+        self.ready_pending = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_names_round_trip() {
+        assert_eq!(tree_name("directory", 3), "directory@v3");
+        assert_eq!(parse_tree_name(b"directory@v3"), Some(("directory", 3)));
+        assert_eq!(parse_tree_name(b"a@v1@v12"), Some(("a@v1", 12)));
+        assert_eq!(parse_tree_name(b"directory"), None);
+        assert_eq!(parse_tree_name(b"@v1"), None);
+        assert_eq!(parse_tree_name(b"x@v"), None);
+        assert_eq!(parse_tree_name(b"x@v-1"), None);
+    }
+}

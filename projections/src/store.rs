@@ -1,0 +1,656 @@
+//! The key-value abstraction every read model is written against, and its three implementations:
+//! the write-back [`Overlay`] the runner applies chunks of events into (over a sled tree), the
+//! in-memory [`MemStore`] used by replays and tests, and the read-only [`View`] the server reads a
+//! live projection through.
+//!
+//! Keys are raw bytes compared lexicographically; a read model namespaces its records by a short
+//! leading tag (see [`Key`]). Keys starting with byte `0x00` are reserved for the runner's own
+//! records (checkpoint, version, readiness) and are refused with [`StoreError::ReservedKey`], so a
+//! projection can never overwrite its checkpoint and a scan never returns it.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use eventlog::Position;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+/// The first byte of every runner-owned key. Projection keys must not start with it.
+pub const RESERVED_KEY_BYTE: u8 = 0x00;
+
+/// Why a read or a write on a store failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("key {key:?} starts with byte 0x00, which is reserved for the runner's own records")]
+    ReservedKey { key: Vec<u8> },
+    #[error("sled: {0}")]
+    Sled(String),
+    #[error("the value under key {key:?} does not decode: {reason}")]
+    Decode { key: Vec<u8>, reason: String },
+    #[error("a value does not encode: {0}")]
+    Encode(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Sled(e.to_string())
+    }
+}
+
+/// Refuses keys in the runner's reserved range (and the empty key, which sorts there too).
+pub(crate) fn check_key(key: &[u8]) -> Result<(), StoreError> {
+    match key.first() {
+        None | Some(&RESERVED_KEY_BYTE) => Err(StoreError::ReservedKey { key: key.to_vec() }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Refuses a scan prefix inside the reserved range. The empty prefix is allowed: it means "every
+/// projection record", and the reserved records are skipped.
+fn check_prefix(prefix: &[u8]) -> Result<(), StoreError> {
+    match prefix.first() {
+        Some(&RESERVED_KEY_BYTE) => Err(StoreError::ReservedKey {
+            key: prefix.to_vec(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The lower bound of a scan: the prefix itself, or just past the reserved range for the empty
+/// prefix.
+fn scan_start(prefix: &[u8]) -> &[u8] {
+    if prefix.is_empty() {
+        &[RESERVED_KEY_BYTE + 1]
+    } else {
+        prefix
+    }
+}
+
+/// A record: key and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A visitor over `(key, value)` pairs; return `ControlFlow::Break(())` to stop early.
+pub type Visitor<'v> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'v;
+
+/// Read access to a projection's records. Query functions of a read model take `&dyn ReadStore`
+/// so the same code reads a live [`View`] and a replayed [`MemStore`].
+pub trait ReadStore {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Calls `visit` on every record whose key starts with `prefix`, in ascending key order,
+    /// until it returns `Break`.
+    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError>;
+
+    /// Every record whose key starts with `prefix`, in ascending key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
+        let mut out = Vec::new();
+        self.visit_prefix(prefix, &mut |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// Read and write access, handed to [`crate::Projection::apply`].
+pub trait Store: ReadStore {
+    /// Sets `key` to `value`. The key must not start with [`RESERVED_KEY_BYTE`].
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError>;
+
+    /// Removes `key`; removing an absent key is not an error.
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError>;
+}
+
+/// The bincode configuration of every value written through [`StoreExt::put_value`].
+fn codec() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes a value the way [`StoreExt::put_value`] does, for callers that build values by hand.
+pub fn encode_value<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, StoreError> {
+    bincode::serde::encode_to_vec(value, codec()).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
+/// Decodes a value written by [`StoreExt::put_value`].
+pub fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    bincode::serde::decode_from_slice(bytes, codec())
+        .map(|(value, _len)| value)
+        .map_err(|e| StoreError::Decode {
+            key: key.to_vec(),
+            reason: e.to_string(),
+        })
+}
+
+/// Typed reads (values encoded with bincode through serde), available on every [`ReadStore`],
+/// including `dyn Store` and `dyn ReadStore`.
+pub trait ReadStoreExt: ReadStore {
+    /// The decoded value under `key`, if any.
+    fn get_value<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => decode_value(key, &bytes).map(Some),
+        }
+    }
+
+    /// Every record under `prefix`, values decoded, in ascending key order.
+    fn scan_values<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        let mut out = Vec::new();
+        let mut failure = None;
+        self.visit_prefix(prefix, &mut |k, v| match decode_value(k, v) {
+            Ok(value) => {
+                out.push((k.to_vec(), value));
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        })?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// The counter under `key` (written by [`StoreExt::add_i64`]), 0 when absent.
+    fn get_i64(&self, key: &[u8]) -> Result<i64, StoreError> {
+        match self.get(key)? {
+            None => Ok(0),
+            Some(bytes) => decode_i64(key, &bytes),
+        }
+    }
+}
+
+impl<S: ReadStore + ?Sized> ReadStoreExt for S {}
+
+/// Typed writes, available on every [`Store`], including `dyn Store`.
+pub trait StoreExt: Store {
+    /// Encodes `value` with bincode and puts it under `key`.
+    fn put_value<T: Serialize + ?Sized>(
+        &mut self,
+        key: Vec<u8>,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let bytes = encode_value(value)?;
+        self.put(key, bytes)
+    }
+
+    /// Adds `delta` to the counter under `key` (8 bytes, big-endian, absent means 0) and returns
+    /// the new value. A counter that comes back to 0 is removed, so views built by additions and
+    /// subtractions compare equal to views that never saw the pair.
+    fn add_i64(&mut self, key: Vec<u8>, delta: i64) -> Result<i64, StoreError> {
+        let current = self.get_i64(&key)?;
+        let next = current.saturating_add(delta);
+        if next == 0 {
+            self.delete(&key)?;
+        } else {
+            self.put(key, next.to_be_bytes().to_vec())?;
+        }
+        Ok(next)
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+fn decode_i64(key: &[u8], bytes: &[u8]) -> Result<i64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Decode {
+        key: key.to_vec(),
+        reason: format!("a counter is 8 bytes, found {}", bytes.len()),
+    })?;
+    Ok(i64::from_be_bytes(array))
+}
+
+/// Builds an ordered composite key: a namespace tag, then segments whose byte order matches their
+/// natural order (integers big-endian, signed integers with the sign bit flipped, strings
+/// terminated by `0x00` so that `"ab","c"` and `"a","bc"` differ and a prefix of whole segments is
+/// a scan prefix).
+///
+/// ```
+/// use projections::Key;
+/// let key = Key::new("acct").str("0750001A").u64(42).into_vec();
+/// assert!(key.starts_with(b"acct/0750001A\0"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    /// Starts a key with a namespace tag followed by `/`. The tag must not be empty (an empty tag
+    /// would put the key in the reserved range; the store refuses such keys).
+    pub fn new(tag: &str) -> Key {
+        let mut bytes = Vec::with_capacity(tag.len() + 32);
+        bytes.extend_from_slice(tag.as_bytes());
+        bytes.push(b'/');
+        Key(bytes)
+    }
+
+    /// Appends a string segment, terminated by `0x00`.
+    pub fn str(mut self, s: &str) -> Key {
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(0);
+        self
+    }
+
+    /// Appends an unsigned integer, 8 bytes big-endian.
+    pub fn u64(mut self, v: u64) -> Key {
+        self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+
+    /// Appends a signed integer (e.g. a timestamp in µs), 8 bytes, ordered.
+    pub fn i64(mut self, v: i64) -> Key {
+        self.0
+            .extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
+        self
+    }
+
+    /// Appends a UUID's 16 bytes (UUID v7 sort by creation time).
+    pub fn uuid(mut self, id: Uuid) -> Key {
+        self.0.extend_from_slice(id.as_bytes());
+        self
+    }
+
+    /// Appends raw bytes, without terminator: use it last, or for fixed-width data.
+    pub fn bytes(mut self, b: &[u8]) -> Key {
+        self.0.extend_from_slice(b);
+        self
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl From<Key> for Vec<u8> {
+    fn from(k: Key) -> Vec<u8> {
+        k.0
+    }
+}
+
+/// An in-memory store: replays as of a date and tests fold into it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemStore {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// Every record in key order.
+    pub fn entries(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+        &self.map
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl ReadStore for MemStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.get(key).cloned())
+    }
+
+    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+        check_prefix(prefix)?;
+        for (k, v) in self.map.range(scan_start(prefix).to_vec()..) {
+            if !k.starts_with(prefix) || visit(k, v).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store for MemStore {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
+        check_key(&key)?;
+        self.map.insert(key, value);
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        check_key(key)?;
+        self.map.remove(key);
+        Ok(())
+    }
+}
+
+/// A write of the current event, to undo: the key and the overlay entry it replaced (`None`
+/// when the overlay had no entry for it).
+type Undo = (Vec<u8>, Option<Option<Vec<u8>>>);
+
+/// Pending writes of a chunk of events, not yet in sled: `None` is a pending delete.
+///
+/// Writes of the event being applied are also logged for undo, so a projection that fails
+/// half-way through an event leaves no trace of it.
+#[derive(Debug, Default)]
+pub(crate) struct Overlay {
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// For each write of the current event: the key and the overlay entry it replaced.
+    undo: Vec<Undo>,
+    /// Approximate size of the pending keys and values, to bound memory.
+    pending_bytes: usize,
+}
+
+impl Overlay {
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.pending_bytes += key.len() + value.as_ref().map_or(0, Vec::len);
+        let replaced = self.pending.insert(key.clone(), value);
+        if let Some(Some(old)) = &replaced {
+            self.pending_bytes = self.pending_bytes.saturating_sub(old.len());
+        }
+        self.undo.push((key, replaced));
+    }
+
+    /// Keeps the current event's writes.
+    pub(crate) fn commit_event(&mut self) {
+        self.undo.clear();
+    }
+
+    /// Forgets the current event's writes, restoring what the overlay held before it.
+    pub(crate) fn rollback_event(&mut self) {
+        while let Some((key, replaced)) = self.undo.pop() {
+            match replaced {
+                None => {
+                    self.pending.remove(&key);
+                }
+                Some(entry) => {
+                    self.pending.insert(key, entry);
+                }
+            }
+        }
+    }
+
+    /// Moves every pending write into `batch` and empties the overlay.
+    pub(crate) fn drain_into(&mut self, batch: &mut sled::Batch) {
+        debug_assert!(self.undo.is_empty(), "an event is still being applied");
+        for (key, value) in std::mem::take(&mut self.pending) {
+            match value {
+                Some(v) => batch.insert(key, v),
+                None => batch.remove(key),
+            }
+        }
+        self.pending_bytes = 0;
+    }
+
+    /// Forgets every pending write (a crash before the flush, in tests).
+    pub(crate) fn clear(&mut self) {
+        self.pending.clear();
+        self.undo.clear();
+        self.pending_bytes = 0;
+    }
+}
+
+/// A [`Store`] over a sled tree with the overlay's pending writes on top: reads see pending
+/// writes, and scans merge both in key order.
+pub(crate) struct OverlayStore<'a> {
+    pub(crate) overlay: &'a mut Overlay,
+    pub(crate) tree: &'a sled::Tree,
+}
+
+impl ReadStore for OverlayStore<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.overlay.pending.get(key) {
+            Some(entry) => Ok(entry.clone()),
+            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+        check_prefix(prefix)?;
+        let start = scan_start(prefix);
+        let mut tree_iter = self.tree.range(start..).peekable();
+        let mut pending_iter: std::iter::Peekable<btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>>> =
+            self.overlay.pending.range(start.to_vec()..).peekable();
+        loop {
+            // Peek both sides, stopping each at the end of the prefix.
+            let tree_key = match tree_iter.peek() {
+                Some(Ok((k, _))) if k.starts_with(prefix) => Some(k.clone()),
+                Some(Ok(_)) | None => None,
+                Some(Err(_)) => {
+                    let Some(Err(e)) = tree_iter.next() else {
+                        unreachable!("peeked an error")
+                    };
+                    return Err(e.into());
+                }
+            };
+            let pending_key = match pending_iter.peek() {
+                Some((k, _)) if k.starts_with(prefix) => Some((*k).clone()),
+                _ => None,
+            };
+            let flow = match (tree_key, pending_key) {
+                (None, None) => return Ok(()),
+                (Some(t), Some(p)) if p.as_slice() <= t.as_ref() => {
+                    if p.as_slice() == t.as_ref() {
+                        tree_iter.next();
+                    }
+                    let (k, entry) = pending_iter.next().expect("peeked");
+                    match entry {
+                        Some(v) => visit(k, v),
+                        None => ControlFlow::Continue(()),
+                    }
+                }
+                (Some(_), _) => {
+                    let (k, v) = tree_iter.next().expect("peeked")?;
+                    visit(&k, &v)
+                }
+                (None, Some(_)) => {
+                    let (k, entry) = pending_iter.next().expect("peeked");
+                    match entry {
+                        Some(v) => visit(k, v),
+                        None => ControlFlow::Continue(()),
+                    }
+                }
+            };
+            if flow.is_break() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Store for OverlayStore<'_> {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
+        check_key(&key)?;
+        self.overlay.write(key, Some(value));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        check_key(key)?;
+        self.overlay.write(key.to_vec(), None);
+        Ok(())
+    }
+}
+
+/// A served sled tree. The runner keeps one per projection; [`View`]s share it, and an old tree is
+/// only dropped from sled once no view of it is left.
+#[derive(Debug)]
+pub(crate) struct ServedTree {
+    pub(crate) tree: sled::Tree,
+}
+
+/// Read access to a live projection, as the server uses it for one request.
+///
+/// Each read sees whole chunks: a chunk's writes and its checkpoint land in one sled batch. A
+/// sequence of reads may straddle two chunks; read models that need several records to agree
+/// keep them in one value. Hold a view for a request, not for ever: a tree replaced by a rebuild
+/// is removed from disk only after its last view is dropped.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub(crate) served: Arc<ServedTree>,
+    pub(crate) name: &'static str,
+}
+
+impl View {
+    /// The projection's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The last position this view includes, read now (it moves while the runner applies).
+    pub fn checkpoint(&self) -> Result<Position, StoreError> {
+        crate::checkpoint::read_checkpoint(&self.served.tree)
+    }
+}
+
+impl ReadStore for View {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        check_key(key)?;
+        Ok(self.served.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+        check_prefix(prefix)?;
+        for item in self.served.tree.range(scan_start(prefix)..) {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) || visit(&k, &v).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(store: &dyn ReadStore, prefix: &[u8]) -> Vec<Entry> {
+        store.scan_prefix(prefix).unwrap()
+    }
+
+    #[test]
+    fn overlay_scan_merges_pending_writes_and_deletes_over_the_tree() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        for k in ["a/1", "a/3", "a/5", "b/1"] {
+            tree.insert(k, k.as_bytes()).unwrap();
+        }
+        let mut overlay = Overlay::default();
+        let mut store = OverlayStore {
+            overlay: &mut overlay,
+            tree: &tree,
+        };
+        store.put(b"a/2".to_vec(), b"new2".to_vec()).unwrap();
+        store.put(b"a/3".to_vec(), b"new3".to_vec()).unwrap();
+        store.delete(b"a/5").unwrap();
+        store.put(b"a/6".to_vec(), b"new6".to_vec()).unwrap();
+        let got = collect(&store, b"a/");
+        let want: Vec<Entry> = [
+            ("a/1", "a/1"),
+            ("a/2", "new2"),
+            ("a/3", "new3"),
+            ("a/6", "new6"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(store.get(b"a/5").unwrap(), None);
+        assert_eq!(store.get(b"b/1").unwrap(), Some(b"b/1".to_vec()));
+        assert_eq!(collect(&store, b"").len(), 5);
+    }
+
+    #[test]
+    fn rollback_forgets_only_the_current_event() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let mut overlay = Overlay::default();
+        {
+            let mut store = OverlayStore {
+                overlay: &mut overlay,
+                tree: &tree,
+            };
+            store.put(b"k".to_vec(), b"1".to_vec()).unwrap();
+        }
+        overlay.commit_event();
+        {
+            let mut store = OverlayStore {
+                overlay: &mut overlay,
+                tree: &tree,
+            };
+            store.put(b"k".to_vec(), b"2".to_vec()).unwrap();
+            store.put(b"j".to_vec(), b"2".to_vec()).unwrap();
+            store.delete(b"k").unwrap();
+        }
+        overlay.rollback_event();
+        let store = OverlayStore {
+            overlay: &mut overlay,
+            tree: &tree,
+        };
+        assert_eq!(store.get(b"k").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(store.get(b"j").unwrap(), None);
+    }
+
+    #[test]
+    fn reserved_keys_are_refused() {
+        let mut store = MemStore::new();
+        assert!(matches!(
+            store.put(vec![0, 1], vec![]),
+            Err(StoreError::ReservedKey { .. })
+        ));
+        assert!(matches!(
+            store.put(vec![], vec![]),
+            Err(StoreError::ReservedKey { .. })
+        ));
+        assert!(matches!(
+            store.scan_prefix(&[0]),
+            Err(StoreError::ReservedKey { .. })
+        ));
+    }
+
+    #[test]
+    fn counters_and_typed_values_round_trip() {
+        let mut store = MemStore::new();
+        let s: &mut dyn Store = &mut store;
+        assert_eq!(s.add_i64(b"c".to_vec(), 5).unwrap(), 5);
+        assert_eq!(s.add_i64(b"c".to_vec(), -2).unwrap(), 3);
+        assert_eq!(s.get_i64(b"c").unwrap(), 3);
+        assert_eq!(s.add_i64(b"c".to_vec(), -3).unwrap(), 0);
+        assert_eq!(s.get(b"c").unwrap(), None);
+        s.put_value(b"v".to_vec(), &("hello".to_string(), 7u32))
+            .unwrap();
+        assert_eq!(
+            s.get_value::<(String, u32)>(b"v").unwrap(),
+            Some(("hello".to_string(), 7))
+        );
+        assert!(matches!(s.get_value::<(String, u32)>(b"c"), Ok(None)));
+    }
+
+    #[test]
+    fn key_segments_sort_in_natural_order() {
+        assert!(Key::new("t").i64(-5).into_vec() < Key::new("t").i64(3).into_vec());
+        assert!(Key::new("t").u64(9).into_vec() < Key::new("t").u64(256).into_vec());
+        assert!(
+            Key::new("t").str("a").str("bc").into_vec()
+                != Key::new("t").str("ab").str("c").into_vec()
+        );
+        assert!(Key::new("t").str("a").into_vec() < Key::new("t").str("ab").into_vec());
+    }
+}
