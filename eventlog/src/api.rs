@@ -292,7 +292,11 @@ pub trait EventStore: Send + Sync + 'static {
     fn append(&self, request: AppendRequest) -> BoxFuture<'_, Result<AppendOutcome, AppendError>>;
 
     /// Records of one stream from `from_version` on, in version order.
-    fn read_stream(&self, stream: &StreamId, from_version: StreamVersion) -> Result<EventIter, ReadError>;
+    fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: StreamVersion,
+    ) -> Result<EventIter, ReadError>;
 
     /// Records of the whole log from `from_position` on (1 is the first), in position order. Seeks
     /// through the index; does not scan from the start.

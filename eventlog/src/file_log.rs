@@ -1,0 +1,328 @@
+//! `FileLog`, the file-backed `EventStore`: opening (lock, format check, index, recovery),
+//! the append entry point in front of the writer thread, reads, and graceful shutdown.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::api::{
+    AppendError, AppendOutcome, AppendRequest, EventIter, EventStore, EventStream, Head, Position,
+    ReadError, StreamId, StreamVersion, VerifyError, VerifyReport,
+};
+use crate::index::Index;
+use crate::segment::{create_segment, list_segments, open_for_append, segment_path};
+use crate::writer::{Msg, Writer, prepare};
+
+/// Tuning and limits of a `FileLog`. Every queue and batch is bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A new segment starts when the current one would grow past this (a single batch larger
+    /// than this still goes whole into one segment).
+    pub segment_bytes_max: u64,
+    /// The largest payload of one event.
+    pub payload_bytes_max: usize,
+    /// The most events in one append.
+    pub append_events_max: usize,
+    /// Group commit: the most events written and synced together.
+    pub batch_events_max: usize,
+    /// Group commit: the most bytes written and synced together (one append larger than this
+    /// is written alone).
+    pub batch_bytes_max: usize,
+    /// Appends waiting for the writer; further callers wait (back-pressure).
+    pub queue_appends_max: usize,
+    /// One entry of the sparse position index every this many records.
+    pub position_index_stride: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes_max: 64 << 20,
+            payload_bytes_max: 1 << 20,
+            append_events_max: 256,
+            batch_events_max: 8192,
+            batch_bytes_max: 8 << 20,
+            queue_appends_max: 4096,
+            position_index_stride: 64,
+        }
+    }
+}
+
+impl LogConfig {
+    fn check(&self) -> Result<(), String> {
+        let checks = [
+            (
+                self.segment_bytes_max >= 4096,
+                "segment_bytes_max must be at least 4096",
+            ),
+            (
+                self.payload_bytes_max <= 64 << 20,
+                "payload_bytes_max must be at most 64 MiB",
+            ),
+            (
+                self.append_events_max >= 1,
+                "append_events_max must be at least 1",
+            ),
+            (
+                self.batch_events_max >= 1,
+                "batch_events_max must be at least 1",
+            ),
+            (
+                self.batch_bytes_max >= 1,
+                "batch_bytes_max must be at least 1",
+            ),
+            (
+                self.queue_appends_max >= 1,
+                "queue_appends_max must be at least 1",
+            ),
+            (
+                self.position_index_stride >= 1,
+                "position_index_stride must be at least 1",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, reason)) => Err((*reason).into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a log could not be opened. Opening never changes a log it refuses, except that a
+/// damaged derived index may already have been cleared.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the log in {dir} is locked by another process")]
+    Locked { dir: PathBuf },
+    #[error("segment {segment} has format version {found}; this build reads up to {supported}")]
+    NewerFormat {
+        segment: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("damage in segment {segment} at byte offset {offset}, position {position}: {reason}")]
+    Corrupt {
+        segment: String,
+        offset: u64,
+        position: Position,
+        reason: String,
+    },
+    #[error("index error: {0}")]
+    Index(String),
+    #[error("invalid log configuration: {0}")]
+    InvalidConfig(String),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What the writer, readers and subscriptions share.
+pub struct Shared {
+    pub dir: PathBuf,
+    pub config: LogConfig,
+    pub db: sled::Db,
+    pub index: Index,
+    /// The last durable record; readers never look past it.
+    pub head: watch::Sender<Head>,
+    /// Set once the writer has stopped, after the last head was published.
+    pub closed: AtomicBool,
+    pub failed: Mutex<Option<String>>,
+    /// Held for as long as anything uses the log: two processes never write one log.
+    _lock: File,
+}
+
+/// The file-backed event log. Open it with [`FileLog::open`]; shut it down with
+/// [`FileLog::close`] (dropping it also drains queued appends, blocking the dropping thread).
+pub struct FileLog {
+    shared: Arc<Shared>,
+    sender: Mutex<Option<mpsc::Sender<Msg>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+const INDEX_DIR: &str = "index";
+const LOCK_FILE: &str = "LOCK";
+
+impl FileLog {
+    /// Opens (or creates) the log in `dir`. Blocking: recovery may scan the segments' tail,
+    /// or all of them if the index must be rebuilt.
+    pub fn open(dir: impl AsRef<Path>, config: LogConfig) -> Result<FileLog, OpenError> {
+        let dir = dir.as_ref().to_path_buf();
+        config.check().map_err(OpenError::InvalidConfig)?;
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OpenError::Io { path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked { dir }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+        let firsts = list_segments(&dir).map_err(io(&dir))?;
+        crate::recovery::check_segment_headers(&dir, &firsts)?;
+        if firsts.is_empty() {
+            create_segment(&dir, 1).map_err(io(&dir))?;
+        }
+        let index_path = dir.join(INDEX_DIR);
+        let db = sled::Config::new()
+            .path(&index_path)
+            .open()
+            .map_err(|e| OpenError::Index(e.to_string()))?;
+        let index = Index {
+            tree: (*db).clone(),
+        };
+        let recovered = crate::recovery::recover(&dir, &index, config.position_index_stride)?;
+        let segment_file_path = segment_path(&dir, recovered.last_segment);
+        let file = open_for_append(&segment_file_path).map_err(io(&segment_file_path))?;
+        let (head_tx, _) = watch::channel(recovered.head);
+        let (tx, rx) = mpsc::channel(config.queue_appends_max);
+        let shared = Arc::new(Shared {
+            dir,
+            config,
+            db,
+            index,
+            head: head_tx,
+            closed: AtomicBool::new(false),
+            failed: Mutex::new(None),
+            _lock: lock,
+        });
+        let writer = Writer {
+            shared: shared.clone(),
+            rx,
+            file,
+            segment: recovered.last_segment,
+            segment_bytes: recovered.last_segment_bytes,
+            head: recovered.head,
+            recorded_at_us: recovered.head_recorded_at_us,
+            versions: Default::default(),
+            failed: None,
+            carry: None,
+            buf: Vec::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("eventlog-writer".into())
+            .spawn(move || writer.run())
+            .map_err(io(&shared.dir))?;
+        Ok(FileLog {
+            shared,
+            sender: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// The directory of the log.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Stops taking appends, lets every append already queued or being queued finish, waits
+    /// for the writer to stop and flushes the index. Appends after this get
+    /// `AppendError::Closed`; subscriptions end after delivering every durable record.
+    pub async fn close(&self) {
+        self.sender.lock().unwrap().take();
+        let handle = self.writer.lock().unwrap().take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Msg>, AppendError> {
+        if let Some(reason) = self.shared.failed.lock().unwrap().clone() {
+            return Err(AppendError::Failed { reason });
+        }
+        self.sender
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or(AppendError::Closed)
+    }
+}
+
+impl Drop for FileLog {
+    fn drop(&mut self) {
+        // No append future can be alive (they borrow the log), so dropping our sender closes
+        // the queue: the writer drains it and stops.
+        self.sender.get_mut().unwrap().take();
+        if let Some(handle) = self.writer.get_mut().unwrap().take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl EventStore for FileLog {
+    fn append(&self, request: AppendRequest) -> BoxFuture<'_, Result<AppendOutcome, AppendError>> {
+        Box::pin(async move {
+            let prepared = prepare(request, &self.shared.config)?;
+            let sender = self.sender()?;
+            let (ack, answer) = oneshot::channel();
+            sender
+                .send(Msg { prepared, ack })
+                .await
+                .map_err(|_| AppendError::Closed)?;
+            drop(sender);
+            answer.await.map_err(|_| AppendError::Closed)?
+        })
+    }
+
+    fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: StreamVersion,
+    ) -> Result<EventIter, ReadError> {
+        let limit = self.head().position;
+        Ok(crate::reader::read_stream(
+            &self.shared,
+            stream,
+            from_version,
+            limit,
+        ))
+    }
+
+    fn read_all(&self, from_position: Position) -> Result<EventIter, ReadError> {
+        let limit = self.head().position;
+        crate::reader::read_all(&self.shared, from_position, limit)
+    }
+
+    fn subscribe(&self, after_position: Position) -> EventStream {
+        crate::subscribe::subscribe(self.shared.clone(), after_position)
+    }
+
+    fn head(&self) -> Head {
+        *self.shared.head.borrow()
+    }
+
+    fn stream_version(&self, stream: &StreamId) -> Option<StreamVersion> {
+        self.shared
+            .index
+            .stream_version(stream.as_str())
+            .ok()
+            .flatten()
+    }
+
+    fn find_command(&self, command_id: Uuid) -> Option<AppendOutcome> {
+        self.shared
+            .index
+            .command(command_id)
+            .ok()
+            .flatten()
+            .map(|entry| entry.outcome(false))
+    }
+
+    fn verify(&self) -> Result<VerifyReport, VerifyError> {
+        crate::recovery::verify(&self.shared.dir, self.head())
+    }
+}
