@@ -1,2 +1,56 @@
 //! `graphql`: the GraphQL API (async-graphql on axum) for every role, with authentication and
 //! authorization through the domain's policy.
+//!
+//! # Map
+//! - [`server`]: the router, binding, graceful shutdown ([`server::Server`], [`server::serve`]).
+//! - [`http`]: GraphQL over HTTP (media types, status codes, GET/POST rules, body limit,
+//!   GraphiQL) and the `x-ent-read-after` header ([`http::ReadAfter`]).
+//! - [`ws`]: subscriptions over WebSocket (`graphql-transport-ws`), authenticated by the
+//!   `connection_init` payload `{"authorization": "Bearer …"}`.
+//! - [`health`]: `/health`, `/ready` (through the [`health::Readiness`] trait), `/metrics`.
+//! - [`metrics`]: the Prometheus registry.
+//! - [`auth`]: argon2id passwords, bearer tokens (stored as BLAKE3 hashes), the session table,
+//!   login throttling, and the [`auth::Viewer`] of each request.
+//! - [`errors`]: [`errors::ApiError`] and its stable `extensions.code`s.
+//! - [`limits`]: body, depth, complexity and page-size limits ([`limits::PAGE_SIZE_MAX`]).
+//! - [`app`]: the application service that runs domain commands against the log.
+//! - [`config`]: the server configuration, [`config::ServerConfig`].
+//! - [`schema`]: the roots of the schema; role-specific parts are added beside `schema/mod.rs`.
+//!
+//! # Starting a server
+//! ```text
+//! let metrics = Arc::new(Metrics::new());
+//! let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+//! let app = App::new(store.clone(), metrics.clone(), clock.clone());
+//! let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
+//! let schema = schema::build(&config, SchemaDeps { app, auth: auth.clone(), store: store.clone(), metrics: metrics.clone() });
+//! let deps = ServerDeps { schema, store, auth, metrics, clock, readiness: Arc::new(AlwaysReady) };
+//! graphql::server::serve(config, deps).await?;   // returns after SIGINT/SIGTERM, requests drained
+//! // then close the log.
+//! ```
+//! Tests use `Server::bind(config, deps)` (port 0), `local_addr()`, and `run(shutdown_future)`.
+//!
+//! # Extending the schema
+//! - Put each role's part in `schema/<part>.rs` as a `#[derive(Default)] struct XQuery` with
+//!   `#[Object] impl`, and add it to the `QueryRoot(..)` tuple in `schema/mod.rs`
+//!   (`MutationRoot`, `SubscriptionRoot` likewise; replace `EmptyMutation` once a mutation
+//!   exists). Extra shared services (read models) go into `schema::build`'s `.data(...)`.
+//! - The viewer: `crate::auth::viewer(ctx)` gives the [`auth::Viewer`]; `.session()?` or
+//!   `.account()?` give the session / account id or UNAUTHENTICATED.
+//! - Errors: resolvers return `async_graphql::Result<T>` and convert every failure through
+//!   [`errors::ApiError`] (`.map_err(ApiError::from)?`), never `?` on a `Display` error
+//!   directly, which would lose `extensions.code`.
+//! - Lists: take `first: Option<i32>` and call [`limits::page_size`].
+//! - Commands: through [`app::App`] (in the schema data), which reads the clock and draws ids.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod health;
+pub mod http;
+pub mod limits;
+pub mod metrics;
+pub mod schema;
+pub mod server;
+pub mod ws;

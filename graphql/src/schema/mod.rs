@@ -1,0 +1,125 @@
+//! The schema's roots. Each role-specific part lives in its own file beside this one and is
+//! merged here: add `mod x;` and put `x::XQuery` into the `QueryRoot` tuple (likewise
+//! `MutationRoot`, `SubscriptionRoot`). This file holds only the roots, the builder, and the
+//! infrastructure fields every deployment has (the log's head).
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, EmptyMutation, MergedObject, MergedSubscription, Object, Schema, SimpleObject,
+    Subscription,
+};
+use eventlog::EventStore;
+use futures::{Stream, StreamExt};
+
+use crate::app::App;
+use crate::auth::{Auth, viewer};
+use crate::config::ServerConfig;
+use crate::errors::ApiError;
+use crate::metrics::Metrics;
+
+/// The schema type the server runs.
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(InfraQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(EmptyMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(InfraSubscription);
+
+/// What the schema's resolvers find in `ctx.data::<T>()`: these, plus per request the
+/// [`crate::auth::Viewer`] and, when asked, [`crate::http::ReadAfter`].
+pub struct SchemaDeps {
+    pub app: App,
+    pub auth: Arc<Auth>,
+    pub store: Arc<dyn EventStore>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Builds the schema with the server's limits applied and the shared services in its data.
+pub fn build(config: &ServerConfig, deps: SchemaDeps) -> AppSchema {
+    let builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .data(deps.app)
+    .data(deps.auth)
+    .data(deps.store)
+    .data(deps.metrics);
+    config.limits.apply(builder).finish()
+}
+
+/// The log's head: how many events were written and the hash that seals them.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    /// Position of the last event (0 for an empty log). Pass it as `x-ent-read-after` to read
+    /// your own writes.
+    pub position: u64,
+    /// BLAKE3 hash chaining every event up to `position`, in hexadecimal.
+    pub hash: String,
+}
+
+impl From<eventlog::Head> for LogHead {
+    fn from(head: eventlog::Head) -> Self {
+        LogHead {
+            position: head.position,
+            hash: head.hash.to_hex(),
+        }
+    }
+}
+
+/// The session behind the request's bearer token.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub account_id: async_graphql::ID,
+    /// RFC 3339 instant.
+    pub expires_at: String,
+}
+
+#[derive(Default)]
+pub struct InfraQuery;
+
+#[Object]
+impl InfraQuery {
+    /// The log's head.
+    async fn log_head(&self, ctx: &Context<'_>) -> async_graphql::Result<LogHead> {
+        let store = ctx.data::<Arc<dyn EventStore>>()?;
+        Ok(store.head().into())
+    }
+
+    /// The session of the bearer token sent with this request; UNAUTHENTICATED without one.
+    async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<SessionInfo> {
+        let session = viewer(ctx).session()?;
+        Ok(SessionInfo {
+            account_id: session.account.to_string().into(),
+            expires_at: session.expires_at.to_string(),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct InfraSubscription;
+
+#[Subscription]
+impl InfraSubscription {
+    /// The log's head after each new event, starting after the head at subscription time.
+    async fn log_head(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LogHead>> + use<>> {
+        let store = ctx.data::<Arc<dyn EventStore>>()?.clone();
+        let after = store.head().position;
+        Ok(store.subscribe(after).map(|record| {
+            record
+                .map(|r| LogHead {
+                    position: r.position,
+                    hash: r.hash.to_hex(),
+                })
+                .map_err(|e| ApiError::from(e).into())
+        }))
+    }
+}
