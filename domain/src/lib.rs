@@ -2,6 +2,7 @@
 //! randomness: time and new ids come in with each command.
 
 pub mod actor;
+pub mod codec;
 pub mod error;
 pub mod event;
 pub mod ids;

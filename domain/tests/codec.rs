@@ -1,0 +1,287 @@
+//! The codec: every event type round-trips through bincode, the table names each type once, and
+//! an event of an older schema version is upcast.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use domain::account::*;
+use domain::actor::{ActorRef, Profile};
+use domain::codec::{CodecError, decode, encode};
+use domain::establishment::EstablishmentEvent;
+use domain::event::{EVENT_TYPES, Event, EventBody};
+use domain::ids::*;
+use domain::values::*;
+use jiff::civil::date;
+use serde::Serialize;
+
+fn hash(n: u8) -> Digest256 {
+    Digest256::from_bytes([n; 32])
+}
+
+/// One hand-written sample of every event variant.
+fn samples() -> Vec<EventBody> {
+    let session = SessionId::from_uuid(uuid(500));
+    let mut out: Vec<EventBody> = Vec::new();
+    out.extend(
+        [
+            EstablishmentEvent::Registered {
+                establishment: est(),
+                uai: Uai::parse("0750680G").unwrap(),
+                name: name("Lycée Louis-le-Grand"),
+                kind: EstablishmentKind::Lycee,
+                sector: Sector::Public,
+                academie: name("Paris"),
+                commune: name("Paris"),
+            },
+            EstablishmentEvent::EntDeployed {
+                establishment: est(),
+                on: date(2018, 9, 3),
+                platform: name("ENT Île-de-France"),
+                project: name("monlycée.net"),
+            },
+            EstablishmentEvent::EntWithdrawn {
+                establishment: est(),
+                on: date(2019, 7, 1),
+                reason: Some(reason("Changement de plateforme")),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    out.extend(
+        [
+            AccountEvent::Created {
+                account: account(1),
+                establishment: est(),
+                profiles: vec![Profile::Teacher, Profile::Parent],
+                login: Login::parse("jean.dupont").unwrap(),
+                given_name: name("Jean"),
+                family_name: name("Dupont"),
+            },
+            AccountEvent::ProfileGranted {
+                account: account(1),
+                establishment: other_est(),
+                profile: Profile::Teacher,
+            },
+            AccountEvent::CredentialsSet {
+                account: account(1),
+                password_hash: PasswordHash::parse(
+                    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNo",
+                )
+                .unwrap(),
+            },
+            AccountEvent::ChildLinked {
+                account: account(1),
+                child: account(2),
+            },
+            AccountEvent::ChildUnlinked {
+                account: account(1),
+                child: account(2),
+            },
+            AccountEvent::Deactivated {
+                account: account(1),
+                since: ts("2026-07-04T10:00:00Z"),
+                reason: Some(reason("Mutation")),
+            },
+            AccountEvent::PersonalDataErased {
+                account: account(1),
+                ground: ErasureGround::RetentionExpired,
+            },
+            AccountEvent::LoggedIn {
+                account: account(1),
+                establishment: est(),
+                profile: Profile::Teacher,
+                session,
+            },
+            AccountEvent::SessionOpened {
+                account: account(1),
+                session,
+                token_hash: hash(3),
+                expires_at: ts("2026-03-02T20:00:00Z"),
+            },
+            AccountEvent::SessionClosed {
+                account: account(1),
+                session,
+                reason: SessionEnd::Logout,
+            },
+            AccountEvent::ServiceVisited {
+                account: account(1),
+                establishment: est(),
+                profile: Profile::Teacher,
+                service: Service::Grades,
+            },
+        ]
+        .map(EventBody::from),
+    );
+    out
+}
+
+fn envelope(body: EventBody) -> Event {
+    Event {
+        at: ts("2026-03-02T08:15:30.123456789Z"),
+        by: Some(ActorRef {
+            account: account(TEACHER),
+            profile: Profile::Teacher,
+        }),
+        body,
+    }
+}
+
+#[test]
+fn every_event_type_round_trips() {
+    for body in samples() {
+        let event = envelope(body);
+        let encoded = encode(&event).unwrap();
+        assert_eq!(encoded.event_type, event.event_type());
+        let decoded = decode(encoded.event_type, encoded.schema_version, &encoded.payload).unwrap();
+        assert_eq!(decoded, event, "{} does not round-trip", encoded.event_type);
+        let system = Event { by: None, ..event };
+        let encoded = encode(&system).unwrap();
+        let decoded = decode(encoded.event_type, encoded.schema_version, &encoded.payload);
+        assert_eq!(decoded.unwrap(), system);
+    }
+}
+
+#[test]
+fn the_samples_cover_the_table_exactly_once() {
+    let sampled: Vec<&str> = samples().iter().map(|b| b.event_type()).collect();
+    let unique: BTreeSet<&str> = sampled.iter().copied().collect();
+    assert_eq!(unique.len(), sampled.len(), "two samples of one event type");
+    let table: BTreeSet<&str> = EVENT_TYPES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        table.len(),
+        EVENT_TYPES.len(),
+        "a type name appears twice in the table"
+    );
+    assert_eq!(unique, table, "samples and table differ");
+}
+
+#[test]
+fn type_names_and_stream_ids_follow_the_conventions() {
+    for body in samples() {
+        let name = body.event_type();
+        let (category, rest) = name.split_once('.').unwrap();
+        assert!(!rest.is_empty() && !rest.contains('.'), "{name}");
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
+            "{name}"
+        );
+        let stream = body.stream_id();
+        assert!(stream.len() <= 128, "{stream}");
+        assert!(
+            stream
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)),
+            "{stream}"
+        );
+        let stream_category = stream.split('-').next().unwrap();
+        assert!(
+            !stream_category.is_empty(),
+            "{name} -> {stream} ({category})"
+        );
+    }
+}
+
+#[test]
+fn bad_records_are_typed_errors() {
+    let event = envelope(samples().remove(0));
+    let encoded = encode(&event).unwrap();
+    assert!(matches!(
+        decode("establishment.nonexistent", 1, &encoded.payload),
+        Err(CodecError::UnknownType(_))
+    ));
+    assert!(matches!(
+        decode(encoded.event_type, 9, &encoded.payload),
+        Err(CodecError::UnknownVersion { .. })
+    ));
+    assert!(matches!(
+        decode("establishment.ent_deployed", 1, &encoded.payload),
+        Err(CodecError::TypeMismatch { .. })
+    ));
+    assert!(matches!(
+        decode(
+            encoded.event_type,
+            1,
+            &encoded.payload[..encoded.payload.len() - 1]
+        ),
+        Err(CodecError::Decode(_))
+    ));
+    let mut longer = encoded.payload.clone();
+    longer.push(0);
+    assert!(matches!(
+        decode(encoded.event_type, 1, &longer),
+        Err(CodecError::TrailingBytes(1))
+    ));
+    assert!(matches!(
+        decode(encoded.event_type, 1, &[0xff; 40]),
+        Err(CodecError::Decode(_))
+    ));
+}
+
+/// The shapes as they were when `account.deactivated` was at version 1: the same enums, with
+/// `Deactivated` lacking `since`.
+mod v1 {
+    use super::*;
+
+    #[derive(Serialize)]
+    pub struct Event {
+        pub at: jiff::Timestamp,
+        pub by: Option<ActorRef>,
+        pub body: EventBody,
+    }
+
+    #[derive(Serialize)]
+    #[allow(dead_code)]
+    pub enum EventBody {
+        Establishment(EstablishmentEvent),
+        Account(AccountEvent),
+    }
+
+    #[derive(Serialize)]
+    #[allow(dead_code)]
+    pub enum AccountEvent {
+        Created,
+        ProfileGranted,
+        CredentialsSet,
+        ChildLinked,
+        ChildUnlinked,
+        Deactivated {
+            account: AccountId,
+            reason: Option<Reason>,
+        },
+    }
+}
+
+#[test]
+fn an_old_account_deactivated_is_upcast_with_since_from_its_time() {
+    let at = ts("2025-06-30T16:00:00Z");
+    let by = Some(ActorRef {
+        account: account(ADMIN),
+        profile: Profile::EstablishmentAdmin,
+    });
+    let old = v1::Event {
+        at,
+        by,
+        body: v1::EventBody::Account(v1::AccountEvent::Deactivated {
+            account: account(1),
+            reason: Some(reason("Fin de scolarité")),
+        }),
+    };
+    let payload = bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap();
+    let event = decode("account.deactivated", 1, &payload).unwrap();
+    assert_eq!(
+        event,
+        Event {
+            at,
+            by,
+            body: EventBody::Account(AccountEvent::Deactivated {
+                account: account(1),
+                since: at,
+                reason: Some(reason("Fin de scolarité")),
+            }),
+        }
+    );
+    assert_eq!(event.schema_version(), 2);
+}
