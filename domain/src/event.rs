@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::AccountEvent;
 use crate::actor::{ActorRef, Context};
+use crate::class::ClassEvent;
 use crate::establishment::EstablishmentEvent;
 
 /// One fact in the log.
@@ -55,6 +56,7 @@ impl Event {
 pub enum EventBody {
     Establishment(EstablishmentEvent),
     Account(AccountEvent),
+    Class(ClassEvent),
 }
 
 macro_rules! body_from {
@@ -70,6 +72,7 @@ macro_rules! body_from {
 body_from! {
     Establishment(EstablishmentEvent);
     Account(AccountEvent);
+    Class(ClassEvent);
 }
 
 impl EventBody {
@@ -78,6 +81,7 @@ impl EventBody {
         match self {
             EventBody::Establishment(e) => crate::establishment::event_stream_id(e),
             EventBody::Account(e) => crate::account::event_stream_id(e),
+            EventBody::Class(e) => crate::class::event_stream_id(e),
         }
     }
 }
@@ -135,4 +139,12 @@ event_types! {
     Account(AccountEvent::SessionOpened) => "account.session_opened", 1;
     Account(AccountEvent::SessionClosed) => "account.session_closed", 1;
     Account(AccountEvent::ServiceVisited) => "account.service_visited", 1;
+    Class(ClassEvent::Opened) => "class.opened", 1;
+    Class(ClassEvent::StudentEnrolled) => "class.student_enrolled", 1;
+    Class(ClassEvent::StudentMoved) => "class.student_moved", 1;
+    Class(ClassEvent::TeacherAssigned) => "class.teacher_assigned", 1;
+    Class(ClassEvent::TeacherUnassigned) => "class.teacher_unassigned", 1;
+    Class(ClassEvent::GroupFormed) => "class.group_formed", 1;
+    Class(ClassEvent::GroupMembersChanged) => "class.group_members_changed", 1;
+    Class(ClassEvent::GroupDissolved) => "class.group_dissolved", 1;
 }

@@ -10,6 +10,7 @@ pub mod policy;
 pub mod values;
 
 pub mod account;
+pub mod class;
 pub mod establishment;
 
 pub mod deadline;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use common::*;
 use domain::account::*;
 use domain::actor::{ActorRef, Profile};
+use domain::class::ClassEvent;
 use domain::codec::{CodecError, decode, encode};
 use domain::establishment::EstablishmentEvent;
 use domain::event::{EVENT_TYPES, Event, EventBody};
@@ -110,6 +111,52 @@ fn samples() -> Vec<EventBody> {
                 establishment: est(),
                 profile: Profile::Teacher,
                 service: Service::Grades,
+            },
+        ]
+        .map(EventBody::from),
+    );
+    out.extend(
+        [
+            ClassEvent::Opened {
+                class: class(),
+                establishment: est(),
+                year: SchoolYear::new(2025).unwrap(),
+                name: name("2nde 3"),
+            },
+            ClassEvent::StudentEnrolled {
+                class: class(),
+                student: account(STUDENT),
+                from: Some(other_class()),
+            },
+            ClassEvent::StudentMoved {
+                class: class(),
+                student: account(STUDENT),
+                to: other_class(),
+            },
+            ClassEvent::TeacherAssigned {
+                class: class(),
+                teacher: account(TEACHER),
+                subject: maths(),
+            },
+            ClassEvent::TeacherUnassigned {
+                class: class(),
+                teacher: account(TEACHER),
+                subject: maths(),
+            },
+            ClassEvent::GroupFormed {
+                class: class(),
+                group: group(),
+                name: name("Groupe A"),
+                members: vec![account(STUDENT), account(CLASSMATE)],
+            },
+            ClassEvent::GroupMembersChanged {
+                class: class(),
+                group: group(),
+                members: vec![account(CLASSMATE)],
+            },
+            ClassEvent::GroupDissolved {
+                class: class(),
+                group: group(),
             },
         ]
         .map(EventBody::from),
