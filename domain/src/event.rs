@@ -14,6 +14,8 @@ use crate::account::AccountEvent;
 use crate::actor::{ActorRef, Context};
 use crate::class::ClassEvent;
 use crate::establishment::EstablishmentEvent;
+use crate::legal::LegalEvent;
+use crate::messaging::MessagingEvent;
 
 /// One fact in the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,8 @@ pub enum EventBody {
     Establishment(EstablishmentEvent),
     Account(AccountEvent),
     Class(ClassEvent),
+    Legal(LegalEvent),
+    Messaging(MessagingEvent),
 }
 
 macro_rules! body_from {
@@ -73,6 +77,8 @@ body_from! {
     Establishment(EstablishmentEvent);
     Account(AccountEvent);
     Class(ClassEvent);
+    Legal(LegalEvent);
+    Messaging(MessagingEvent);
 }
 
 impl EventBody {
@@ -82,6 +88,8 @@ impl EventBody {
             EventBody::Establishment(e) => crate::establishment::event_stream_id(e),
             EventBody::Account(e) => crate::account::event_stream_id(e),
             EventBody::Class(e) => crate::class::event_stream_id(e),
+            EventBody::Legal(e) => crate::legal::event_stream_id(e),
+            EventBody::Messaging(e) => crate::messaging::event_stream_id(e),
         }
     }
 }
@@ -147,4 +155,13 @@ event_types! {
     Class(ClassEvent::GroupFormed) => "class.group_formed", 1;
     Class(ClassEvent::GroupMembersChanged) => "class.group_members_changed", 1;
     Class(ClassEvent::GroupDissolved) => "class.group_dissolved", 1;
+    Legal(LegalEvent::DirectorDesignated) => "legal.director_designated", 1;
+    Legal(LegalEvent::NoticesPublished) => "legal.notices_published", 1;
+    Legal(LegalEvent::NoticesReviewed) => "legal.notices_reviewed", 1;
+    Messaging(MessagingEvent::ConversationStarted) => "messaging.conversation_started", 1;
+    Messaging(MessagingEvent::MessageSent) => "messaging.message_sent", 1;
+    Messaging(MessagingEvent::ParticipantsAdded) => "messaging.participants_added", 1;
+    Messaging(MessagingEvent::ParticipantLeft) => "messaging.participant_left", 1;
+    Messaging(MessagingEvent::MessageRead) => "messaging.message_read", 1;
+    Messaging(MessagingEvent::MessageReported) => "messaging.message_reported", 1;
 }

@@ -13,6 +13,8 @@ use domain::codec::{CodecError, decode, encode};
 use domain::establishment::EstablishmentEvent;
 use domain::event::{EVENT_TYPES, Event, EventBody};
 use domain::ids::*;
+use domain::legal::*;
+use domain::messaging::MessagingEvent;
 use domain::values::*;
 use jiff::civil::date;
 use serde::Serialize;
@@ -157,6 +159,99 @@ fn samples() -> Vec<EventBody> {
             ClassEvent::GroupDissolved {
                 class: class(),
                 group: group(),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let named = |n: u128, who: &str| NamedAccount {
+        account: account(n),
+        name: name(who),
+    };
+    out.extend(
+        [
+            LegalEvent::DirectorDesignated {
+                establishment: est(),
+                designation: Designation {
+                    designation: DesignationId::from_uuid(uuid(600)),
+                    director: named(ADMIN, "Mme Proviseure"),
+                    co_director: Some(named(STAFF, "M. Adjoint")),
+                    effective_from: date(2025, 9, 1),
+                },
+                previous: Some(DesignationId::from_uuid(uuid(601))),
+            },
+            LegalEvent::NoticesPublished {
+                establishment: est(),
+                version: LegalNoticeVersion {
+                    notice: LegalNoticeId::from_uuid(uuid(610)),
+                    version: 2,
+                    fields: LegalNoticeFields {
+                        publisher_name: name("Lycée Louis-le-Grand"),
+                        registered_office: Address::new("123 rue Saint-Jacques\n75005 Paris")
+                            .unwrap(),
+                        publisher_phone: PhoneNumber::parse("+33 1 44 32 82 00").unwrap(),
+                        director_name: name("Mme Proviseure"),
+                        co_director_name: None,
+                        host_name: name("Hébergeur SAS"),
+                        host_address: Address::new("1 rue du Centre de données").unwrap(),
+                        host_phone: PhoneNumber::parse("01 02 03 04 05").unwrap(),
+                    },
+                    published_on: date(2025, 9, 2),
+                },
+            },
+            LegalEvent::NoticesReviewed {
+                establishment: est(),
+                version: 2,
+                school_year: SchoolYear::new(2026).unwrap(),
+                reviewed_on: date(2026, 9, 1),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let conversation = ConversationId::from_uuid(uuid(700));
+    let message = MessageId::from_uuid(uuid(701));
+    out.extend(
+        [
+            MessagingEvent::ConversationStarted {
+                conversation,
+                establishment: est(),
+                subject: title("Sortie au musée"),
+                started_by: account(PARENT),
+                participants: vec![account(PARENT), account(TEACHER)],
+            },
+            MessagingEvent::MessageSent {
+                conversation,
+                message,
+                sender: account(PARENT),
+                recipients: vec![account(TEACHER)],
+                body: body("Bonjour,\nest-ce que l'autorisation est signée ?"),
+                sent_at: ts("2026-03-02T08:00:00Z"),
+            },
+            MessagingEvent::ParticipantsAdded {
+                conversation,
+                added_by: account(TEACHER),
+                participants: vec![account(STAFF)],
+            },
+            MessagingEvent::ParticipantLeft {
+                conversation,
+                participant: account(STAFF),
+            },
+            MessagingEvent::MessageRead {
+                conversation,
+                message,
+                reader: account(TEACHER),
+                read_at: ts("2026-03-02T09:00:00Z"),
+            },
+            MessagingEvent::MessageReported {
+                conversation,
+                establishment: est(),
+                message,
+                report: ReportId::from_uuid(uuid(702)),
+                reporter: account(TEACHER),
+                sender: account(PARENT),
+                body: body("Message signalé"),
+                sent_at: ts("2026-03-02T08:00:00Z"),
+                reported_at: ts("2026-03-02T10:00:00Z"),
+                reason: Some(reason("Propos injurieux")),
             },
         ]
         .map(EventBody::from),
