@@ -184,6 +184,17 @@ impl Shared {
         *guard = (state, building_checkpoint);
     }
 
+    /// Marks the projection stopped, keeping a failure and the building checkpoint as they are.
+    fn mark_stopped(&self) {
+        {
+            let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !matches!(guard.0, ProjectionState::Failed(_)) {
+                guard.0 = ProjectionState::Stopped;
+            }
+        }
+        self.position.send_modify(|s| s.stopped = true);
+    }
+
     fn set_building_checkpoint(&self, checkpoint: Position) {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
         guard.1 = Some(checkpoint);
@@ -419,21 +430,24 @@ impl Projections {
         Ok(())
     }
 
-    /// Stops the driver between two chunks (what was applied is flushed), marks every projection
-    /// stopped, and flushes sled to disk.
-    pub async fn shutdown(&self) -> Result<(), StoreError> {
+    /// Stops the driver at the end of the chunk in progress (which is flushed), marks every
+    /// projection stopped, and flushes sled to disk. The stop is requested when this is called;
+    /// the returned future completes it.
+    pub fn shutdown(&self) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         self.stop.send_replace(true);
-        let task = self.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(task) = task {
-            // A driver that panicked already reported its failure in the statuses.
-            let _ = task.await;
+        let this = self.clone();
+        async move {
+            let task = this.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(task) = task {
+                // A driver that panicked already reported its failure in the statuses.
+                let _ = task.await;
+            }
+            for handle in this.handles.iter() {
+                handle.shared.mark_stopped();
+            }
+            this.db.flush_async().await?;
+            Ok(())
         }
-        for handle in self.handles.iter() {
-            handle.shared.set_state(ProjectionState::Stopped, None);
-            handle.shared.position.send_modify(|s| s.stopped = true);
-        }
-        self.db.flush_async().await?;
-        Ok(())
     }
 }
 
@@ -650,6 +664,22 @@ impl Driver {
                 "rebuilt view swapped in"
             );
         }
+        // Drop replaced trees no view holds any more, before announcing the position, so that
+        // whoever waits for it finds them gone.
+        let db = &self.db;
+        slot.retired.retain(|(name, tree)| {
+            // Only the retired list holds it: no view is reading it any more.
+            if Arc::strong_count(tree) > 1 {
+                return true;
+            }
+            match db.drop_tree(name) {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(tree = name.as_str(), error = %e, "dropping a replaced tree failed");
+                    true
+                }
+            }
+        });
         if slot.serving {
             slot.shared.set_state(
                 if caught_up {
@@ -667,20 +697,6 @@ impl Driver {
         } else {
             slot.shared.set_building_checkpoint(position);
         }
-        let db = &self.db;
-        slot.retired.retain(|(name, tree)| {
-            // Only the retired list holds it: no view is reading it any more.
-            if Arc::strong_count(tree) > 1 {
-                return true;
-            }
-            match db.drop_tree(name) {
-                Ok(_) => false,
-                Err(e) => {
-                    tracing::warn!(tree = name.as_str(), error = %e, "dropping a replaced tree failed");
-                    true
-                }
-            }
-        });
     }
 
     fn flush_all(&mut self, caught_up: bool) {

@@ -1,0 +1,599 @@
+//! The runner's behaviour through data: catch-up then live equals a rebuild, a crash before the
+//! checkpoint never counts twice, a version change rebuilds behind the served view then swaps, a
+//! failing projection stops where it failed, `wait_for` resolves or times out, and replays as of a
+//! position leave the live views alone.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use eventlog::{EventStore, Position, RecordedEvent, StreamId};
+use projections::testing::{EventCounter, MemLog};
+use projections::{
+    ApplyError, Cut, MemStore, Projection, ProjectionError, ProjectionState, ProjectionWriter,
+    Projections, ReadStore, RunError, RunnerConfig, Store, ViewError, WaitError, replay,
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn stream(s: &str) -> StreamId {
+    StreamId::new(s).unwrap()
+}
+
+/// Appends `count` events spread over a few streams and types, deterministically from `seed`.
+fn fill(log: &MemLog, count: usize, seed: u64) {
+    let categories = ["account", "homework", "grade", "message"];
+    let types = ["created", "updated", "published", "reset"];
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for _ in 0..count {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let category = categories[(x >> 33) as usize % categories.len()];
+        let kind = types[(x >> 40) as usize % types.len()];
+        let id = (x >> 50) % 5;
+        log.push(&stream(&format!("{category}-{id}")), kind, vec![])
+            .unwrap();
+    }
+}
+
+/// The view a projection gives when folded over the whole log (or up to `up_to`) in one go.
+fn rebuild(log: &MemLog, projection: &dyn Projection, up_to: Position) -> MemStore {
+    replay(log, projection, &Cut::UpTo(up_to), &mut |_| {})
+        .unwrap()
+        .store
+}
+
+/// Every record a view shows, as a store to compare with a rebuild.
+fn contents(view: &dyn ReadStore) -> MemStore {
+    let mut store = MemStore::new();
+    for (k, v) in view.scan_prefix(b"").unwrap() {
+        store.put(k, v).unwrap();
+    }
+    store
+}
+
+fn db() -> sled::Db {
+    sled::Config::new().temporary(true).open().unwrap()
+}
+
+fn small_chunks() -> RunnerConfig {
+    RunnerConfig {
+        chunk_events_max: 37,
+        ..RunnerConfig::default()
+    }
+}
+
+fn counter(version: u32) -> Arc<dyn Projection> {
+    Arc::new(EventCounter::new("counts", version))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_then_live_gives_the_same_view_as_a_rebuild() {
+    let log = MemLog::default();
+    fill(&log, 500, 1);
+    let db = db();
+    let runner = Projections::start(
+        db.clone(),
+        Arc::new(log.clone()),
+        vec![counter(1)],
+        small_chunks(),
+    )
+    .unwrap();
+    runner.wait_for(500, WAIT).await.unwrap();
+
+    // Appends while the runner follows, in bursts.
+    for burst in 0..5 {
+        fill(&log, 60, 10 + burst);
+        tokio::task::yield_now().await;
+    }
+    let head = log.head().position;
+    assert_eq!(head, 800);
+    runner.wait_for(head, WAIT).await.unwrap();
+
+    let view = runner.view("counts").unwrap();
+    assert_eq!(
+        contents(&view),
+        rebuild(&log, &EventCounter::new("counts", 1), head)
+    );
+    assert_eq!(view.checkpoint().unwrap(), head);
+    let status = &runner.status()[0];
+    assert_eq!(
+        (status.checkpoint, status.lag_events, status.served_version),
+        (head, 0, Some(1))
+    );
+    assert_eq!(status.state, ProjectionState::Live);
+    runner.shutdown().await.unwrap();
+    assert_eq!(runner.status()[0].state, ProjectionState::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_the_checkpoint_neither_loses_nor_doubles_events() {
+    let log = MemLog::default();
+    fill(&log, 400, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let projection = EventCounter::new("counts", 1);
+    let events = log.events();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let mut writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
+        for event in &events[..150] {
+            writer.apply(&projection, event).unwrap();
+        }
+        writer.flush().unwrap();
+        for event in &events[150..260] {
+            writer.apply(&projection, event).unwrap();
+        }
+        assert_eq!(
+            (writer.checkpoint(), writer.flushed_checkpoint()),
+            (260, 150)
+        );
+        // The process dies here: the 110 pending events never reach sled.
+        db.flush().unwrap();
+    }
+    let db = sled::open(dir.path()).unwrap();
+    let writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
+    assert_eq!(writer.checkpoint(), 150);
+    let partial: MemStore = {
+        let mut store = MemStore::new();
+        for (k, v) in writer.tree().iter().flatten() {
+            if k[0] != 0 {
+                store.put(k.to_vec(), v.to_vec()).unwrap();
+            }
+        }
+        store
+    };
+    assert_eq!(partial, rebuild(&log, &projection, 150));
+    drop(writer);
+
+    // The tree was never marked ready, so the runner finishes it as a build, then serves it.
+    let runner =
+        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
+    runner.wait_for(400, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(&log, &projection, 400)
+    );
+    runner.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_stopped_mid_way_resumes_from_its_checkpoint() {
+    let log = MemLog::default();
+    fill(&log, 1_000, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Gate::closed_at(600);
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let gated: Arc<dyn Projection> = Arc::new(Gated {
+            inner: EventCounter::new("counts", 1),
+            gate: Arc::clone(&gate),
+        });
+        let runner =
+            Projections::start(db, Arc::new(log.clone()), vec![gated], small_chunks()).unwrap();
+        gate.wait_reached().await;
+        // Shut down while the projection is held inside event 600 (the stop is requested when
+        // `shutdown` is called): the runner stops at the end of that chunk of 37 events, at 629,
+        // and flushes it.
+        let stopping = tokio::spawn(runner.shutdown());
+        gate.open();
+        stopping.await.unwrap().unwrap();
+        let status = &runner.status()[0];
+        assert_eq!(
+            (status.served_version, status.building_checkpoint),
+            (None, Some(629))
+        );
+        assert_eq!(status.state, ProjectionState::Stopped);
+    }
+    let db = sled::open(dir.path()).unwrap();
+    let runner =
+        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
+    runner.wait_for(1_000, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(&log, &EventCounter::new("counts", 1), 1_000)
+    );
+    runner.shutdown().await.unwrap();
+}
+
+/// Holds a projection inside the event at a position until the test opens it.
+struct Gate {
+    at: Position,
+    open: Mutex<bool>,
+    opened: Condvar,
+    reached: AtomicBool,
+}
+
+impl Gate {
+    fn closed_at(at: Position) -> Arc<Gate> {
+        Arc::new(Gate {
+            at,
+            open: Mutex::new(false),
+            opened: Condvar::new(),
+            reached: AtomicBool::new(false),
+        })
+    }
+
+    fn pass(&self, position: Position) {
+        if position != self.at {
+            return;
+        }
+        self.reached.store(true, Ordering::SeqCst);
+        let mut open = self.open.lock().unwrap();
+        while !*open {
+            open = self.opened.wait(open).unwrap();
+        }
+    }
+
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
+
+    async fn wait_reached(&self) {
+        while !self.reached.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+struct Gated {
+    inner: EventCounter,
+    gate: Arc<Gate>,
+}
+
+impl Projection for Gated {
+    fn name(&self) -> &'static str {
+        self.inner.name
+    }
+    fn version(&self) -> u32 {
+        self.inner.version
+    }
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        self.gate.pass(event.position);
+        self.inner.apply(event, store)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_build_is_not_visible_until_it_has_caught_up() {
+    let log = MemLog::default();
+    fill(&log, 300, 4);
+    let gate = Gate::closed_at(200);
+    let gated: Arc<dyn Projection> = Arc::new(Gated {
+        inner: EventCounter::new("counts", 1),
+        gate: Arc::clone(&gate),
+    });
+    let runner =
+        Projections::start(db(), Arc::new(log.clone()), vec![gated], small_chunks()).unwrap();
+    gate.wait_reached().await;
+    assert!(matches!(
+        runner.view("counts"),
+        Err(ViewError::NotBuilt { name: "counts" })
+    ));
+    let status = &runner.status()[0];
+    assert_eq!((status.served_version, status.checkpoint), (None, 0));
+    assert_eq!(status.state, ProjectionState::Rebuilding);
+    gate.open();
+    runner.wait_for(300, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(&log, &EventCounter::new("counts", 1), 300)
+    );
+    assert!(matches!(
+        runner.view("nope"),
+        Err(ViewError::Unknown { .. })
+    ));
+    runner.shutdown().await.unwrap();
+}
+
+/// Version 2 of the counter: counts each event twice, so its view differs from version 1's.
+struct DoubleCounter {
+    inner: EventCounter,
+}
+
+impl Projection for DoubleCounter {
+    fn name(&self) -> &'static str {
+        "counts"
+    }
+    fn version(&self) -> u32 {
+        2
+    }
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        self.inner.apply(event, store)?;
+        self.inner.apply(event, store)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_change_rebuilds_behind_the_served_view_then_swaps() {
+    let log = MemLog::default();
+    fill(&log, 300, 5);
+    let db = db();
+    let v1 = EventCounter::new("counts", 1);
+    {
+        let runner = Projections::start(
+            db.clone(),
+            Arc::new(log.clone()),
+            vec![counter(1)],
+            small_chunks(),
+        )
+        .unwrap();
+        runner.wait_for(300, WAIT).await.unwrap();
+        runner.shutdown().await.unwrap();
+    }
+    let v1_view = rebuild(&log, &v1, 300);
+
+    let gate = Gate::closed_at(150);
+    let v2_logic = DoubleCounter {
+        inner: EventCounter::new("counts", 2),
+    };
+    let v2_projection: Arc<dyn Projection> = Arc::new(GatedDouble {
+        gate: Arc::clone(&gate),
+    });
+    let runner = Projections::start(
+        db.clone(),
+        Arc::new(log.clone()),
+        vec![v2_projection],
+        small_chunks(),
+    )
+    .unwrap();
+    gate.wait_reached().await;
+
+    // While version 2 builds, version 1 serves, whole and frozen.
+    let old = runner.view("counts").unwrap();
+    assert_eq!(contents(&old), v1_view);
+    let status = &runner.status()[0];
+    assert_eq!(
+        (status.version, status.served_version, status.checkpoint),
+        (2, Some(1), 300)
+    );
+    assert_eq!(status.state, ProjectionState::Rebuilding);
+    assert!(status.building_checkpoint.unwrap() < 150);
+    let names: Vec<_> = db
+        .tree_names()
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    assert!(names.contains(&"counts@v1".to_string()) && names.contains(&"counts@v2".to_string()));
+
+    gate.open();
+    fill(&log, 20, 6);
+    runner.wait_for(320, WAIT).await.unwrap();
+    let new = runner.view("counts").unwrap();
+    assert_eq!(contents(&new), rebuild(&log, &v2_logic, 320));
+    assert_eq!(runner.status()[0].served_version, Some(2));
+    // A reader that still holds the old view keeps reading it, whole.
+    assert_eq!(contents(&old), v1_view);
+    assert!(db.tree_names().iter().any(|n| n.as_ref() == b"counts@v1"));
+
+    // Once that reader lets go, the old tree is dropped at the next flush.
+    drop(old);
+    fill(&log, 1, 7);
+    runner.wait_for(321, WAIT).await.unwrap();
+    assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"counts@v1"));
+    runner.shutdown().await.unwrap();
+
+    // A restart serves version 2 straight away.
+    let runner = Projections::start(
+        db,
+        Arc::new(log.clone()),
+        vec![Arc::new(v2_logic)],
+        small_chunks(),
+    )
+    .unwrap();
+    assert_eq!(runner.status()[0].served_version, Some(2));
+    runner.wait_for(321, WAIT).await.unwrap();
+    runner.shutdown().await.unwrap();
+}
+
+/// [`DoubleCounter`] held by a gate.
+struct GatedDouble {
+    gate: Arc<Gate>,
+}
+
+impl Projection for GatedDouble {
+    fn name(&self) -> &'static str {
+        "counts"
+    }
+    fn version(&self) -> u32 {
+        2
+    }
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        self.gate.pass(event.position);
+        DoubleCounter {
+            inner: EventCounter::new("counts", 2),
+        }
+        .apply(event, store)
+    }
+}
+
+/// Panics on one event type.
+struct Panicky;
+
+impl Projection for Panicky {
+    fn name(&self) -> &'static str {
+        "panicky"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        EventCounter::new("panicky", 1).apply(event, store)?;
+        assert!(event.event_type != "poison", "cannot digest poison");
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_projection_stops_at_the_event_and_never_skips_it() {
+    let log = MemLog::default();
+    fill(&log, 100, 8);
+    let refusing = EventCounter {
+        refuse: Some("poison"),
+        ..EventCounter::new("refusing", 1)
+    };
+    let db = db();
+    let all = || -> Vec<Arc<dyn Projection>> {
+        vec![
+            Arc::new(refusing.clone()),
+            Arc::new(Panicky),
+            Arc::new(EventCounter::new("healthy", 1)),
+        ]
+    };
+    for restart in 0..2 {
+        let runner =
+            Projections::start(db.clone(), Arc::new(log.clone()), all(), small_chunks()).unwrap();
+        if restart == 0 {
+            // Built and served up to 100, then the poison arrives live.
+            runner.wait_for(100, WAIT).await.unwrap();
+            log.push(&stream("grade-1"), "poison", vec![]).unwrap();
+            fill(&log, 50, 9);
+        }
+        let err = runner.wait_for(151, WAIT).await.unwrap_err();
+        let WaitError::Failed { name, failure, .. } = err else {
+            panic!("expected a failure, got {err:?}")
+        };
+        assert_eq!((name, failure.position), ("refusing", 101));
+        assert!(matches!(
+            failure.error,
+            RunError::Apply(ApplyError::Projection(ProjectionError::Inconsistent(_)))
+        ));
+
+        let panicky = runner.handle("panicky").unwrap();
+        let err = panicky.wait_for(151, WAIT).await.unwrap_err();
+        let WaitError::Failed { failure, .. } = err else {
+            panic!("expected a failure, got {err:?}")
+        };
+        assert_eq!(failure.position, 101);
+        assert_eq!(
+            failure.error,
+            RunError::Apply(ApplyError::Panicked("cannot digest poison".into()))
+        );
+
+        runner
+            .handle("healthy")
+            .unwrap()
+            .wait_for(151, WAIT)
+            .await
+            .unwrap();
+        for (name, status) in ["refusing", "panicky"].iter().zip(&runner.status()[..2]) {
+            assert_eq!(status.name, *name);
+            assert!(matches!(&status.state, ProjectionState::Failed(f) if f.position == 101));
+        }
+        // Nothing of the failing event shows; everything before it does.
+        let view = runner.view("refusing").unwrap();
+        assert_eq!(view.checkpoint().unwrap(), 100);
+        assert_eq!(
+            contents(&view),
+            rebuild(&log, &EventCounter::new("refusing", 1), 100)
+        );
+        runner.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_resolves_once_applied_and_times_out_otherwise() {
+    let log = MemLog::default();
+    let runner = Projections::start(
+        db(),
+        Arc::new(log.clone()),
+        vec![counter(1)],
+        small_chunks(),
+    )
+    .unwrap();
+    let err = runner
+        .wait_for(1, Duration::from_millis(30))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        WaitError::Timeout {
+            name: "counts",
+            applied: 0,
+            wanted: 1
+        }
+    );
+    let waiting = {
+        let runner = runner.clone();
+        tokio::spawn(async move { runner.wait_for(3, WAIT).await })
+    };
+    fill(&log, 3, 10);
+    waiting.await.unwrap().unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(&log, &EventCounter::new("counts", 1), 3)
+    );
+    runner.shutdown().await.unwrap();
+    let err = runner.wait_for(4, WAIT).await.unwrap_err();
+    assert_eq!(
+        err,
+        WaitError::Stopped {
+            name: "counts",
+            wanted: 4
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_gives_the_view_as_of_the_cut_and_leaves_the_live_view_alone() {
+    let log = MemLog::new(1_700_000_000_000_000);
+    fill(&log, 400, 11);
+    let runner = Projections::start(
+        db(),
+        Arc::new(log.clone()),
+        vec![counter(1)],
+        small_chunks(),
+    )
+    .unwrap();
+    runner.wait_for(400, WAIT).await.unwrap();
+    let live_before = contents(&runner.view("counts").unwrap());
+
+    let projection = EventCounter::new("counts", 1);
+    // The expected view as of position 200, folded by hand.
+    let mut by_hand = MemStore::new();
+    for event in &log.events()[..200] {
+        projection.apply(event, &mut by_hand).unwrap();
+    }
+    let mut reports = Vec::new();
+    let replayed = replay(&log, &projection, &Cut::UpTo(200), &mut |p| {
+        reports.push(p.clone())
+    })
+    .unwrap();
+    assert_eq!((replayed.position, &replayed.store), (200, &by_hand));
+    let last = reports.last().unwrap();
+    assert_eq!((last.events_done, last.events_total), (200, 200));
+
+    let at_200_us = log.events()[199].recorded_at_us;
+    let by_time = replay(
+        &log,
+        &projection,
+        &Cut::RecordedAtOrBefore(at_200_us),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(by_time, replayed);
+    let stop = Cut::StopAt(Arc::new(|e: &RecordedEvent| e.position == 201));
+    assert_eq!(
+        replay(&log, &projection, &stop, &mut |_| {}).unwrap(),
+        replayed
+    );
+    let background = projections::replay_in_background(
+        Arc::new(log.clone()),
+        Arc::new(projection.clone()),
+        Cut::UpTo(200),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(background, replayed);
+    let nothing = replay(&log, &projection, &Cut::UpTo(0), &mut |_| {}).unwrap();
+    assert_eq!((nothing.position, nothing.store.len()), (0, 0));
+
+    assert_ne!(replayed.store, live_before);
+    assert_eq!(contents(&runner.view("counts").unwrap()), live_before);
+    assert_eq!(runner.status()[0].checkpoint, 400);
+    runner.shutdown().await.unwrap();
+}
