@@ -144,6 +144,12 @@ impl From<ApiError> for async_graphql::Error {
     }
 }
 
+impl From<domain::error::DomainError> for ApiError {
+    fn from(error: domain::error::DomainError) -> Self {
+        ApiError::from_code(error.code(), error.message().to_owned())
+    }
+}
+
 impl From<AppendError> for ApiError {
     fn from(error: AppendError) -> Self {
         match error {
@@ -232,6 +238,24 @@ mod tests {
         };
         assert_eq!(ApiError::from(error).code(), "CONFLICT");
         assert_eq!(ApiError::from(AppendError::Closed).code(), "UNAVAILABLE");
+    }
+
+    #[test]
+    fn domain_errors_keep_their_code() {
+        use domain::error::DomainError;
+        let cases = [
+            (DomainError::Forbidden("no".into()), "FORBIDDEN"),
+            (DomainError::NotFound("no".into()), "NOT_FOUND"),
+            (DomainError::Conflict("no".into()), "CONFLICT"),
+            (DomainError::Invalid("no".into()), "INVALID"),
+            (DomainError::DeadlinePassed("no".into()), "DEADLINE_PASSED"),
+            (DomainError::Erased("no".into()), "ERASED"),
+        ];
+        for (error, code) in cases {
+            let api = ApiError::from(error);
+            assert_eq!(api.code(), code);
+            assert_eq!(api.message(), "no");
+        }
     }
 
     #[test]

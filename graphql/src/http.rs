@@ -3,8 +3,8 @@
 //!   `limits.body_bytes_max` (else 413), valid JSON of the request shape (else 400);
 //! - `GET /graphql?query=…&variables=…&operationName=…` runs queries only: a mutation over GET
 //!   is refused with 405 and `Allow: POST`;
-//! - the response media type follows `Accept`: `application/graphql-response+json` (also for
-//!   `*/*`) or `application/json` (also when `Accept` is absent); anything else is 406;
+//! - the response media type follows `Accept`: `application/graphql-response+json`, or
+//!   `application/json` (also for `*/*` and when `Accept` is absent); anything else is 406;
 //! - with `application/graphql-response+json`, a request that fails before execution (syntax,
 //!   validation, limits) is 400, an executed one 200; with `application/json` every well-formed
 //!   request gets 200, as the spec's legacy mode says;
@@ -83,13 +83,8 @@ fn negotiate(headers: &HeaderMap) -> Option<Media> {
             _ => {}
         }
     }
-    if json {
-        Some(Media::Json)
-    } else if any {
-        Some(Media::GraphqlResponseJson)
-    } else {
-        None
-    }
+    // `*/*` gets the legacy media type: clients that name no type are the old ones.
+    if json || any { Some(Media::Json) } else { None }
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -145,15 +140,14 @@ pub(crate) async fn graphql_get(State(state): State<ServerState>, request: Reque
         return not_acceptable();
     };
     let started = Instant::now();
-    let graphql_request =
-        match async_graphql::http::parse_query_string(request.uri().query().unwrap_or_default()) {
-            Ok(r) => r,
-            Err(e) => {
-                state.metrics.record_rejection(Rejection::Malformed);
-                let error = ApiError::BadRequest(format!("malformed GraphQL GET request: {e}"));
-                return error_response(StatusCode::BAD_REQUEST, media, &error);
-            }
-        };
+    let graphql_request = match parse_get(request.uri()) {
+        Ok(r) => r,
+        Err(e) => {
+            state.metrics.record_rejection(Rejection::Malformed);
+            let error = ApiError::BadRequest(format!("malformed GraphQL GET request: {e}"));
+            return error_response(StatusCode::BAD_REQUEST, media, &error);
+        }
+    };
     run(
         state,
         request.headers(),
@@ -163,6 +157,34 @@ pub(crate) async fn graphql_get(State(state): State<ServerState>, request: Reque
         started,
     )
     .await
+}
+
+/// The parameters of a GraphQL GET request, named as the spec names them (async-graphql's own
+/// parser expects `operation_name`; both are accepted).
+#[derive(serde::Deserialize)]
+struct GetParams {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName", alias = "operation_name")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn parse_get(uri: &axum::http::Uri) -> Result<async_graphql::Request, String> {
+    let axum::extract::Query(params) =
+        axum::extract::Query::<GetParams>::try_from_uri(uri).map_err(|e| e.body_text())?;
+    let mut request = async_graphql::Request::new(params.query);
+    request.operation_name = params.operation_name.filter(|name| !name.is_empty());
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
+        request.variables =
+            serde_json::from_str(&variables).map_err(|e| format!("invalid variables: {e}"))?;
+    }
+    if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
+        request.extensions =
+            serde_json::from_str(&extensions).map_err(|e| format!("invalid extensions: {e}"))?;
+    }
+    Ok(request)
 }
 
 /// `POST /graphql`.
@@ -396,7 +418,7 @@ mod tests {
             )),
             Some(Media::GraphqlResponseJson)
         );
-        assert_eq!(negotiate(&accept("*/*")), Some(Media::GraphqlResponseJson));
+        assert_eq!(negotiate(&accept("*/*")), Some(Media::Json));
         assert_eq!(negotiate(&accept("text/plain")), None);
         assert_eq!(negotiate(&accept("application/json;q=0")), None);
     }

@@ -1,0 +1,633 @@
+//! The server's infrastructure seen from outside: a real axum server on 127.0.0.1:0 over a
+//! real log in a temporary directory, spoken to over HTTP (reqwest) and WebSocket
+//! (tokio-tungstenite with the `graphql-transport-ws` subprotocol).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use eventlog::{
+    AppendRequest, EventStore, ExpectedVersion, FileLog, LogConfig, ProposedEvent, StreamId,
+};
+use futures::{SinkExt, StreamExt};
+use graphql::app::{App, Clock};
+use graphql::auth::Auth;
+use graphql::config::ServerConfig;
+use graphql::metrics::Metrics;
+use graphql::schema::{self, SchemaDeps};
+use graphql::server::{Server, ServerDeps};
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use uuid::Uuid;
+
+/// A clock the test moves by hand.
+struct TestClock(AtomicI64);
+
+impl TestClock {
+    fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_second(self.0.load(Ordering::SeqCst)).unwrap()
+    }
+}
+
+struct TestServer {
+    base: String,
+    ws_url: String,
+    store: Arc<FileLog>,
+    auth: Arc<Auth>,
+    clock: Arc<TestClock>,
+    lag: Arc<AtomicU64>,
+    stop: Option<oneshot::Sender<()>>,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.limits.body_bytes_max = 16 * 1024;
+    config.token_ttl = Duration::from_secs(3600);
+    config.shutdown_grace = Duration::from_secs(5);
+    let store = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+    let metrics = Arc::new(Metrics::new());
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
+    let lag = Arc::new(AtomicU64::new(0));
+    let dyn_store: Arc<dyn EventStore> = store.clone();
+    let app = App::new(dyn_store.clone(), metrics.clone(), clock.clone());
+    let schema = schema::build(
+        &config,
+        SchemaDeps {
+            app,
+            auth: auth.clone(),
+            store: dyn_store.clone(),
+            metrics: metrics.clone(),
+        },
+    );
+    let lag_reader = lag.clone();
+    let deps = ServerDeps {
+        schema,
+        store: dyn_store,
+        auth: auth.clone(),
+        metrics,
+        clock: clock.clone(),
+        readiness: Arc::new(move || lag_reader.load(Ordering::SeqCst)),
+    };
+    let server = Server::bind(config, deps).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        base: format!("http://{addr}"),
+        ws_url: format!("ws://{addr}/graphql"),
+        store,
+        auth,
+        clock,
+        lag,
+        stop: Some(stop),
+        running,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestServer {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.running).await.unwrap().unwrap();
+        self.store.close().await;
+    }
+
+    fn post(&self) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}/graphql", self.base))
+    }
+
+    /// POSTs a query asking for `application/graphql-response+json`.
+    async fn query(&self, query: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self
+            .post()
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn append_one(&self, stream: &str) -> u64 {
+        let event = ProposedEvent {
+            event_id: Uuid::now_v7(),
+            event_type: "test.happened".into(),
+            schema_version: 1,
+            metadata: Default::default(),
+            payload: b"{}".to_vec(),
+        };
+        let request = AppendRequest::single(
+            Uuid::now_v7(),
+            StreamId::new(stream).unwrap(),
+            ExpectedVersion::Any,
+            vec![event],
+        );
+        self.store.append(request).await.unwrap().last_position
+    }
+}
+
+fn code_of(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+fn content_type(response: &reqwest::Response) -> String {
+    response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let server = start().await;
+    let health = server
+        .http
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    let ready = server
+        .http
+        .get(format!("{}/ready", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    server.lag.store(7, Ordering::SeqCst);
+    let not_ready = server
+        .http
+        .get(format!("{}/ready", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = not_ready.json().await.unwrap();
+    assert_eq!(body["projectionLagEvents"], 7);
+
+    let (status, _) = server.query("{ logHead { position } }", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(content_type(&metrics).starts_with("text/plain; version=0.0.4"));
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("graphql_requests_total{operation=\"query\",outcome=\"ok\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("# TYPE graphql_request_duration_seconds histogram"));
+    assert!(text.contains("graphql_request_duration_seconds_count{operation=\"query\"} 1\n"));
+    assert!(text.contains("# TYPE eventlog_append_duration_seconds histogram"));
+    assert!(text.contains("projection_lag_events 7\n"));
+    // Every sample line is `name{labels} value` or `name value` with a numeric value.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "bad sample line: {line}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn media_types_and_status_codes() {
+    let server = start().await;
+    server.append_one("test-1").await;
+
+    // The newer media type.
+    let response = server
+        .post()
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ logHead { position hash } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("application/graphql-response+json"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["logHead"]["position"], 1);
+    assert_eq!(body["data"]["logHead"]["hash"].as_str().unwrap().len(), 64);
+
+    // No Accept: the legacy application/json.
+    let response = server
+        .post()
+        .json(&json!({ "query": "{ logHead { position } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("application/json"));
+
+    // A syntax error: 400 with the new media type, 200 in legacy mode, BAD_REQUEST either way.
+    let (status, body) = server.query("{ logHead { position ", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&body), "BAD_REQUEST");
+    assert!(body.get("data").is_none_or(Value::is_null));
+    let response = server
+        .post()
+        .header("accept", "application/json")
+        .json(&json!({ "query": "{ logHead { position " }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code_of(&body), "BAD_REQUEST");
+
+    // An unknown field fails validation.
+    let (status, body) = server.query("{ noSuchField }", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&body), "BAD_REQUEST");
+
+    // Nothing acceptable.
+    let response = server
+        .post()
+        .header("accept", "text/csv")
+        .json(&json!({ "query": "{ logHead { position } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_ACCEPTABLE);
+
+    // Not JSON.
+    let response = server
+        .post()
+        .header("content-type", "text/plain")
+        .body("{ logHead { position } }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Unknown path.
+    let response = server
+        .http
+        .get(format!("{}/nope", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn get_runs_queries_and_refuses_mutations() {
+    let server = start().await;
+    let response = server
+        .http
+        .get(format!("{}/graphql", server.base))
+        .query(&[("query", "{ logHead { position } }")])
+        .header("accept", "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["logHead"]["position"], 0);
+
+    let response = server
+        .http
+        .get(format!("{}/graphql", server.base))
+        .query(&[("query", "mutation { logout }")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let allow = response.headers().get("allow").cloned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert_eq!(allow.unwrap(), "POST");
+    assert_eq!(code_of(&body), "BAD_REQUEST");
+
+    // A named mutation chosen by operationName among a query and a mutation.
+    let response = server
+        .http
+        .get(format!("{}/graphql", server.base))
+        .query(&[
+            (
+                "query",
+                "query A { logHead { position } } mutation B { logout }",
+            ),
+            ("operationName", "B"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // Browsers get GraphiQL, at /graphql and at /.
+    for path in ["/graphql", "/"] {
+        let response = server
+            .http
+            .get(format!("{}{path}", server.base))
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(content_type(&response).starts_with("text/html"));
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .to_lowercase()
+                .contains("graphiql")
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error() {
+    let server = start().await;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "malformed JSON",
+            b"{\"query\": \"{ logHead { position } }\"".to_vec(),
+        ),
+        (
+            "invalid UTF-8",
+            b"{\"query\": \"{ logHead \xff\xfe }\"}".to_vec(),
+        ),
+        ("wrong type of query", b"{\"query\": 42}".to_vec()),
+        (
+            "wrong type of variables",
+            b"{\"query\": \"{ logHead { position } }\", \"variables\": \"x\"}".to_vec(),
+        ),
+        (
+            "a batch",
+            b"[{\"query\": \"{ logHead { position } }\"}]".to_vec(),
+        ),
+        ("empty body", Vec::new()),
+    ];
+    for (what, body) in cases {
+        let response = server
+            .post()
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code_of(&body), "BAD_REQUEST", "{what}");
+        assert!(!body["errors"][0]["message"].as_str().unwrap().is_empty());
+    }
+    // The server keeps serving.
+    let (status, body) = server.query("{ logHead { position } }", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["logHead"]["position"], 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn limits_are_clear_errors() {
+    let server = start().await;
+
+    // Body over 16 KiB.
+    let huge = format!("{{ logHead {{ position }} }} # {}", "x".repeat(20 * 1024));
+    let response = server
+        .post()
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": huge }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code_of(&body), "LIMIT_EXCEEDED");
+
+    // Depth over 12.
+    let deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } }";
+    let (status, body) = server.query(deep, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&body), "LIMIT_EXCEEDED");
+
+    // Complexity over 1000: 600 aliases of a two-field selection.
+    let wide: String = (0..600)
+        .map(|i| format!("a{i}: logHead {{ position }} "))
+        .collect();
+    let (status, body) = server.query(&format!("{{ {wide} }}"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&body), "LIMIT_EXCEEDED");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn authentication() {
+    let server = start().await;
+    let account = Uuid::now_v7();
+
+    // No token: anonymous, and fields that need a viewer say UNAUTHENTICATED.
+    let (status, body) = server.query("{ session { accountId } }", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(code_of(&body), "UNAUTHENTICATED");
+
+    // A forged or malformed token: 401 before anything runs.
+    for token in ["0".repeat(64), "not-a-token".to_owned()] {
+        let (status, body) = server.query("{ logHead { position } }", Some(&token)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}");
+        assert_eq!(code_of(&body), "UNAUTHENTICATED");
+    }
+
+    // A real session.
+    let issued = server
+        .auth
+        .open_session(account, server.clock.now())
+        .unwrap();
+    let (status, body) = server
+        .query("{ session { accountId } }", Some(&issued.token))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["session"]["accountId"], account.to_string());
+
+    // A revoked session.
+    server.auth.sessions.close(&issued.hash);
+    let (status, _) = server
+        .query("{ session { accountId } }", Some(&issued.token))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Expiry.
+    let issued = server
+        .auth
+        .open_session(account, server.clock.now())
+        .unwrap();
+    server.clock.advance(3600);
+    let (status, body) = server
+        .query("{ session { accountId } }", Some(&issued.token))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(code_of(&body), "UNAUTHENTICATED");
+    server.stop().await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_connect(url: &str) -> Ws {
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    socket
+}
+
+async fn ws_next_json(socket: &mut Ws) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("no WebSocket message within 20 s")?;
+        match message.ok()? {
+            Message::Text(text) => return Some(serde_json::from_str(&text).unwrap()),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+async fn ws_send(socket: &mut Ws, value: Value) {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn subscription_over_websocket_receives_new_events() {
+    let server = start().await;
+    let account = Uuid::now_v7();
+    let issued = server
+        .auth
+        .open_session(account, server.clock.now())
+        .unwrap();
+
+    let mut socket = ws_connect(&server.ws_url).await;
+    ws_send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", issued.token) } }),
+    )
+    .await;
+    assert_eq!(
+        ws_next_json(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+
+    // A query over the socket sees the viewer from the init payload.
+    ws_send(
+        &mut socket,
+        json!({ "id": "q", "type": "subscribe", "payload": { "query": "{ session { accountId } }" } }),
+    )
+    .await;
+    let next = ws_next_json(&mut socket).await.unwrap();
+    assert_eq!(next["type"], "next");
+    assert_eq!(
+        next["payload"]["data"]["session"]["accountId"],
+        account.to_string()
+    );
+    assert_eq!(ws_next_json(&mut socket).await.unwrap()["type"], "complete");
+
+    ws_send(
+        &mut socket,
+        json!({ "id": "s", "type": "subscribe", "payload": { "query": "subscription { logHead { position } }" } }),
+    )
+    .await;
+    // The subscription starts after the head at subscription time; appending until a value
+    // arrives avoids racing its start.
+    let mut appended;
+    let value = loop {
+        appended = server.append_one("test-ws").await;
+        let waited =
+            tokio::time::timeout(Duration::from_millis(500), ws_next_json(&mut socket)).await;
+        if let Ok(value) = waited {
+            break value.unwrap();
+        }
+        assert!(
+            appended < 20,
+            "no subscription value after {appended} appends"
+        );
+    };
+    assert_eq!(value["type"], "next");
+    assert_eq!(value["id"], "s");
+    let position = value["payload"]["data"]["logHead"]["position"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=appended).contains(&position));
+
+    // Shutdown closes the connection and returns.
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_refuses_forged_tokens() {
+    let server = start().await;
+    let mut socket = ws_connect(&server.ws_url).await;
+    ws_send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", "ab".repeat(32)) } }),
+    )
+    .await;
+    let closed = tokio::time::timeout(Duration::from_secs(20), socket.next())
+        .await
+        .unwrap();
+    match closed {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert!(
+                frame.reason.starts_with("UNAUTHENTICATED"),
+                "{}",
+                frame.reason
+            );
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+
+    // A socket without the GraphQL subprotocol is refused.
+    let response = server
+        .http
+        .get(format!("{}/ws", server.base))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
