@@ -45,6 +45,7 @@ pub enum SegmentHeaderError {
     Short,
     BadMagic,
     BadChecksum,
+    ReservedNotZero,
     NewerFormat { found: u32 },
 }
 
@@ -54,6 +55,9 @@ impl SegmentHeaderError {
             SegmentHeaderError::Short => "segment header is shorter than 32 bytes".into(),
             SegmentHeaderError::BadMagic => "segment header has a wrong magic".into(),
             SegmentHeaderError::BadChecksum => "segment header checksum mismatch".into(),
+            SegmentHeaderError::ReservedNotZero => {
+                "segment header reserved bytes are not zero".into()
+            }
             SegmentHeaderError::NewerFormat { found } => {
                 format!("segment format version {found} is newer than {FORMAT_VERSION}")
             }
@@ -83,6 +87,9 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<Position, SegmentHeaderErro
     let crc = u32::from_le_bytes(bytes[24..28].try_into().unwrap());
     if crc != crc32c::crc32c(&bytes[0..24]) {
         return Err(SegmentHeaderError::BadChecksum);
+    }
+    if bytes[28..32] != [0; 4] {
+        return Err(SegmentHeaderError::ReservedNotZero);
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
     if version > FORMAT_VERSION {

@@ -99,7 +99,9 @@
 //!
 //! ## Recovery
 //!
-//! On open, the last segment's tail is scanned. A short frame, a frame with an implausible
+//! On open, the whole last segment is read (CRCs and chain links), and every record after the
+//! index checkpoint, in whatever segment, is scanned and indexed; sealed segments before the
+//! checkpoint are not read (that is `verify()`'s job), which keeps opening fast. A short frame, a frame with an implausible
 //! length or a bad CRC, a record that does not link to the chain, or a partly written append
 //! (no record with flag 8 closes it) at the end of the last segment is an interrupted write: the
 //! file is cut back to the end of the last complete append and a `tracing::warn!` reports it.

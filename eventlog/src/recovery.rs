@@ -1,6 +1,7 @@
 //! Opening and checking a log: the recovery scan that trusts the persisted index up to its
-//! checkpoint, scans (and indexes) only what follows, truncates a torn tail of the last segment
-//! and refuses any other damage; and `verify()`, the full walk of every frame and chain link.
+//! checkpoint, scans (and indexes) only what follows, reads the whole last segment, truncates
+//! a torn tail of it and refuses any other damage; and `verify()`, the full walk of every frame
+//! and chain link.
 //!
 //! Tail or damage? In the last segment, scanning stops at the first frame that is short, has
 //! an implausible length or a bad checksum, or does not link to the chain. If no sound frame
@@ -156,7 +157,17 @@ pub fn recover(dir: &Path, index: &Index, stride: u64) -> Result<Recovered, Open
     let firsts = list_segments(dir).map_err(|e| io_error(dir, e))?;
     debug_assert!(!firsts.is_empty(), "open creates the first segment");
     let start = match trusted_start(dir, index, &firsts) {
-        Some(start) => start,
+        Some(start) => {
+            if start.segment_index + 1 == firsts.len() {
+                check_before_checkpoint(
+                    dir,
+                    firsts[start.segment_index],
+                    start.offset,
+                    start.head,
+                )?;
+            }
+            start
+        }
         None => {
             index
                 .tree
@@ -264,6 +275,68 @@ pub fn recover(dir: &Path, index: &Index, stride: u64) -> Result<Recovered, Open
         last_segment: *firsts.last().unwrap(),
         last_segment_bytes: last_bytes,
     })
+}
+
+/// Checks the records of the last segment up to the checkpoint (`end_offset` is the end of the
+/// checkpoint's record): they are already indexed, but the last segment is always read whole
+/// on open, so that damage before its tail is found. Each record must link to the one before
+/// it; the first one's link reaches into the previous segment and is left to `verify()`.
+fn check_before_checkpoint(
+    dir: &Path,
+    segment: Position,
+    end_offset: u64,
+    end: Head,
+) -> Result<(), OpenError> {
+    let file = open_segment_checked(dir, segment)
+        .map_err(|reason| corrupt(segment, 0, segment, reason))?;
+    let mut reader =
+        FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(|e| io_error(dir, e))?;
+    let mut prev: Option<Head> = None;
+    while reader.offset() < end_offset {
+        let expected = prev.map_or(segment, |h| h.position + 1);
+        let frame = reader.next_frame().map_err(|e| io_error(dir, e))?;
+        let (offset, view) = match frame {
+            Frame::Record { offset, record } => {
+                let checked = RecordView::decode(record).and_then(|view| match prev {
+                    Some(h) => view.check_link(h.position, &h.hash).map(|()| view),
+                    None if view.position == segment => Ok(view),
+                    None => Err(format!(
+                        "record holds position {} where {segment} was expected",
+                        view.position
+                    )),
+                });
+                match checked {
+                    Ok(view) => (offset, view),
+                    Err(reason) => return Err(corrupt(segment, offset, expected, reason)),
+                }
+            }
+            Frame::End { offset } | Frame::Short { offset } => {
+                return Err(corrupt(
+                    segment,
+                    offset,
+                    expected,
+                    "segment ends before the index checkpoint".into(),
+                ));
+            }
+            Frame::Bad { offset, reason } => {
+                return Err(corrupt(segment, offset, expected, reason));
+            }
+        };
+        debug_assert!(offset < end_offset);
+        prev = Some(Head {
+            position: view.position,
+            hash: view.hash,
+        });
+    }
+    if prev != Some(end) {
+        return Err(corrupt(
+            segment,
+            end_offset,
+            end.position,
+            "the records before the index checkpoint do not lead to it".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn scan_segment(
