@@ -16,6 +16,7 @@ use crate::class::ClassEvent;
 use crate::establishment::EstablishmentEvent;
 use crate::legal::LegalEvent;
 use crate::messaging::MessagingEvent;
+use crate::timetable::TimetableEvent;
 
 /// One fact in the log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +62,7 @@ pub enum EventBody {
     Class(ClassEvent),
     Legal(LegalEvent),
     Messaging(MessagingEvent),
+    Timetable(TimetableEvent),
 }
 
 macro_rules! body_from {
@@ -79,6 +81,7 @@ body_from! {
     Class(ClassEvent);
     Legal(LegalEvent);
     Messaging(MessagingEvent);
+    Timetable(TimetableEvent);
 }
 
 impl EventBody {
@@ -90,6 +93,7 @@ impl EventBody {
             EventBody::Class(e) => crate::class::event_stream_id(e),
             EventBody::Legal(e) => crate::legal::event_stream_id(e),
             EventBody::Messaging(e) => crate::messaging::event_stream_id(e),
+            EventBody::Timetable(e) => crate::timetable::event_stream_id(e),
         }
     }
 }
@@ -164,4 +168,8 @@ event_types! {
     Messaging(MessagingEvent::ParticipantLeft) => "messaging.participant_left", 1;
     Messaging(MessagingEvent::MessageRead) => "messaging.message_read", 1;
     Messaging(MessagingEvent::MessageReported) => "messaging.message_reported", 1;
+    Timetable(TimetableEvent::SlotAdded) => "timetable.slot_added", 1;
+    Timetable(TimetableEvent::SlotRemoved) => "timetable.slot_removed", 1;
+    Timetable(TimetableEvent::OccurrenceChanged) => "timetable.occurrence_changed", 1;
+    Timetable(TimetableEvent::OccurrenceCancelled) => "timetable.occurrence_cancelled", 1;
 }

@@ -15,6 +15,7 @@ use domain::event::{EVENT_TYPES, Event, EventBody};
 use domain::ids::*;
 use domain::legal::*;
 use domain::messaging::MessagingEvent;
+use domain::timetable::TimetableEvent;
 use domain::values::*;
 use jiff::civil::date;
 use serde::Serialize;
@@ -252,6 +253,44 @@ fn samples() -> Vec<EventBody> {
                 sent_at: ts("2026-03-02T08:00:00Z"),
                 reported_at: ts("2026-03-02T10:00:00Z"),
                 reason: Some(reason("Propos injurieux")),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let slot = SlotId::from_uuid(uuid(300));
+    let hours = |a, b| {
+        TimeRange::new(jiff::civil::time(a, 0, 0, 0), jiff::civil::time(b, 0, 0, 0)).unwrap()
+    };
+    out.extend(
+        [
+            TimetableEvent::SlotAdded {
+                class: class(),
+                establishment: est(),
+                slot,
+                subject: maths(),
+                teacher: account(TEACHER),
+                room: Some(Room::new("B204").unwrap()),
+                day: Day::Monday,
+                time: hours(8, 10),
+            },
+            TimetableEvent::SlotRemoved {
+                class: class(),
+                slot,
+            },
+            TimetableEvent::OccurrenceChanged {
+                class: class(),
+                slot,
+                date: date(2026, 3, 9),
+                teacher: Some(account(OTHER_TEACHER)),
+                room: Some(Room::new("CDI").unwrap()),
+                time: Some(hours(10, 12)),
+                reason: Some(reason("Remplacement")),
+            },
+            TimetableEvent::OccurrenceCancelled {
+                class: class(),
+                slot,
+                date: date(2026, 3, 16),
+                reason: None,
             },
         ]
         .map(EventBody::from),
