@@ -81,9 +81,9 @@ fn child(dir: &str) {
                 })
             })
             .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
+        // The tasks only stop by panicking: surface the first one's panic.
+        let (stopped, _, _) = futures::future::select_all(tasks).await;
+        stopped.unwrap();
     });
 }
 
