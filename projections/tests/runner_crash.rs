@@ -1,0 +1,181 @@
+//! A real crash: the runner catches up on the file-backed log in a child process that is killed
+//! (SIGKILL) part-way; after a restart on the same log and sled directory, the view equals a
+//! rebuild from scratch, so no event was counted twice or lost.
+//!
+//! The test binary plays both roles: run with `PROJECTIONS_CRASH_CHILD=<dir>` it is the child.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventlog::{
+    AppendRequest, EventStore, ExpectedVersion, FileLog, LogConfig, Metadata, ProposedEvent,
+    RecordedEvent, StreamAppend, StreamId,
+};
+use projections::testing::EventCounter;
+use projections::{
+    Cut, MemStore, Projection, ProjectionError, Projections, ReadStore, RunnerConfig, Store, replay,
+};
+use uuid::Uuid;
+
+const CHILD_ENV: &str = "PROJECTIONS_CRASH_CHILD";
+const TEST_NAME: &str = "a_runner_killed_mid_catch_up_restarts_to_the_view_of_a_rebuild";
+const WAIT: Duration = Duration::from_secs(60);
+const EVENTS_BEFORE: u64 = 1_000;
+const EVENTS_AFTER: u64 = 6_000;
+
+/// The counter, slowed down so the child is still catching up when it is killed.
+struct SlowCounter;
+
+impl Projection for SlowCounter {
+    fn name(&self) -> &'static str {
+        "counts"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        std::thread::sleep(Duration::from_micros(200));
+        EventCounter::new("counts", 1).apply(event, store)
+    }
+}
+
+fn config() -> RunnerConfig {
+    RunnerConfig {
+        chunk_events_max: 100,
+        ..RunnerConfig::default()
+    }
+}
+
+/// Appends `count` events in appends of 200 over four streams.
+async fn append(log: &FileLog, count: u64, seed: u64) {
+    let mut done = 0;
+    while done < count {
+        let streams = (0..4)
+            .map(|s| StreamAppend {
+                stream: StreamId::new(format!(
+                    "{}-{}",
+                    ["account", "homework", "grade", "message"][s],
+                    (seed + done) % 7
+                ))
+                .unwrap(),
+                expected: ExpectedVersion::Any,
+                events: (0..50)
+                    .map(|i| ProposedEvent {
+                        event_id: Uuid::now_v7(),
+                        event_type: ["created", "updated", "reset", "published"][(i + s) % 4]
+                            .to_string(),
+                        schema_version: 1,
+                        metadata: Metadata::default(),
+                        payload: vec![],
+                    })
+                    .collect(),
+            })
+            .collect();
+        log.append(AppendRequest {
+            command_id: Uuid::now_v7(),
+            streams,
+        })
+        .await
+        .unwrap();
+        done += 200;
+    }
+}
+
+fn contents(view: &dyn ReadStore) -> MemStore {
+    let mut store = MemStore::new();
+    for (k, v) in view.scan_prefix(b"").unwrap() {
+        store.put(k, v).unwrap();
+    }
+    store
+}
+
+/// The child: catch up on the slow counter, printing each served position, until killed.
+async fn child(dir: &Path) {
+    let log = FileLog::open(dir.join("log"), LogConfig::default()).unwrap();
+    let db = sled::open(dir.join("views")).unwrap();
+    let runner =
+        Projections::start(db, Arc::new(log), vec![Arc::new(SlowCounter)], config()).unwrap();
+    let mut served = runner.handle("counts").unwrap().watch();
+    loop {
+        println!("served {}", served.borrow_and_update().position);
+        if served.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_mid_catch_up_restarts_to_the_view_of_a_rebuild() {
+    if let Some(dir) = std::env::var_os(CHILD_ENV) {
+        return child(Path::new(&dir)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+
+    // A served view up to EVENTS_BEFORE, then more events it has not seen.
+    {
+        let log = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+        append(&log, EVENTS_BEFORE, 0).await;
+        let db = sled::open(dir.path().join("views")).unwrap();
+        let counter: Arc<dyn Projection> = Arc::new(EventCounter::new("counts", 1));
+        let runner = Projections::start(db, log.clone(), vec![counter], config()).unwrap();
+        runner.wait_for(EVENTS_BEFORE, WAIT).await.unwrap();
+        runner.shutdown().await.unwrap();
+        drop(runner);
+        append(&log, EVENTS_AFTER, 1).await;
+        log.close().await;
+    }
+
+    // The child catches up, and is killed part-way.
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut last_seen = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(p) = line.strip_prefix("served ") {
+            last_seen = p.parse().unwrap();
+            if last_seen >= EVENTS_BEFORE + 1_000 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        last_seen >= EVENTS_BEFORE + 1_000,
+        "the child stopped before catching up far enough"
+    );
+
+    // Restart on the same files: the view must equal a rebuild.
+    let log = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+    let head = log.head().position;
+    assert_eq!(head, EVENTS_BEFORE + EVENTS_AFTER);
+    let db = sled::open(dir.path().join("views")).unwrap();
+    let counter: Arc<dyn Projection> = Arc::new(EventCounter::new("counts", 1));
+    let runner = Projections::start(db, log.clone(), vec![counter], config()).unwrap();
+    let restarted_at = runner.status()[0].checkpoint;
+    assert!(
+        (EVENTS_BEFORE..head).contains(&restarted_at),
+        "restarted at {restarted_at}"
+    );
+    runner.wait_for(head, WAIT).await.unwrap();
+    let expected = replay(
+        log.as_ref(),
+        &EventCounter::new("counts", 1),
+        &Cut::UpTo(head),
+        &mut |_| {},
+    )
+    .unwrap()
+    .store;
+    assert_eq!(contents(&runner.view("counts").unwrap()), expected);
+    runner.shutdown().await.unwrap();
+    log.close().await;
+}
