@@ -14,6 +14,7 @@ use crate::account::AccountEvent;
 use crate::actor::{ActorRef, Context};
 use crate::class::ClassEvent;
 use crate::establishment::EstablishmentEvent;
+use crate::homework::HomeworkEvent;
 use crate::legal::LegalEvent;
 use crate::messaging::MessagingEvent;
 use crate::timetable::TimetableEvent;
@@ -63,6 +64,7 @@ pub enum EventBody {
     Legal(LegalEvent),
     Messaging(MessagingEvent),
     Timetable(TimetableEvent),
+    Homework(HomeworkEvent),
 }
 
 macro_rules! body_from {
@@ -82,6 +84,7 @@ body_from! {
     Legal(LegalEvent);
     Messaging(MessagingEvent);
     Timetable(TimetableEvent);
+    Homework(HomeworkEvent);
 }
 
 impl EventBody {
@@ -94,6 +97,7 @@ impl EventBody {
             EventBody::Legal(e) => crate::legal::event_stream_id(e),
             EventBody::Messaging(e) => crate::messaging::event_stream_id(e),
             EventBody::Timetable(e) => crate::timetable::event_stream_id(e),
+            EventBody::Homework(e) => crate::homework::event_stream_id(e),
         }
     }
 }
@@ -172,4 +176,8 @@ event_types! {
     Timetable(TimetableEvent::SlotRemoved) => "timetable.slot_removed", 1;
     Timetable(TimetableEvent::OccurrenceChanged) => "timetable.occurrence_changed", 1;
     Timetable(TimetableEvent::OccurrenceCancelled) => "timetable.occurrence_cancelled", 1;
+    Homework(HomeworkEvent::Published) => "homework.published", 1;
+    Homework(HomeworkEvent::Amended) => "homework.amended", 1;
+    Homework(HomeworkEvent::Cancelled) => "homework.cancelled", 1;
+    Homework(HomeworkEvent::SubmissionReceived) => "homework.submission_received", 1;
 }

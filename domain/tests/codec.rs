@@ -12,6 +12,7 @@ use domain::class::ClassEvent;
 use domain::codec::{CodecError, decode, encode};
 use domain::establishment::EstablishmentEvent;
 use domain::event::{EVENT_TYPES, Event, EventBody};
+use domain::homework::{HomeworkEvent, Submitter};
 use domain::ids::*;
 use domain::legal::*;
 use domain::messaging::MessagingEvent;
@@ -291,6 +292,51 @@ fn samples() -> Vec<EventBody> {
                 slot,
                 date: date(2026, 3, 16),
                 reason: None,
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let assignment = AssignmentId::from_uuid(uuid(400));
+    out.extend(
+        [
+            HomeworkEvent::Published {
+                assignment,
+                establishment: est(),
+                class: class(),
+                group: Some(group()),
+                teacher: account(TEACHER),
+                subject: maths(),
+                title: title("Exercices 12 à 15"),
+                instructions: body("Rédiger les solutions."),
+                due_at: ts("2026-03-09T07:00:00Z"),
+            },
+            HomeworkEvent::Amended {
+                assignment,
+                title: Some(title("Exercices 12 à 16")),
+                instructions: None,
+                due_at: Some(ts("2026-03-10T07:00:00Z")),
+            },
+            HomeworkEvent::Cancelled {
+                assignment,
+                reason: Some(reason("Sortie scolaire")),
+            },
+            HomeworkEvent::SubmissionReceived {
+                assignment,
+                submission: SubmissionId::from_uuid(uuid(401)),
+                submitter: Submitter::Group(group()),
+                handed_in_by: account(STUDENT),
+                version: 2,
+                text: Some(body("Notre travail")),
+                attachments: vec![
+                    Attachment::new(
+                        FileName::new("copie.pdf").unwrap(),
+                        MediaType::parse("application/pdf").unwrap(),
+                        48_213,
+                        hash(9),
+                    )
+                    .unwrap(),
+                ],
+                late: true,
             },
         ]
         .map(EventBody::from),
