@@ -25,9 +25,14 @@ enum Expect {
     Behind,
 }
 
+/// One stream of a generated append: stream number, expectation, (event type, payload)s.
+type GeneratedPart = (u8, Expect, Vec<(u8, Vec<u8>)>);
+/// An append's content as the model keeps it: per stream, its (event type, payload)s.
+type Content = Vec<(String, Vec<(String, Vec<u8>)>)>;
+
 #[derive(Debug, Clone)]
 enum Op {
-    Append(Vec<(u8, Expect, Vec<(u8, Vec<u8>)>)>),
+    Append(Vec<GeneratedPart>),
     Resend { which: usize, change: bool },
     Reopen,
     ReadAll(u64),
@@ -66,14 +71,10 @@ struct Model {
     rows: Vec<Row>,
     versions: HashMap<String, u64>,
     /// Written commands: their id, content and outcome.
-    commands: Vec<(Uuid, Vec<(String, Vec<(String, Vec<u8>)>)>, AppendOutcome)>,
+    commands: Vec<(Uuid, Content, AppendOutcome)>,
 }
 
-fn request(
-    command_id: Uuid,
-    content: &[(String, Vec<(String, Vec<u8>)>)],
-    expected: &[ExpectedVersion],
-) -> AppendRequest {
+fn request(command_id: Uuid, content: &Content, expected: &[ExpectedVersion]) -> AppendRequest {
     AppendRequest {
         command_id,
         streams: content
@@ -142,7 +143,7 @@ async fn run(ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Append(parts) => {
-                let mut content: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+                let mut content: Content = Vec::new();
                 let mut expected = Vec::new();
                 for (s, expect, events) in parts {
                     let mut name = format!("s-{s}");
