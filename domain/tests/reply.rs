@@ -990,3 +990,48 @@ fn events_round_trip_through_json() {
         assert_eq!(serde_json::from_str::<ReplyEvent>(&json).unwrap(), event);
     }
 }
+
+mod properties {
+    use super::*;
+    use domain::deadline::reply_due_at;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whenever it is received (within a year of the publication) and whenever the director
+        /// publishes (within ten days), the request is due at the Paris deadline and the reply is
+        /// published — marked late exactly when it comes at or after that deadline.
+        #[test]
+        fn a_reply_is_never_blocked_and_late_exactly_after_the_deadline(
+            received_after_s in 0i64..31_536_000,
+            published_after_s in 0i64..864_000,
+        ) {
+            let received_at = at(MADE_PUBLIC)
+                .checked_add(SignedDuration::from_secs(received_after_s))
+                .unwrap();
+            let published_at = received_at
+                .checked_add(SignedDuration::from_secs(published_after_s))
+                .unwrap();
+            let asked = decide(&given(&[]), &ask(REPLY), &Context::new(received_at, requester()))
+                .unwrap();
+            let received = received_in(&asked);
+            prop_assert_eq!(received.due_at, reply_due_at(received_at).unwrap());
+            let state = given(&asked);
+            let events = decide(
+                &state,
+                &ReplyCommand::PublishReply { request: REQUEST },
+                &Context::new(published_at, director()),
+            )
+            .unwrap();
+            let late = matches!(events[0], ReplyEvent::ReplyPublished { late: true, .. });
+            prop_assert_eq!(late, published_at >= received.due_at);
+            let state = events.iter().fold(state, evolve);
+            let on_time = matches!(
+                register_status(&state, published_at),
+                Some(RegisterStatus::PublishedOnTime { .. })
+            );
+            prop_assert_eq!(on_time, !late);
+        }
+    }
+}
