@@ -89,6 +89,7 @@
 //! not show.
 
 pub mod checkpoint;
+pub mod models;
 pub mod progress;
 pub mod replay;
 pub mod runner;
