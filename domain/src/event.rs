@@ -14,6 +14,7 @@ use crate::account::AccountEvent;
 use crate::actor::{ActorRef, Context};
 use crate::class::ClassEvent;
 use crate::establishment::EstablishmentEvent;
+use crate::evaluation::EvaluationEvent;
 use crate::homework::HomeworkEvent;
 use crate::legal::LegalEvent;
 use crate::messaging::MessagingEvent;
@@ -65,6 +66,7 @@ pub enum EventBody {
     Messaging(MessagingEvent),
     Timetable(TimetableEvent),
     Homework(HomeworkEvent),
+    Evaluation(EvaluationEvent),
 }
 
 macro_rules! body_from {
@@ -85,6 +87,7 @@ body_from! {
     Messaging(MessagingEvent);
     Timetable(TimetableEvent);
     Homework(HomeworkEvent);
+    Evaluation(EvaluationEvent);
 }
 
 impl EventBody {
@@ -98,6 +101,7 @@ impl EventBody {
             EventBody::Messaging(e) => crate::messaging::event_stream_id(e),
             EventBody::Timetable(e) => crate::timetable::event_stream_id(e),
             EventBody::Homework(e) => crate::homework::event_stream_id(e),
+            EventBody::Evaluation(e) => crate::evaluation::event_stream_id(e),
         }
     }
 }
@@ -180,4 +184,8 @@ event_types! {
     Homework(HomeworkEvent::Amended) => "homework.amended", 1;
     Homework(HomeworkEvent::Cancelled) => "homework.cancelled", 1;
     Homework(HomeworkEvent::SubmissionReceived) => "homework.submission_received", 1;
+    Evaluation(EvaluationEvent::Created) => "evaluation.created", 1;
+    Evaluation(EvaluationEvent::GradeRecorded) => "evaluation.grade_recorded", 1;
+    Evaluation(EvaluationEvent::GradeCorrected) => "evaluation.grade_corrected", 1;
+    Evaluation(EvaluationEvent::GradesPublished) => "evaluation.grades_published", 1;
 }

@@ -12,6 +12,7 @@ pub mod values;
 pub mod account;
 pub mod class;
 pub mod establishment;
+pub mod evaluation;
 pub mod homework;
 pub mod timetable;
 

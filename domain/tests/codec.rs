@@ -11,6 +11,7 @@ use domain::actor::{ActorRef, Profile};
 use domain::class::ClassEvent;
 use domain::codec::{CodecError, decode, encode};
 use domain::establishment::EstablishmentEvent;
+use domain::evaluation::{EvaluationEvent, Mark};
 use domain::event::{EVENT_TYPES, Event, EventBody};
 use domain::homework::{HomeworkEvent, Submitter};
 use domain::ids::*;
@@ -338,6 +339,40 @@ fn samples() -> Vec<EventBody> {
                 ],
                 late: true,
             },
+        ]
+        .map(EventBody::from),
+    );
+    let evaluation = EvaluationId::from_uuid(uuid(800));
+    let grade = |t: &str| Mark::Value(GradeValue::parse(t, Scale::TWENTY).unwrap());
+    out.extend(
+        [
+            EvaluationEvent::Created {
+                evaluation,
+                establishment: est(),
+                class: class(),
+                teacher: account(TEACHER),
+                subject: maths(),
+                title: title("Contrôle"),
+                scale: Scale::TWENTY,
+                coefficient: Coefficient::parse("1.5").unwrap(),
+                date: date(2026, 3, 2),
+                assignment: Some(AssignmentId::from_uuid(uuid(400))),
+            },
+            EvaluationEvent::GradeRecorded {
+                evaluation,
+                student: account(STUDENT),
+                mark: grade("12.25"),
+                comment: Some(Comment::new("Bien").unwrap()),
+            },
+            EvaluationEvent::GradeCorrected {
+                evaluation,
+                student: account(STUDENT),
+                previous: grade("12.25"),
+                mark: Mark::Exempt,
+                comment: None,
+                reason: reason("Dispense médicale"),
+            },
+            EvaluationEvent::GradesPublished { evaluation },
         ]
         .map(EventBody::from),
     );
