@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use domain::Profile;
+use domain::account::AccountEvent;
+use domain::ids::{AccountId, EstablishmentId, SessionId};
 use jiff::{SignedDuration, Timestamp};
 use rand::TryRngCore;
-use uuid::Uuid;
 
 use crate::errors::ApiError;
 
@@ -118,6 +120,15 @@ impl TokenHash {
     pub fn to_hex(&self) -> String {
         hex(&self.0)
     }
+
+    /// The same hash as the domain's value type, for the "session opened" command.
+    pub fn to_domain(self) -> domain::values::TokenHash {
+        domain::values::TokenHash::from_bytes(self.0)
+    }
+
+    pub fn from_domain(hash: &domain::values::TokenHash) -> Self {
+        TokenHash(*hash.as_bytes())
+    }
 }
 
 impl fmt::Debug for TokenHash {
@@ -202,7 +213,13 @@ pub fn parse_bearer(header: &str) -> Result<&str, ApiError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
     /// The account that logged in.
-    pub account: Uuid,
+    pub account: AccountId,
+    /// The session's id in the log (for "session closed").
+    pub session: SessionId,
+    /// The establishment and profile the person logged in under (from the "logged in" event
+    /// of the same append); `None` for a session opened outside the log.
+    pub establishment: Option<EstablishmentId>,
+    pub profile: Option<Profile>,
     pub token_hash: TokenHash,
     pub expires_at: Timestamp,
 }
@@ -229,7 +246,7 @@ impl Viewer {
     }
 
     /// The logged-in account, or UNAUTHENTICATED.
-    pub fn account(&self) -> Result<Uuid, ApiError> {
+    pub fn account(&self) -> Result<AccountId, ApiError> {
         self.session().map(|s| s.account)
     }
 }
@@ -247,7 +264,14 @@ pub fn viewer<'a>(ctx: &async_graphql::Context<'a>) -> &'a Viewer {
 #[derive(Debug, Default)]
 pub struct SessionTable {
     sessions: RwLock<HashMap<TokenHash, Session>>,
+    /// "Logged in" facts waiting for the "session opened" event that follows them in the same
+    /// append. Bounded: an entry lives from one event to the next.
+    logins: Mutex<HashMap<SessionId, (EstablishmentId, Profile)>>,
 }
+
+/// Most "logged in" facts waiting for their "session opened"; they come in pairs, so more
+/// means events out of the expected shape, and the oldest are dropped.
+const PENDING_LOGINS_MAX: usize = 1024;
 
 impl SessionTable {
     pub fn new() -> Self {
@@ -266,8 +290,56 @@ impl SessionTable {
         sessions.remove(token_hash);
     }
 
+    /// Revokes one session by its id (as "session closed" events name it).
+    pub fn close_session(&self, session: SessionId) {
+        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, s| s.session != session);
+    }
+
+    /// Applies an account event of the log: "session opened" opens, "session closed" closes,
+    /// erasure closes every session of the account; other events change nothing here.
+    pub fn apply(&self, event: &AccountEvent) {
+        match event {
+            AccountEvent::LoggedIn {
+                establishment,
+                profile,
+                session,
+                ..
+            } => {
+                let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
+                if logins.len() >= PENDING_LOGINS_MAX {
+                    logins.clear();
+                }
+                logins.insert(*session, (*establishment, *profile));
+            }
+            AccountEvent::SessionOpened {
+                account,
+                session,
+                token_hash,
+                expires_at,
+            } => {
+                let login = self
+                    .logins
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(session);
+                self.open(Session {
+                    account: *account,
+                    session: *session,
+                    establishment: login.map(|(e, _)| e),
+                    profile: login.map(|(_, p)| p),
+                    token_hash: TokenHash::from_domain(token_hash),
+                    expires_at: *expires_at,
+                })
+            }
+            AccountEvent::SessionClosed { session, .. } => self.close_session(*session),
+            AccountEvent::PersonalDataErased { account, .. } => self.close_all(*account),
+            _ => {}
+        }
+    }
+
     /// Revokes every session of an account (deactivation, erasure, password change).
-    pub fn close_all(&self, account: Uuid) {
+    pub fn close_all(&self, account: AccountId) {
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
         sessions.retain(|_, s| s.account != account);
     }
@@ -482,12 +554,27 @@ impl Auth {
         }
     }
 
-    /// A new token for `account`, valid from `now`, already entered in the session table. The
-    /// caller records the "session opened" event with `hash` and `expires_at`.
-    pub fn open_session(&self, account: Uuid, now: Timestamp) -> Result<IssuedToken, ApiError> {
+    /// A new token valid for `token_ttl` from `now`. Nothing is recorded: the caller runs the
+    /// account's `RecordLogin` command with `hash.to_domain()` and `expires_at`, and the app
+    /// service enters the session in the table once the event is durable.
+    pub fn issue_token(&self, now: Timestamp) -> Result<IssuedToken, ApiError> {
+        issue_token(now, self.token_ttl)
+    }
+
+    /// A new token entered directly in the session table, without any event: for tests of the
+    /// HTTP edge and for tools that do not go through the log.
+    pub fn open_session_unrecorded(
+        &self,
+        account: AccountId,
+        session: SessionId,
+        now: Timestamp,
+    ) -> Result<IssuedToken, ApiError> {
         let issued = issue_token(now, self.token_ttl)?;
         self.sessions.open(Session {
             account,
+            session,
+            establishment: None,
+            profile: None,
             token_hash: issued.hash,
             expires_at: issued.expires_at,
         });
@@ -550,8 +637,14 @@ mod tests {
     #[test]
     fn sessions_expire_and_revoke() {
         let auth = Auth::new(Duration::from_secs(100), ThrottleConfig::default());
-        let account = Uuid::from_u128(7);
-        let issued = auth.open_session(account, at(0)).unwrap();
+        let account = AccountId::from_uuid(uuid::Uuid::from_u128(7));
+        let issued = auth
+            .open_session_unrecorded(
+                account,
+                SessionId::from_uuid(uuid::Uuid::from_u128(1)),
+                at(0),
+            )
+            .unwrap();
         let header = format!("Bearer {}", issued.token);
         let viewer = auth.sessions.viewer(Some(&header), at(99)).unwrap();
         assert_eq!(viewer.account().unwrap(), account);
@@ -577,16 +670,50 @@ mod tests {
     }
 
     #[test]
+    fn log_events_open_and_close_sessions() {
+        let table = SessionTable::new();
+        let account = AccountId::from_uuid(uuid::Uuid::from_u128(3));
+        let session = SessionId::from_uuid(uuid::Uuid::from_u128(4));
+        let issued = issue_token(at(0), Duration::from_secs(60)).unwrap();
+        let establishment = EstablishmentId::from_uuid(uuid::Uuid::from_u128(5));
+        table.apply(&AccountEvent::LoggedIn {
+            account,
+            establishment,
+            profile: Profile::Teacher,
+            session,
+        });
+        table.apply(&AccountEvent::SessionOpened {
+            account,
+            session,
+            token_hash: issued.hash.to_domain(),
+            expires_at: issued.expires_at,
+        });
+        let open = table.authenticate(&issued.token, at(1)).unwrap();
+        assert_eq!(open.session, session);
+        assert_eq!(open.establishment, Some(establishment));
+        assert_eq!(open.profile, Some(Profile::Teacher));
+        table.apply(&AccountEvent::SessionClosed {
+            account,
+            session,
+            reason: domain::account::SessionEnd::Logout,
+        });
+        assert!(table.authenticate(&issued.token, at(1)).is_err());
+    }
+
+    #[test]
     fn close_all_and_prune() {
         let table = SessionTable::new();
         for (i, account) in [1u128, 1, 2].into_iter().enumerate() {
             table.open(Session {
-                account: Uuid::from_u128(account),
+                account: AccountId::from_uuid(uuid::Uuid::from_u128(account)),
+                session: SessionId::from_uuid(uuid::Uuid::from_u128(i as u128)),
+                establishment: None,
+                profile: None,
                 token_hash: TokenHash([i as u8; 32]),
                 expires_at: at(10 * (i as i64 + 1)),
             });
         }
-        table.close_all(Uuid::from_u128(1));
+        table.close_all(AccountId::from_uuid(uuid::Uuid::from_u128(1)));
         assert_eq!(table.len(), 1);
         table.prune(at(30));
         assert!(table.is_empty());

@@ -21,27 +21,38 @@
 //! ```text
 //! let metrics = Arc::new(Metrics::new());
 //! let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-//! let app = App::new(store.clone(), metrics.clone(), clock.clone());
 //! let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
+//! let app = App::new(store.clone(), metrics.clone(), clock.clone(), auth.clone());
+//! app.rebuild_sessions()?;                       // open sessions come back from the log
 //! let schema = schema::build(&config, SchemaDeps { app, auth: auth.clone(), store: store.clone(), metrics: metrics.clone() });
 //! let deps = ServerDeps { schema, store, auth, metrics, clock, readiness: Arc::new(AlwaysReady) };
 //! graphql::server::serve(config, deps).await?;   // returns after SIGINT/SIGTERM, requests drained
-//! // then close the log.
+//! store.close().await;                           // then drain and close the log
 //! ```
 //! Tests use `Server::bind(config, deps)` (port 0), `local_addr()`, and `run(shutdown_future)`.
+//! `readiness` is any `Fn() -> u64` (the projections' lag in events) or a [`health::Readiness`].
 //!
 //! # Extending the schema
 //! - Put each role's part in `schema/<part>.rs` as a `#[derive(Default)] struct XQuery` with
 //!   `#[Object] impl`, and add it to the `QueryRoot(..)` tuple in `schema/mod.rs`
-//!   (`MutationRoot`, `SubscriptionRoot` likewise; replace `EmptyMutation` once a mutation
-//!   exists). Extra shared services (read models) go into `schema::build`'s `.data(...)`.
-//! - The viewer: `crate::auth::viewer(ctx)` gives the [`auth::Viewer`]; `.session()?` or
-//!   `.account()?` give the session / account id or UNAUTHENTICATED.
+//!   (`MutationRoot`, `SubscriptionRoot` likewise). Extra shared services (read models) go
+//!   into `schema::build`'s `.data(...)` (add a field to `SchemaDeps`).
+//! - The viewer: `crate::auth::viewer(ctx)` gives the [`auth::Viewer`]; `.session()?` gives the
+//!   [`auth::Session`] (account id, session id, establishment and profile of the login) or
+//!   UNAUTHENTICATED. Build the domain `Actor` from it and the read models.
+//! - Read your own writes: `ctx.data_opt::<http::ReadAfter>()` is the position the client
+//!   passed in the `x-ent-read-after` header; wait for the projections to reach it.
 //! - Errors: resolvers return `async_graphql::Result<T>` and convert every failure through
-//!   [`errors::ApiError`] (`.map_err(ApiError::from)?`), never `?` on a `Display` error
-//!   directly, which would lose `extensions.code`.
-//! - Lists: take `first: Option<i32>` and call [`limits::page_size`].
-//! - Commands: through [`app::App`] (in the schema data), which reads the clock and draws ids.
+//!   [`errors::ApiError`] (`.map_err(ApiError::from)?`, or `?` on a `Result<_, ApiError>`),
+//!   never `?` on another `Display` error directly, which would lose `extensions.code`.
+//! - Lists: take `first: Option<i32>` and call [`limits::page_size`] (max [`limits::PAGE_SIZE_MAX`]).
+//! - Commands: `ctx.data::<App>()?.execute::<app::Account>(&stream, &command, &actor,
+//!   client_command_id)` returns an [`app::CommandOutcome`] (positions, events, whether it was
+//!   deduplicated). `App::now()` and `App::new_id()` are the clock and the id source.
+//! - Login: look the identifier up in the read model, `auth.check_login(identifier,
+//!   stored_phc, password, now)` (throttled), `auth.issue_token(now)`, then run
+//!   `AccountCommand::RecordLogin { token_hash: issued.hash.to_domain(), expires_at, .. }`
+//!   through the app; the session is usable as soon as `execute` returns. `logout` exists.
 
 pub mod app;
 pub mod auth;

@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use domain::account::{self, AccountCommand};
+use domain::ids::{AccountId, EstablishmentId, SessionId};
+use domain::values::{Login, Name, PasswordHash};
+use domain::{Actor, Profile};
 use eventlog::{
     AppendRequest, EventStore, ExpectedVersion, FileLog, LogConfig, ProposedEvent, StreamId,
 };
 use futures::{SinkExt, StreamExt};
-use graphql::app::{App, Clock};
+use graphql::app::{self, App, Clock};
 use graphql::auth::Auth;
 use graphql::config::ServerConfig;
 use graphql::metrics::Metrics;
@@ -46,6 +50,7 @@ struct TestServer {
     auth: Arc<Auth>,
     clock: Arc<TestClock>,
     lag: Arc<AtomicU64>,
+    app: App,
     stop: Option<oneshot::Sender<()>>,
     running: tokio::task::JoinHandle<std::io::Result<()>>,
     http: reqwest::Client,
@@ -53,7 +58,12 @@ struct TestServer {
 }
 
 async fn start() -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap()).await
+}
+
+/// Starts a server over the log in `dir` (a new one, or one a stopped server left), with the
+/// session table rebuilt from it as `ent serve` does.
+async fn start_in(dir: tempfile::TempDir) -> TestServer {
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.limits.body_bytes_max = 16 * 1024;
     config.token_ttl = Duration::from_secs(3600);
@@ -64,16 +74,22 @@ async fn start() -> TestServer {
     let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
     let lag = Arc::new(AtomicU64::new(0));
     let dyn_store: Arc<dyn EventStore> = store.clone();
-    let app = App::new(dyn_store.clone(), metrics.clone(), clock.clone());
+    let app = App::new(
+        dyn_store.clone(),
+        metrics.clone(),
+        clock.clone(),
+        auth.clone(),
+    );
     let schema = schema::build(
         &config,
         SchemaDeps {
-            app,
+            app: app.clone(),
             auth: auth.clone(),
             store: dyn_store.clone(),
             metrics: metrics.clone(),
         },
     );
+    app.rebuild_sessions().unwrap();
     let lag_reader = lag.clone();
     let deps = ServerDeps {
         schema,
@@ -96,6 +112,7 @@ async fn start() -> TestServer {
         auth,
         clock,
         lag,
+        app,
         stop: Some(stop),
         running,
         http: reqwest::Client::new(),
@@ -104,12 +121,18 @@ async fn start() -> TestServer {
 }
 
 impl TestServer {
-    async fn stop(mut self) {
+    async fn stop(self) {
+        self.stop_keeping_data().await;
+    }
+
+    /// Stops the server and closes the log, handing back its directory.
+    async fn stop_keeping_data(mut self) -> tempfile::TempDir {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         (&mut self.running).await.unwrap().unwrap();
         self.store.close().await;
+        self._dir
     }
 
     fn post(&self) -> reqwest::RequestBuilder {
@@ -446,7 +469,7 @@ async fn limits_are_clear_errors() {
 #[tokio::test]
 async fn authentication() {
     let server = start().await;
-    let account = Uuid::now_v7();
+    let account = AccountId::from_uuid(Uuid::now_v7());
 
     // No token: anonymous, and fields that need a viewer say UNAUTHENTICATED.
     let (status, body) = server.query("{ session { accountId } }", None).await;
@@ -463,7 +486,11 @@ async fn authentication() {
     // A real session.
     let issued = server
         .auth
-        .open_session(account, server.clock.now())
+        .open_session_unrecorded(
+            account,
+            SessionId::from_uuid(Uuid::now_v7()),
+            server.clock.now(),
+        )
         .unwrap();
     let (status, body) = server
         .query("{ session { accountId } }", Some(&issued.token))
@@ -481,7 +508,11 @@ async fn authentication() {
     // Expiry.
     let issued = server
         .auth
-        .open_session(account, server.clock.now())
+        .open_session_unrecorded(
+            account,
+            SessionId::from_uuid(Uuid::now_v7()),
+            server.clock.now(),
+        )
         .unwrap();
     server.clock.advance(3600);
     let (status, body) = server
@@ -532,10 +563,14 @@ async fn ws_send(socket: &mut Ws, value: Value) {
 #[tokio::test]
 async fn subscription_over_websocket_receives_new_events() {
     let server = start().await;
-    let account = Uuid::now_v7();
+    let account = AccountId::from_uuid(Uuid::now_v7());
     let issued = server
         .auth
-        .open_session(account, server.clock.now())
+        .open_session_unrecorded(
+            account,
+            SessionId::from_uuid(Uuid::now_v7()),
+            server.clock.now(),
+        )
         .unwrap();
 
     let mut socket = ws_connect(&server.ws_url).await;
@@ -629,5 +664,215 @@ async fn websocket_refuses_forged_tokens() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+/// An account created by a platform administrator, with a password, ready to log in.
+async fn create_account(server: &TestServer) -> (AccountId, EstablishmentId) {
+    let establishment = EstablishmentId::from_uuid(server.app.new_id());
+    let admin_id = AccountId::from_uuid(server.app.new_id());
+    let admin = Actor::new(admin_id, Profile::PlatformAdmin)
+        .with_grant(establishment, Profile::PlatformAdmin);
+    let account = AccountId::from_uuid(server.app.new_id());
+    let stream = account::stream_id(account);
+    let create = AccountCommand::Create {
+        account,
+        establishment,
+        profiles: vec![Profile::Teacher],
+        login: Login::parse("j.dupont").unwrap(),
+        given_name: Name::new("Jeanne").unwrap(),
+        family_name: Name::new("Dupont").unwrap(),
+        login_in_use: false,
+    };
+    server
+        .app
+        .execute::<app::Account>(&stream, &create, &admin, None)
+        .await
+        .unwrap();
+    let phc = graphql::auth::hash_password("s3cret passphrase".into())
+        .await
+        .unwrap();
+    let credentials = AccountCommand::SetCredentials {
+        account,
+        password_hash: PasswordHash::parse(&phc).unwrap(),
+    };
+    server
+        .app
+        .execute::<app::Account>(&stream, &credentials, &admin, None)
+        .await
+        .unwrap();
+    (account, establishment)
+}
+
+/// Logs in as the application's login mutation does: token, then the `RecordLogin` command.
+async fn log_in(
+    server: &TestServer,
+    account: AccountId,
+    establishment: EstablishmentId,
+) -> (String, u64) {
+    let issued = server.auth.issue_token(server.clock.now()).unwrap();
+    let command = AccountCommand::RecordLogin {
+        account,
+        establishment,
+        profile: Profile::Teacher,
+        session: SessionId::from_uuid(server.app.new_id()),
+        token_hash: issued.hash.to_domain(),
+        expires_at: issued.expires_at,
+    };
+    let actor = Actor::new(account, Profile::Teacher);
+    let outcome = server
+        .app
+        .execute::<app::Account>(&account::stream_id(account), &command, &actor, None)
+        .await
+        .unwrap();
+    assert_eq!(outcome.events.len(), 2, "logged in + session opened");
+    (issued.token, outcome.last_position)
+}
+
+#[tokio::test]
+async fn commands_run_through_the_log_and_sessions_survive_a_restart() {
+    let server = start().await;
+    let (account, establishment) = create_account(&server).await;
+    let (token, position) = log_in(&server, account, establishment).await;
+    assert_eq!(
+        position, 4,
+        "created, credentials set, logged in, session opened"
+    );
+
+    let (status, body) = server
+        .query(
+            "{ session { accountId } logHead { position } }",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["session"]["accountId"], account.to_string());
+    assert_eq!(body["data"]["logHead"]["position"], 4);
+
+    // Appends were timed: three appends, the login writing two events at once.
+    let metrics = server
+        .http
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("eventlog_append_duration_seconds_count 3\n"),
+        "{text}"
+    );
+
+    // A second session, then a restart: the open one is rebuilt from the log.
+    let (second, _) = log_in(&server, account, establishment).await;
+    let response = server
+        .post()
+        .bearer_auth(&token)
+        .json(&json!({ "query": "mutation { logout { position } }" }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["logout"]["position"], 7, "{body}");
+
+    let dir = server.stop_keeping_data().await;
+    let server = start_in(dir).await;
+    let (status, _) = server
+        .query("{ session { accountId } }", Some(&token))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the logged-out token stays revoked"
+    );
+    let (status, body) = server
+        .query("{ session { accountId } }", Some(&second))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"]["session"]["accountId"], account.to_string());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn commands_are_idempotent_and_refusals_keep_their_code() {
+    let server = start().await;
+    let (account, establishment) = create_account(&server).await;
+    let actor = Actor::new(account, Profile::Teacher);
+    let issued = server.auth.issue_token(server.clock.now()).unwrap();
+    let command = AccountCommand::RecordLogin {
+        account,
+        establishment,
+        profile: Profile::Teacher,
+        session: SessionId::from_uuid(server.app.new_id()),
+        token_hash: issued.hash.to_domain(),
+        expires_at: issued.expires_at,
+    };
+    let stream = account::stream_id(account);
+    let key = Some(Uuid::now_v7());
+    let first = server
+        .app
+        .execute::<app::Account>(&stream, &command, &actor, key)
+        .await
+        .unwrap();
+    let again = server
+        .app
+        .execute::<app::Account>(&stream, &command, &actor, key)
+        .await
+        .unwrap();
+    assert!(!first.deduplicated);
+    assert!(again.deduplicated);
+    assert_eq!(
+        (again.first_position, again.last_position),
+        (first.first_position, first.last_position)
+    );
+    assert_eq!(again.events, first.events);
+    assert_eq!(server.store.head().position, first.last_position);
+
+    // The same command under a new key is a domain conflict (the session is already open).
+    let error = server
+        .app
+        .execute::<app::Account>(&stream, &command, &actor, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "CONFLICT");
+    // Another person may not record this login.
+    let intruder = Actor::new(AccountId::from_uuid(Uuid::now_v7()), Profile::Teacher);
+    let error = server
+        .app
+        .execute::<app::Account>(&stream, &command, &intruder, None)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "FORBIDDEN");
+    assert_eq!(
+        server.store.head().position,
+        first.last_position,
+        "refusals write nothing"
+    );
+
+    // Concurrent commands on one stream all land, one after the other, through the retries.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let app = server.app.clone();
+        let stream = stream.clone();
+        let issued = server.auth.issue_token(server.clock.now()).unwrap();
+        let command = AccountCommand::RecordLogin {
+            account,
+            establishment,
+            profile: Profile::Teacher,
+            session: SessionId::from_uuid(app.new_id()),
+            token_hash: issued.hash.to_domain(),
+            expires_at: issued.expires_at,
+        };
+        let actor = actor.clone();
+        tasks.push(tokio::spawn(async move {
+            app.execute::<app::Account>(&stream, &command, &actor, None)
+                .await
+        }));
+    }
+    let mut versions = Vec::new();
+    for task in tasks {
+        versions.push(task.await.unwrap().unwrap().stream_version.unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, vec![5, 7, 9, 11]);
     server.stop().await;
 }

@@ -6,13 +6,12 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Context, EmptyMutation, MergedObject, MergedSubscription, Object, Schema, SimpleObject,
-    Subscription,
+    Context, MergedObject, MergedSubscription, Object, Schema, SimpleObject, Subscription,
 };
 use eventlog::EventStore;
 use futures::{Stream, StreamExt};
 
-use crate::app::App;
+use crate::app::{self, App};
 use crate::auth::{Auth, viewer};
 use crate::config::ServerConfig;
 use crate::errors::ApiError;
@@ -25,7 +24,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub struct QueryRoot(InfraQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(EmptyMutation);
+pub struct MutationRoot(InfraMutation);
 
 #[derive(MergedSubscription, Default)]
 pub struct SubscriptionRoot(InfraSubscription);
@@ -97,6 +96,44 @@ impl InfraQuery {
         Ok(SessionInfo {
             account_id: session.account.to_string().into(),
             expires_at: session.expires_at.to_string(),
+        })
+    }
+}
+
+/// What `logout` did.
+#[derive(SimpleObject, Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOut {
+    /// Log position of the "session closed" event (0 for a session that was never in the log).
+    pub position: u64,
+}
+
+#[derive(Default)]
+pub struct InfraMutation;
+
+#[Object]
+impl InfraMutation {
+    /// Ends the session of the bearer token sent with this request: records "session closed"
+    /// and revokes the token at once.
+    async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<LoggedOut> {
+        let session = *viewer(ctx).session()?;
+        let app = ctx.data::<App>()?;
+        let Some(profile) = session.profile else {
+            // Opened outside the log (tools, tests): nothing to record.
+            app.auth().sessions.close(&session.token_hash);
+            return Ok(LoggedOut { position: 0 });
+        };
+        let actor = domain::Actor::new(session.account, profile);
+        let command = domain::account::AccountCommand::CloseSession {
+            account: session.account,
+            session: session.session,
+            reason: domain::account::SessionEnd::Logout,
+        };
+        let stream = domain::account::stream_id(session.account);
+        let outcome = app
+            .execute::<app::Account>(&stream, &command, &actor, None)
+            .await?;
+        Ok(LoggedOut {
+            position: outcome.last_position,
         })
     }
 }
