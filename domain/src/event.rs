@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::absence::AbsenceEvent;
 use crate::account::AccountEvent;
 use crate::actor::{ActorRef, Context};
 use crate::class::ClassEvent;
@@ -67,6 +68,7 @@ pub enum EventBody {
     Timetable(TimetableEvent),
     Homework(HomeworkEvent),
     Evaluation(EvaluationEvent),
+    Absence(AbsenceEvent),
 }
 
 macro_rules! body_from {
@@ -88,6 +90,7 @@ body_from! {
     Timetable(TimetableEvent);
     Homework(HomeworkEvent);
     Evaluation(EvaluationEvent);
+    Absence(AbsenceEvent);
 }
 
 impl EventBody {
@@ -102,6 +105,7 @@ impl EventBody {
             EventBody::Timetable(e) => crate::timetable::event_stream_id(e),
             EventBody::Homework(e) => crate::homework::event_stream_id(e),
             EventBody::Evaluation(e) => crate::evaluation::event_stream_id(e),
+            EventBody::Absence(e) => crate::absence::event_stream_id(e),
         }
     }
 }
@@ -188,4 +192,8 @@ event_types! {
     Evaluation(EvaluationEvent::GradeRecorded) => "evaluation.grade_recorded", 1;
     Evaluation(EvaluationEvent::GradeCorrected) => "evaluation.grade_corrected", 1;
     Evaluation(EvaluationEvent::GradesPublished) => "evaluation.grades_published", 1;
+    Absence(AbsenceEvent::Recorded) => "absence.recorded", 1;
+    Absence(AbsenceEvent::Justified) => "absence.justified", 1;
+    Absence(AbsenceEvent::JustificationAccepted) => "absence.justification_accepted", 1;
+    Absence(AbsenceEvent::JustificationRefused) => "absence.justification_refused", 1;
 }

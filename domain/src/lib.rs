@@ -9,6 +9,7 @@ pub mod ids;
 pub mod policy;
 pub mod values;
 
+pub mod absence;
 pub mod account;
 pub mod class;
 pub mod establishment;

@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
+use domain::absence::{AbsenceEvent, AbsenceKind};
 use domain::account::*;
 use domain::actor::{ActorRef, Profile};
 use domain::class::ClassEvent;
@@ -373,6 +374,32 @@ fn samples() -> Vec<EventBody> {
                 reason: reason("Dispense médicale"),
             },
             EvaluationEvent::GradesPublished { evaluation },
+        ]
+        .map(EventBody::from),
+    );
+    let absence = AbsenceId::from_uuid(uuid(900));
+    out.extend(
+        [
+            AbsenceEvent::Recorded {
+                absence,
+                establishment: est(),
+                class: class(),
+                student: account(STUDENT),
+                kind: AbsenceKind::Lateness {
+                    at: ts("2026-03-02T07:05:00Z"),
+                    minutes: 12,
+                },
+                note: Some(reason("Bus en retard")),
+            },
+            AbsenceEvent::Justified {
+                absence,
+                reason: reason("Grève des transports"),
+            },
+            AbsenceEvent::JustificationAccepted { absence },
+            AbsenceEvent::JustificationRefused {
+                absence,
+                reason: reason("Non recevable"),
+            },
         ]
         .map(EventBody::from),
     );
