@@ -128,6 +128,7 @@ impl Server {
             shutdown_tx,
         } = self;
         let grace = state.config.shutdown_grace;
+        let pruner = tokio::spawn(prune_sessions(state.clone()));
         let mut started = state.shutdown.clone();
         let app = router(state);
         let signal = async move {
@@ -137,20 +138,38 @@ impl Server {
         };
         let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
         let mut serve = std::pin::pin!(serve.into_future());
-        tokio::select! {
-            result = &mut serve => return result,
-            _ = started.wait_for(|v| *v) => {}
-        }
-        match tokio::time::timeout(grace, serve).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!(
-                    grace_s = grace.as_secs(),
-                    "requests still running after the grace period; stopping anyway"
-                );
-                Ok(())
-            }
-        }
+        let finished = tokio::select! {
+            result = &mut serve => Some(result),
+            _ = started.wait_for(|v| *v) => None,
+        };
+        let result = match finished {
+            Some(result) => result,
+            None => match tokio::time::timeout(grace, serve).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(
+                        grace_s = grace.as_secs(),
+                        "requests still running after the grace period; stopping anyway"
+                    );
+                    Ok(())
+                }
+            },
+        };
+        pruner.abort();
+        result
+    }
+}
+
+/// How often expired sessions are dropped from the session table.
+const SESSION_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Drops expired sessions from memory now and then, so the table holds only live ones.
+async fn prune_sessions(state: ServerState) {
+    let mut interval = tokio::time::interval(SESSION_PRUNE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        state.auth.sessions.prune(state.clock.now());
     }
 }
 

@@ -366,6 +366,36 @@ async fn get_runs_queries_and_refuses_mutations() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 
+    // Variables and the operation name travel as query parameters too.
+    let response = server
+        .http
+        .get(format!("{}/graphql", server.base))
+        .query(&[
+            (
+                "query",
+                "query Head($skip: Boolean!) { logHead @skip(if: $skip) { position } }",
+            ),
+            ("variables", "{\"skip\": false}"),
+            ("operationName", "Head"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["logHead"]["position"], 0, "{body}");
+    let response = server
+        .http
+        .get(format!("{}/graphql", server.base))
+        .query(&[
+            ("query", "{ logHead { position } }"),
+            ("variables", "{not json"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
     // Browsers get GraphiQL, at /graphql and at /.
     for path in ["/graphql", "/"] {
         let response = server
@@ -426,6 +456,22 @@ async fn bad_input_is_a_clear_error() {
         assert_eq!(code_of(&body), "BAD_REQUEST", "{what}");
         assert!(!body["errors"][0]["message"].as_str().unwrap().is_empty());
     }
+    // A read-after position that is not a position.
+    let response = server
+        .post()
+        .header("x-ent-read-after", "yesterday")
+        .json(&json!({ "query": "{ logHead { position } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A subscription is for the WebSocket.
+    let (status, body) = server
+        .query("subscription { logHead { position } }", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code_of(&body), "BAD_REQUEST");
+
     // The server keeps serving.
     let (status, body) = server.query("{ logHead { position } }", None).await;
     assert_eq!(status, StatusCode::OK);
