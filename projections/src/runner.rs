@@ -39,6 +39,8 @@ pub struct RunnerConfig {
     pub chunk_events_max: usize,
     /// Most pending bytes (keys and values) one projection holds before it flushes on its own.
     pub pending_bytes_max: usize,
+    /// Most threads applying one chunk (each takes whole projections); 1 applies on one thread.
+    pub apply_threads_max: usize,
 }
 
 impl Default for RunnerConfig {
@@ -46,6 +48,9 @@ impl Default for RunnerConfig {
         RunnerConfig {
             chunk_events_max: 10_000,
             pending_bytes_max: 32 * 1024 * 1024,
+            apply_threads_max: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
         }
     }
 }
@@ -531,6 +536,130 @@ fn open_slot(
     })
 }
 
+impl Slot {
+    /// Stops this projection: keeps what was applied before the failing event, and tells readers.
+    fn fail(&mut self, failure: Failure) {
+        tracing::error!(projection = self.shared.name, position = failure.position, error = %failure.error, "projection stopped");
+        if let Err(e) = self.writer.flush() {
+            tracing::error!(projection = self.shared.name, error = %e, "flushing before the failure failed");
+            self.writer.discard_pending();
+        }
+        self.failed = true;
+        if self.serving {
+            let position = self.writer.flushed_checkpoint();
+            self.shared.position.send_modify(|s| s.position = position);
+        } else {
+            self.shared
+                .set_building_checkpoint(self.writer.flushed_checkpoint());
+        }
+        self.shared
+            .set_state(ProjectionState::Failed(failure.clone()), None);
+        self.shared
+            .position
+            .send_modify(|s| s.failure = Some(failure));
+    }
+
+    /// Applies a chunk of events in order, flushing early when the pending writes grow too big.
+    fn apply_events(&mut self, events: &[RecordedEvent], pending_bytes_max: usize, db: &sled::Db) {
+        for event in events {
+            if self.failed {
+                return;
+            }
+            if let Err(e) = self.writer.apply(self.projection.as_ref(), event) {
+                let position = match e {
+                    ApplyError::Gap { expected, .. } => expected,
+                    _ => event.position,
+                };
+                self.fail(Failure {
+                    position,
+                    error: e.into(),
+                });
+                return;
+            }
+            if self.writer.pending_bytes() > pending_bytes_max {
+                self.flush(false, db);
+            }
+        }
+    }
+
+    /// Flushes; when `caught_up`, a rebuilt tree is marked ready and swapped in. Then announces
+    /// the served position.
+    fn flush(&mut self, caught_up: bool, db: &sled::Db) {
+        if self.failed {
+            return;
+        }
+        let swap = caught_up && !self.serving;
+        if swap {
+            self.writer.mark_ready();
+        }
+        if let Err(e) = self.writer.flush() {
+            let position = self.writer.flushed_checkpoint() + 1;
+            self.writer.discard_pending();
+            self.fail(Failure {
+                position,
+                error: e.into(),
+            });
+            return;
+        }
+        let position = self.writer.flushed_checkpoint();
+        if swap {
+            let fresh = Arc::new(ServedTree {
+                tree: self.writer.tree().clone(),
+            });
+            let old = self
+                .shared
+                .served
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace((self.shared.version, fresh));
+            if let Some((old_version, old_tree)) = old {
+                self.retired
+                    .push((tree_name(self.shared.name, old_version), old_tree));
+            }
+            self.serving = true;
+            tracing::info!(
+                projection = self.shared.name,
+                version = self.shared.version,
+                position,
+                "rebuilt view swapped in"
+            );
+        }
+        // Drop replaced trees no view holds any more, before announcing the position, so that
+        // whoever waits for it finds them gone. Views only get the served tree, so once the
+        // retired list holds the last reference nobody can take a new one.
+        self.retired.retain(|(name, tree)| {
+            if Arc::strong_count(tree) > 1 {
+                return true;
+            }
+            match db.drop_tree(name) {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(tree = name.as_str(), error = %e, "dropping a replaced tree failed");
+                    true
+                }
+            }
+        });
+        if self.serving {
+            let state = if caught_up {
+                ProjectionState::Live
+            } else {
+                ProjectionState::CatchingUp
+            };
+            self.shared.set_state(state, None);
+            self.shared.position.send_if_modified(|s| {
+                let changed = s.position != position;
+                s.position = position;
+                changed
+            });
+        } else {
+            self.shared.set_building_checkpoint(position);
+        }
+    }
+}
+
+/// Chunks shorter than this are applied on one thread: starting threads would cost more.
+const PARALLEL_CHUNK_EVENTS_MIN: usize = 256;
+
 /// Everything the driver owns; it moves into blocking threads and back.
 struct Driver {
     slots: Vec<Slot>,
@@ -554,154 +683,53 @@ impl Driver {
         *self.stop.borrow()
     }
 
-    fn fail(&mut self, index: usize, failure: Failure) {
-        let slot = &mut self.slots[index];
-        tracing::error!(projection = slot.shared.name, position = failure.position, error = %failure.error, "projection stopped");
-        // Keep what was applied before the failing event.
-        if let Err(e) = slot.writer.flush() {
-            tracing::error!(projection = slot.shared.name, error = %e, "flushing before the failure failed");
-            slot.writer.discard_pending();
-        }
-        slot.failed = true;
-        if slot.serving {
-            let position = slot.writer.flushed_checkpoint();
-            slot.shared.position.send_modify(|s| s.position = position);
-        } else {
-            slot.shared
-                .set_building_checkpoint(slot.writer.flushed_checkpoint());
-        }
-        slot.shared
-            .set_state(ProjectionState::Failed(failure.clone()), None);
-        slot.shared
-            .position
-            .send_modify(|s| s.failure = Some(failure));
-    }
-
     /// Stops every running projection for a reason outside them (the log).
     fn fail_all(&mut self, error: RunError) {
-        for i in 0..self.slots.len() {
-            if !self.slots[i].failed {
-                let position = self.slots[i].writer.checkpoint() + 1;
-                self.fail(
-                    i,
-                    Failure {
-                        position,
-                        error: error.clone(),
-                    },
-                );
-            }
-        }
-    }
-
-    fn apply_event(&mut self, event: &RecordedEvent) {
-        for i in 0..self.slots.len() {
-            let slot = &mut self.slots[i];
-            if slot.failed {
-                continue;
-            }
-            if let Err(e) = slot.writer.apply(slot.projection.as_ref(), event) {
-                let position = match e {
-                    ApplyError::Gap { expected, .. } => expected,
-                    _ => event.position,
-                };
-                self.fail(
-                    i,
-                    Failure {
-                        position,
-                        error: e.into(),
-                    },
-                );
-                continue;
-            }
-            if slot.writer.pending_bytes() > self.config.pending_bytes_max {
-                self.flush_slot(i, false);
-            }
-        }
-    }
-
-    /// Flushes one projection; when `caught_up`, a rebuilt tree is marked ready and swapped in.
-    fn flush_slot(&mut self, index: usize, caught_up: bool) {
-        let slot = &mut self.slots[index];
-        if slot.failed {
-            return;
-        }
-        let swap = caught_up && !slot.serving;
-        if swap {
-            slot.writer.mark_ready();
-        }
-        if let Err(e) = slot.writer.flush() {
-            let position = slot.writer.flushed_checkpoint() + 1;
-            slot.writer.discard_pending();
-            self.fail(
-                index,
-                Failure {
-                    position,
-                    error: e.into(),
-                },
-            );
-            return;
-        }
-        let position = slot.writer.flushed_checkpoint();
-        if swap {
-            let fresh = Arc::new(ServedTree {
-                tree: slot.writer.tree().clone(),
-            });
-            let old = slot
-                .shared
-                .served
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .replace((slot.shared.version, fresh));
-            if let Some((old_version, old_tree)) = old {
-                slot.retired
-                    .push((tree_name(slot.shared.name, old_version), old_tree));
-            }
-            slot.serving = true;
-            tracing::info!(
-                projection = slot.shared.name,
-                version = slot.shared.version,
+        for slot in self.slots.iter_mut().filter(|s| !s.failed) {
+            let position = slot.writer.checkpoint() + 1;
+            slot.fail(Failure {
                 position,
-                "rebuilt view swapped in"
-            );
+                error: error.clone(),
+            });
         }
-        // Drop replaced trees no view holds any more, before announcing the position, so that
-        // whoever waits for it finds them gone.
+    }
+
+    /// Applies a chunk to every running projection. Projections are independent, so a long chunk
+    /// is shared out over up to `apply_threads_max` threads, each taking whole projections.
+    fn apply_chunk(&mut self, events: &[RecordedEvent]) {
+        let pending_bytes_max = self.config.pending_bytes_max;
         let db = &self.db;
-        slot.retired.retain(|(name, tree)| {
-            // Only the retired list holds it: no view is reading it any more.
-            if Arc::strong_count(tree) > 1 {
-                return true;
+        let mut running: Vec<&mut Slot> = self.slots.iter_mut().filter(|s| !s.failed).collect();
+        let threads = self.config.apply_threads_max.clamp(1, running.len().max(1));
+        if threads == 1 || events.len() < PARALLEL_CHUNK_EVENTS_MIN {
+            for slot in running {
+                slot.apply_events(events, pending_bytes_max, db);
             }
-            match db.drop_tree(name) {
-                Ok(_) => false,
-                Err(e) => {
-                    tracing::warn!(tree = name.as_str(), error = %e, "dropping a replaced tree failed");
-                    true
-                }
+            return;
+        }
+        let mut groups: Vec<Vec<&mut Slot>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, slot) in running.drain(..).enumerate() {
+            groups[i % threads].push(slot);
+        }
+        std::thread::scope(|scope| {
+            let mut groups = groups.into_iter();
+            let here = groups.next().unwrap_or_default();
+            for group in groups {
+                scope.spawn(move || {
+                    for slot in group {
+                        slot.apply_events(events, pending_bytes_max, db);
+                    }
+                });
+            }
+            for slot in here {
+                slot.apply_events(events, pending_bytes_max, db);
             }
         });
-        if slot.serving {
-            slot.shared.set_state(
-                if caught_up {
-                    ProjectionState::Live
-                } else {
-                    ProjectionState::CatchingUp
-                },
-                None,
-            );
-            slot.shared.position.send_if_modified(|s| {
-                let changed = s.position != position;
-                s.position = position;
-                changed
-            });
-        } else {
-            slot.shared.set_building_checkpoint(position);
-        }
     }
 
     fn flush_all(&mut self, caught_up: bool) {
-        for i in 0..self.slots.len() {
-            self.flush_slot(i, caught_up);
+        for slot in &mut self.slots {
+            slot.flush(caught_up, &self.db);
         }
     }
 
@@ -709,7 +737,8 @@ impl Driver {
         self.slots.iter().all(|s| s.failed)
     }
 
-    /// Reads the log from the lowest checkpoint to its end, in chunks. Blocking.
+    /// Reads the log from the lowest checkpoint to its end, in chunks: a reader thread decodes
+    /// the next chunk while this one is applied. Blocking.
     fn catch_up(&mut self, log: &dyn EventStore) {
         let Some(from) = self.min_checkpoint() else {
             return;
@@ -730,26 +759,71 @@ impl Driver {
             Ok(events) => events,
             Err(e) => return self.fail_all(e.into()),
         };
-        let mut chunk_events = 0;
-        for event in events {
-            let event = match event {
-                Ok(event) => event,
-                Err(e) => return self.fail_all(e.into()),
-            };
-            self.apply_event(&event);
-            meter.record(event.position);
-            chunk_events += 1;
-            if chunk_events >= self.config.chunk_events_max {
+        let chunk_events_max = self.config.chunk_events_max.max(1);
+        let finished = std::thread::scope(|scope| {
+            // One chunk in flight while another is applied: memory stays bounded.
+            let (tx, rx) =
+                std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, ReadError>>(1);
+            scope.spawn(move || read_chunks(events, chunk_events_max, tx));
+            for chunk in rx {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        self.fail_all(e.into());
+                        return false;
+                    }
+                };
+                self.apply_chunk(&chunk);
+                for event in &chunk {
+                    meter.record(event.position);
+                }
                 self.flush_all(false);
                 self.progress.send_replace(meter.snapshot());
-                chunk_events = 0;
                 if self.stopping() || self.all_failed() {
-                    return;
+                    // Dropping the receiver stops the reader at its next chunk.
+                    return false;
                 }
             }
+            true
+        });
+        if finished {
+            self.flush_all(true);
+            self.progress.send_replace(meter.snapshot());
         }
-        self.flush_all(true);
-        self.progress.send_replace(meter.snapshot());
+    }
+}
+
+/// The reader side of a catch-up: cuts the log into chunks and sends them, until the log ends,
+/// a read fails, or the receiver is gone.
+fn read_chunks(
+    events: eventlog::EventIter,
+    chunk_events_max: usize,
+    tx: std::sync::mpsc::SyncSender<Result<Vec<RecordedEvent>, ReadError>>,
+) {
+    let mut chunk = Vec::with_capacity(chunk_events_max);
+    for event in events {
+        match event {
+            Ok(event) => {
+                chunk.push(event);
+                if chunk.len() >= chunk_events_max {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_events_max));
+                    if tx.send(Ok(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                // What was read before the error is still applied.
+                if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(Ok(chunk));
     }
 }
 
@@ -822,9 +896,7 @@ async fn follow(mut driver: Driver, log: Arc<dyn EventStore>, shared: Vec<Arc<Sh
             meter.record(event.position);
         }
         let applied = tokio::task::spawn_blocking(move || {
-            for event in &chunk {
-                driver.apply_event(event);
-            }
+            driver.apply_chunk(&chunk);
             driver.flush_all(true);
             if let Some(error) = end {
                 driver.fail_all(error);
