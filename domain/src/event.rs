@@ -19,6 +19,9 @@ use crate::evaluation::EvaluationEvent;
 use crate::homework::HomeworkEvent;
 use crate::legal::LegalEvent;
 use crate::messaging::MessagingEvent;
+use crate::publication::{PublicationEvent, SpaceEvent};
+use crate::reply::ReplyEvent;
+use crate::resource::ResourceEvent;
 use crate::timetable::TimetableEvent;
 
 /// One fact in the log.
@@ -69,6 +72,10 @@ pub enum EventBody {
     Homework(HomeworkEvent),
     Evaluation(EvaluationEvent),
     Absence(AbsenceEvent),
+    Resource(ResourceEvent),
+    Reply(ReplyEvent),
+    Space(SpaceEvent),
+    Publication(PublicationEvent),
 }
 
 macro_rules! body_from {
@@ -91,6 +98,10 @@ body_from! {
     Homework(HomeworkEvent);
     Evaluation(EvaluationEvent);
     Absence(AbsenceEvent);
+    Resource(ResourceEvent);
+    Reply(ReplyEvent);
+    Space(SpaceEvent);
+    Publication(PublicationEvent);
 }
 
 impl EventBody {
@@ -106,6 +117,10 @@ impl EventBody {
             EventBody::Homework(e) => crate::homework::event_stream_id(e),
             EventBody::Evaluation(e) => crate::evaluation::event_stream_id(e),
             EventBody::Absence(e) => crate::absence::event_stream_id(e),
+            EventBody::Resource(e) => crate::resource::event_stream_id(e),
+            EventBody::Reply(e) => crate::reply::event_stream_id(e),
+            EventBody::Space(e) => crate::publication::space_event_stream_id(e),
+            EventBody::Publication(e) => crate::publication::event_stream_id(e),
         }
     }
 }
@@ -196,4 +211,25 @@ event_types! {
     Absence(AbsenceEvent::Justified) => "absence.justified", 1;
     Absence(AbsenceEvent::JustificationAccepted) => "absence.justification_accepted", 1;
     Absence(AbsenceEvent::JustificationRefused) => "absence.justification_refused", 1;
+    Resource(ResourceEvent::Shared) => "resource.shared", 1;
+    Resource(ResourceEvent::Withdrawn) => "resource.withdrawn", 1;
+    Reply(ReplyEvent::RequestReceived) => "reply.request_received", 1;
+    Reply(ReplyEvent::RequesterNotified) => "reply.requester_notified", 1;
+    Reply(ReplyEvent::ReplyPublished) => "reply.published", 1;
+    Reply(ReplyEvent::ReplyRefused) => "reply.refused", 1;
+    Reply(ReplyEvent::RequestLapsed) => "reply.request_lapsed", 1;
+    Reply(ReplyEvent::ReplyTakenOffline) => "reply.taken_offline", 1;
+    Space(SpaceEvent::SpaceCreated) => "space.created", 1;
+    Space(SpaceEvent::PreModerationChanged) => "space.pre_moderation_changed", 1;
+    Space(SpaceEvent::ModeratorAppointed) => "space.moderator_appointed", 1;
+    Space(SpaceEvent::ModeratorRemoved) => "space.moderator_removed", 1;
+    Publication(PublicationEvent::Drafted) => "publication.drafted", 1;
+    Publication(PublicationEvent::DraftEdited) => "publication.draft_edited", 1;
+    Publication(PublicationEvent::Submitted) => "publication.submitted", 1;
+    Publication(PublicationEvent::Approved) => "publication.approved", 1;
+    Publication(PublicationEvent::SubmissionRejected) => "publication.submission_rejected", 1;
+    Publication(PublicationEvent::Published) => "publication.published", 1;
+    Publication(PublicationEvent::Amended) => "publication.amended", 1;
+    Publication(PublicationEvent::Withdrawn) => "publication.withdrawn", 1;
+    Publication(PublicationEvent::Reported) => "publication.reported", 1;
 }

@@ -15,6 +15,7 @@ pub mod class;
 pub mod establishment;
 pub mod evaluation;
 pub mod homework;
+pub mod resource;
 pub mod timetable;
 
 pub mod deadline;

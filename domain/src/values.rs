@@ -923,6 +923,49 @@ impl fmt::Display for Login {
     }
 }
 
+/// A web address for a resource: `https://` (or `http://`) then a host, at most 2048 bytes of
+/// visible ASCII.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Url(String);
+
+impl Url {
+    pub const BYTES_MAX: usize = 2048;
+
+    pub fn parse(text: &str) -> Result<Url, DomainError> {
+        let bad = || DomainError::invalid(format!("{text:?} is not an http(s) address"));
+        if text.len() > Url::BYTES_MAX || !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad());
+        }
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+            .ok_or_else(bad)?;
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Url(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Url {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        Url::parse(&s)
+    }
+}
+
+impl From<Url> for String {
+    fn from(u: Url) -> String {
+        u.0
+    }
+}
+
 /// An argon2 password hash in PHC string format (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). The
 /// domain only ever sees this hash, never a password. Its `Debug` hides it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1089,6 +1132,14 @@ mod tests {
         assert!(Login::parse("jean.dupont12").is_ok());
         for bad in ["Jean", "jd", ".jean", "jean dupont", "jéan"] {
             assert!(Login::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn urls_are_http_addresses() {
+        assert!(Url::parse("https://www.lumni.fr/lycee").is_ok());
+        for bad in ["ftp://x", "https://", "https://a b", "lumni.fr"] {
+            assert!(Url::parse(bad).is_err(), "{bad} should be refused");
         }
     }
 

@@ -18,6 +18,12 @@ use domain::homework::{HomeworkEvent, Submitter};
 use domain::ids::*;
 use domain::legal::*;
 use domain::messaging::MessagingEvent;
+use domain::publication::{PublicationEvent, SpaceEvent, SpaceKind, Version, WithdrawalGround};
+use domain::reply::{
+    ContestedPassages, LapseCause, MessageKind, MessageReference, NoticeIntent, ReceivedRequest,
+    RefusalGround, ReplyEvent, RequestContents, Requester,
+};
+use domain::resource::{Audience, ProgrammeRef, ResourceEvent};
 use domain::timetable::TimetableEvent;
 use domain::values::*;
 use jiff::civil::date;
@@ -399,6 +405,202 @@ fn samples() -> Vec<EventBody> {
             AbsenceEvent::JustificationRefused {
                 absence,
                 reason: reason("Non recevable"),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    out.extend(
+        [
+            ResourceEvent::Shared {
+                resource: ResourceId::from_uuid(uuid(950)),
+                establishment: est(),
+                source: ResourceSource::PrivatePublisher,
+                audience: Audience::Class(class()),
+                title: title("Manuel numérique"),
+                description: Some(body("Chapitres 1 à 4")),
+                url: Url::parse("https://editeur.example/manuel").unwrap(),
+                programme: ProgrammeRef {
+                    subject: maths(),
+                    level: name("Seconde"),
+                },
+                shared_by: account(PARTNER),
+            },
+            ResourceEvent::Withdrawn {
+                resource: ResourceId::from_uuid(uuid(950)),
+                reason: None,
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let space = SpaceId::from_uuid(uuid(1100));
+    out.extend(
+        [
+            SpaceEvent::SpaceCreated {
+                space,
+                establishment: est(),
+                kind: SpaceKind::StudentBlog {
+                    owner: account(STUDENT),
+                },
+                title: title("Le blog de Léa"),
+                pre_moderated: true,
+                personal_contributions: true,
+            },
+            SpaceEvent::PreModerationChanged {
+                space,
+                pre_moderated: false,
+            },
+            SpaceEvent::ModeratorAppointed {
+                space,
+                moderator: account(STAFF),
+            },
+            SpaceEvent::ModeratorRemoved {
+                space,
+                moderator: account(STAFF),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let publication = PublicationId::from_uuid(uuid(1200));
+    let version = Version {
+        number: 1,
+        title: title("Sortie au musée"),
+        body: body("Compte rendu de la sortie."),
+        at: ts("2026-03-02T09:00:00Z"),
+        by: account(STUDENT),
+        note: None,
+    };
+    out.extend(
+        [
+            PublicationEvent::Drafted {
+                publication,
+                space,
+                establishment: est(),
+                author: account(STUDENT),
+                personal_contribution: true,
+                title: title("Sortie au musée"),
+                body: body("Brouillon"),
+            },
+            PublicationEvent::DraftEdited {
+                publication,
+                title: title("Sortie au musée"),
+                body: body("Compte rendu de la sortie."),
+            },
+            PublicationEvent::Submitted { publication },
+            PublicationEvent::Approved {
+                publication,
+                approved_by: account(ADMIN),
+                by_director: true,
+            },
+            PublicationEvent::SubmissionRejected {
+                publication,
+                reason: reason("Nom d'un élève cité"),
+            },
+            PublicationEvent::Published {
+                publication,
+                version: version.clone(),
+            },
+            PublicationEvent::Amended {
+                publication,
+                version: Version {
+                    number: 2,
+                    note: Some(reason("Coquille")),
+                    ..version
+                },
+            },
+            PublicationEvent::Withdrawn {
+                publication,
+                ground: WithdrawalGround::Defamatory,
+                note: None,
+                withdrawn_at: ts("2026-03-03T09:00:00Z"),
+                withdrawn_by: account(ADMIN),
+                director_knowledge_since: Some(ts("2026-03-03T08:00:00Z")),
+            },
+            PublicationEvent::Reported {
+                publication,
+                establishment: est(),
+                report: ReportId::from_uuid(uuid(1201)),
+                reporter: account(PARENT),
+                reason: Some(reason("Diffamatoire")),
+                reported_at: ts("2026-03-03T08:00:00Z"),
+                director_knowledge_since: ts("2026-03-03T08:00:00Z"),
+            },
+        ]
+        .map(EventBody::from),
+    );
+    let request = ReplyRequestId::from_uuid(uuid(1300));
+    let due_at = ts("2026-03-06T23:00:00Z");
+    out.extend(
+        [
+            ReplyEvent::RequestReceived {
+                request: Box::new(ReceivedRequest {
+                    request,
+                    publication,
+                    establishment: est(),
+                    contested_version: 1,
+                    requester: Requester::Outside {
+                        identity: name("M. Durand"),
+                        postal_address: Some(Address::new("2 place de la Mairie").unwrap()),
+                    },
+                    recorded_by: Some(account(ADMIN)),
+                    received_at: ts("2026-03-03T10:00:00Z"),
+                    due_at,
+                    contents: RequestContents {
+                        message_reference: MessageReference::new("Blog de Léa, « Sortie »")
+                            .unwrap(),
+                        author_name: Some(name("Léa Martin")),
+                        kind: MessageKind::Text,
+                        contested_passages: ContestedPassages::new(vec![body("passage")]).unwrap(),
+                        reply_text: body("Ma réponse."),
+                    },
+                    addressed_to_director: true,
+                    in_time: true,
+                    window_closed_at: ts("2026-06-02T22:00:00Z"),
+                    reply_chars: 11,
+                    reply_lines: 1,
+                    contested_chars: 42,
+                    reply_within_limits: true,
+                }),
+            },
+            ReplyEvent::RequesterNotified {
+                request,
+                publication,
+                intent: NoticeIntent::WillRefuse {
+                    ground: RefusalGround::NoLinkToMessage,
+                },
+                message: None,
+                notified_at: ts("2026-03-04T10:00:00Z"),
+                due_at,
+                late: false,
+            },
+            ReplyEvent::ReplyPublished {
+                request,
+                publication,
+                text: body("Ma réponse."),
+                published_at: ts("2026-03-07T10:00:00Z"),
+                due_at,
+                late: true,
+            },
+            ReplyEvent::ReplyRefused {
+                request,
+                publication,
+                ground: RefusalGround::Other,
+                note: Some(reason("Motif")),
+                refused_at: ts("2026-03-04T10:00:00Z"),
+                due_at,
+                late: false,
+            },
+            ReplyEvent::RequestLapsed {
+                request,
+                publication,
+                cause: LapseCause::MessageCorrected,
+                changed_at: ts("2026-03-04T10:00:00Z"),
+                declared_at: ts("2026-03-05T10:00:00Z"),
+                changed_within_deadline: true,
+            },
+            ReplyEvent::ReplyTakenOffline {
+                request,
+                publication,
+                offline_at: ts("2026-09-01T00:00:00Z"),
             },
         ]
         .map(EventBody::from),
