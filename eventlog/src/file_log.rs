@@ -134,6 +134,8 @@ pub struct Shared {
     /// Set once the writer has stopped, after the last head was published.
     pub closed: AtomicBool,
     pub failed: Mutex<Option<String>>,
+    /// Commands synced but not yet in the index (see `writer`).
+    pub pending_commands: Mutex<std::collections::HashMap<Uuid, crate::index::CommandEntry>>,
     /// Held for as long as anything uses the log: two processes never write one log.
     _lock: File,
 }
@@ -179,6 +181,7 @@ impl FileLog {
         }
         let index_path = dir.join(INDEX_DIR);
         let db = sled::Config::new()
+            .mode(sled::Mode::HighThroughput)
             .path(&index_path)
             .open()
             .map_err(|e| OpenError::Index(e.to_string()))?;
@@ -198,6 +201,7 @@ impl FileLog {
             head: head_tx,
             closed: AtomicBool::new(false),
             failed: Mutex::new(None),
+            pending_commands: Mutex::default(),
             _lock: lock,
         });
         let writer = Writer {

@@ -1,19 +1,30 @@
-//! The single writer: a dedicated thread fed by a bounded queue, doing group commit.
+//! The single writer: a dedicated thread fed by a bounded queue, doing group commit, followed
+//! by an indexer thread.
 //!
 //! Callers validate and hash their append (`prepare`, in their own task, so hashing runs in
 //! parallel), then queue it with a oneshot for the answer; a full queue makes them wait
 //! (back-pressure). The writer takes every queued append up to `batch_events_max` events and
 //! `batch_bytes_max` bytes, decides each one in order (idempotency first, then the version
 //! expectations, against its own view of the log, so the checks are atomic with position
-//! assignment), encodes the accepted ones into one buffer, writes it with one call, syncs it
-//! once with `fdatasync`, applies the index updates, publishes the new head, and only then
-//! answers each caller. A write, sync or index error puts the log in a failed state: the batch
-//! and every later append are refused with `AppendError::Failed` until the log is reopened.
+//! assignment), encodes the accepted ones into one buffer, writes it with one call and syncs
+//! it once with `fdatasync`. It then hands the batch's index updates and answers to the
+//! indexer thread (through a channel of `INDEXER_QUEUE_BATCHES`, so it cannot run ahead
+//! without bound) and starts on the next batch: syncing batch N+1 overlaps indexing batch N.
+//! The indexer applies the updates to sled, publishes the new head, and only then answers each
+//! caller, so an acknowledged append is durable and visible to every read.
+//!
+//! While a batch waits for the indexer, its command ids are in `Shared::pending_commands`, so
+//! a resend is still recognised; the writer keeps the last version of every stream it wrote,
+//! so expectations never depend on the index being up to date.
+//!
+//! A write, sync or index error puts the log in a failed state: the batch and every later
+//! append are refused with `AppendError::Failed` until the log is reopened.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
@@ -120,6 +131,23 @@ pub struct Writer {
     pub buf: Vec<u8>,
 }
 
+/// Batches written and synced but not yet indexed, at most.
+const INDEXER_QUEUE_BATCHES: usize = 2;
+
+type Answer = (
+    oneshot::Sender<Result<AppendOutcome, AppendError>>,
+    Result<AppendOutcome, AppendError>,
+);
+
+/// A synced batch handed to the indexer.
+struct Synced {
+    index: IndexBatch,
+    /// The head after the batch.
+    head: Head,
+    commands: Vec<Uuid>,
+    answers: Vec<Answer>,
+}
+
 /// What the writer decided for one append of a batch.
 enum Decision {
     Write,
@@ -137,6 +165,20 @@ impl Writer {
     /// Runs until every sender is gone and the queue is drained, then flushes the index.
     pub fn run(mut self) {
         let config = self.shared.config.clone();
+        let (to_indexer, indexer_rx) = std_mpsc::sync_channel(INDEXER_QUEUE_BATCHES);
+        let indexer = {
+            let shared = self.shared.clone();
+            std::thread::Builder::new()
+                .name("eventlog-indexer".into())
+                .spawn(move || run_indexer(&shared, indexer_rx))
+        };
+        let indexer = match indexer {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                self.fail(format!("could not start the indexer thread: {e}"));
+                None
+            }
+        };
         loop {
             let first = match self.carry.take() {
                 Some(msg) => msg,
@@ -160,7 +202,11 @@ impl Writer {
                 bytes += msg.prepared.bytes;
                 batch.push(msg);
             }
-            self.commit(batch, bytes);
+            self.commit(batch, bytes, &to_indexer);
+        }
+        drop(to_indexer);
+        if let Some(indexer) = indexer {
+            let _ = indexer.join();
         }
         if let Err(e) = self.shared.db.flush() {
             tracing::warn!(error = %e, "could not flush the index on close; it will be rebuilt");
@@ -206,8 +252,16 @@ impl Writer {
         pending: &HashMap<Uuid, CommandEntry>,
     ) -> Result<Decision, String> {
         let command_id = p.request.command_id;
-        let earlier = match pending.get(&command_id) {
-            Some(entry) => Some(entry.clone()),
+        let in_flight = || {
+            self.shared
+                .pending_commands
+                .lock()
+                .unwrap()
+                .get(&command_id)
+                .cloned()
+        };
+        let earlier = match pending.get(&command_id).cloned().or_else(in_flight) {
+            Some(entry) => Some(entry),
             None => self
                 .shared
                 .index
@@ -301,7 +355,17 @@ impl Writer {
         Ok(())
     }
 
-    fn commit(&mut self, batch: Vec<Msg>, batch_bytes: usize) {
+    fn commit(
+        &mut self,
+        batch: Vec<Msg>,
+        batch_bytes: usize,
+        to_indexer: &std_mpsc::SyncSender<Synced>,
+    ) {
+        if self.failed.is_none()
+            && let Some(reason) = self.shared.failed.lock().unwrap().clone()
+        {
+            self.failed = Some(reason);
+        }
         if let Some(reason) = self.failed.clone() {
             return Self::refuse_all(batch, &reason);
         }
@@ -317,7 +381,7 @@ impl Writer {
         let now_us = now_us().max(self.recorded_at_us);
         let mut index = IndexBatch::new(stride);
         let mut pending: HashMap<Uuid, CommandEntry> = HashMap::new();
-        let mut answers: Vec<Decision> = Vec::with_capacity(batch.len());
+        let mut results = Vec::with_capacity(batch.len());
         let head_before = self.head;
         self.buf.clear();
         for msg in &batch {
@@ -326,12 +390,12 @@ impl Writer {
                     let entry = self.encode(&msg.prepared, &mut index, now_us)?;
                     let outcome = entry.outcome(false);
                     pending.insert(msg.prepared.request.command_id, entry);
-                    Ok(Decision::Answer(Ok(outcome)))
+                    Ok(Ok(outcome))
                 }
-                answer => Ok(answer),
+                Decision::Answer(answer) => Ok(answer),
             });
             match decided {
-                Ok(answer) => answers.push(answer),
+                Ok(result) => results.push(result),
                 Err(reason) => {
                     self.fail(reason);
                     return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
@@ -348,11 +412,6 @@ impl Writer {
                     self.file
                         .sync_data()
                         .map_err(|e| format!("fdatasync failed: {e}"))
-                })
-                .and_then(|()| {
-                    index
-                        .apply(&self.shared.index)
-                        .map_err(|e| format!("index update failed: {e}"))
                 });
             if let Err(reason) = written {
                 self.fail(reason);
@@ -360,13 +419,66 @@ impl Writer {
             }
             self.segment_bytes += self.buf.len() as u64;
             self.recorded_at_us = now_us;
-            let head = self.head;
-            self.shared.head.send_replace(head);
         }
-        for (msg, answer) in batch.into_iter().zip(answers) {
-            if let Decision::Answer(result) = answer {
-                let _ = msg.ack.send(result);
+        let commands: Vec<Uuid> = pending.keys().copied().collect();
+        self.shared.pending_commands.lock().unwrap().extend(pending);
+        let synced = Synced {
+            index,
+            head: self.head,
+            commands,
+            answers: batch.into_iter().map(|m| m.ack).zip(results).collect(),
+        };
+        // Answers, even refusals and deduplications, go through the indexer, so that they are
+        // given in order and only once everything they refer to is visible.
+        if let Err(std_mpsc::SendError(synced)) = to_indexer.send(synced) {
+            self.fail("the indexer thread stopped".into());
+            let reason = self.failed.clone().unwrap_or_default();
+            for (ack, _) in synced.answers {
+                let _ = ack.send(Err(AppendError::Failed {
+                    reason: reason.clone(),
+                }));
             }
+        }
+    }
+}
+
+/// The indexer thread: applies each synced batch's index updates in order, publishes the head
+/// and answers the callers. Stops when the writer drops its sender.
+fn run_indexer(shared: &Shared, batches: std_mpsc::Receiver<Synced>) {
+    while let Ok(mut synced) = batches.recv() {
+        let failed = shared.failed.lock().unwrap().clone();
+        let result = match failed {
+            Some(reason) => Err(reason),
+            None => synced
+                .index
+                .apply(&shared.index)
+                .map_err(|e| format!("index update failed: {e}")),
+        };
+        if let Err(reason) = &result {
+            tracing::error!(%reason, "the event log failed and refuses appends until reopened");
+            shared
+                .failed
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| reason.clone());
+        }
+        {
+            let mut pending = shared.pending_commands.lock().unwrap();
+            for command_id in &synced.commands {
+                pending.remove(command_id);
+            }
+        }
+        if result.is_ok() && synced.head.position > shared.head.borrow().position {
+            shared.head.send_replace(synced.head);
+        }
+        for (ack, answer) in synced.answers {
+            let answer = match &result {
+                Ok(()) => answer,
+                Err(reason) => Err(AppendError::Failed {
+                    reason: reason.clone(),
+                }),
+            };
+            let _ = ack.send(answer);
         }
     }
 }
