@@ -19,7 +19,7 @@
 //! - `segment`: segment files, their durable creation, the buffered frame reader.
 //! - `index`: the derived indexes in sled, and their checkpoint.
 //! - `recovery`: opening (checkpoint, tail scan, torn-tail repair) and `verify()`.
-//! - `writer`: the single writer thread and its group commit.
+//! - `writer`: the single writer thread and its group commit, and the indexer thread behind it.
 //! - `reader`: `read_all` and `read_stream` iterators.
 //! - `subscribe`: catch-up-then-live subscriptions.
 //! - `file_log`: `FileLog`, `LogConfig`, `OpenError`.
@@ -33,7 +33,16 @@
 //! - An append (one or more streams) is written whole or not at all, also across a crash.
 //! - One process at a time: the `LOCK` file in the directory is locked with `File::try_lock`.
 //! - After a write, sync or index error the log refuses appends (`AppendError::Failed`) until
-//!   it is reopened, and never acknowledges what it could not sync.
+//!   it is reopened, and never acknowledges what it could not sync. (A batch synced just before
+//!   an index error is answered `Failed` although it is on disk: a retry with the same command
+//!   id after reopening is deduplicated.)
+//! - Everything is bounded: the append queue (`queue_appends_max`), a group-commit batch
+//!   (`batch_events_max`, `batch_bytes_max`), an append (`append_events_max` events of at most
+//!   `payload_bytes_max` bytes), batches awaiting the indexer (2), and what a subscription
+//!   holds in memory (512 records).
+//! - `close()` stops taking appends, finishes those already queued, and ends subscriptions.
+//!   Dropping a `FileLog` does the same, blocking. The directory stays locked (and its index
+//!   open) until the `FileLog` and every iterator and subscription from it are dropped.
 //!
 //! # FORMAT
 //!
