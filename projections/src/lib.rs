@@ -70,6 +70,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Shut the runner down before closing the log: a closed log ends the subscription, which the
+//! runner reports as a failure of every projection.
+//!
 //! [`Projections::status`] gives each projection's served version, checkpoint, lag and state
 //! (catching up, rebuilding, live, failed with the position and error); [`Projections::progress`]
 //! is a watch of the catch-up's events done, total, rate and time left.

@@ -435,6 +435,16 @@ impl Projections {
         Ok(())
     }
 
+    /// Resolves once every projection has applied everything the log held when this was called
+    /// (at start-up: the catch-up and any rebuild are done).
+    pub async fn wait_caught_up(&self, timeout: Duration) -> Result<(), WaitError> {
+        let head = match self.handles.first() {
+            Some(handle) => handle.log.head().position,
+            None => return Ok(()),
+        };
+        self.wait_for(head, timeout).await
+    }
+
     /// Stops the driver at the end of the chunk in progress (which is flushed), marks every
     /// projection stopped, and flushes sled to disk. The stop is requested when this is called;
     /// the returned future completes it.

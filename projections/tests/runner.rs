@@ -82,7 +82,8 @@ async fn catch_up_then_live_gives_the_same_view_as_a_rebuild() {
         small_chunks(),
     )
     .unwrap();
-    runner.wait_for(500, WAIT).await.unwrap();
+    runner.wait_caught_up(WAIT).await.unwrap();
+    assert_eq!(runner.view("counts").unwrap().checkpoint().unwrap(), 500);
 
     // Appends while the runner follows, in bursts.
     for burst in 0..5 {
