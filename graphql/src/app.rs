@@ -469,4 +469,19 @@ aggregates! {
     Conversation, "conversation", domain::messaging::ConversationState,
         domain::messaging::MessagingCommand, domain::messaging::MessagingEvent, Messaging,
         domain::messaging::decide, domain::messaging::evolve;
+    /// The weekly timetable of one class.
+    Timetable, "timetable", domain::timetable::TimetableState,
+        domain::timetable::TimetableCommand, domain::timetable::TimetableEvent, Timetable,
+        domain::timetable::decide, domain::timetable::evolve;
+    /// A homework assignment and its submissions.
+    Homework, "homework", domain::homework::HomeworkState, domain::homework::HomeworkCommand,
+        domain::homework::HomeworkEvent, Homework, domain::homework::decide,
+        domain::homework::evolve;
+    /// An evaluation and its grades.
+    Evaluation, "evaluation", domain::evaluation::EvaluationState,
+        domain::evaluation::EvaluationCommand, domain::evaluation::EvaluationEvent, Evaluation,
+        domain::evaluation::decide, domain::evaluation::evolve;
+    /// An absence or lateness and its justification.
+    Absence, "absence", domain::absence::AbsenceState, domain::absence::AbsenceCommand,
+        domain::absence::AbsenceEvent, Absence, domain::absence::decide, domain::absence::evolve;
 }

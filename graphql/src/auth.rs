@@ -374,6 +374,14 @@ impl SessionTable {
         }
     }
 
+    /// Whether the session of this token hash is open and not expired at `now`.
+    pub fn is_open(&self, token_hash: &TokenHash, now: Timestamp) -> bool {
+        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .get(token_hash)
+            .is_some_and(|session| session.expires_at > now)
+    }
+
     /// The viewer for an optional `Authorization` header value.
     pub fn viewer(&self, authorization: Option<&str>, now: Timestamp) -> Result<Viewer, ApiError> {
         match authorization {

@@ -4,8 +4,11 @@
 //! Authentication travels in the `connection_init` payload: `{"authorization": "Bearer …"}`.
 //! A payload without it makes an anonymous connection; an unusable token closes the
 //! connection (code 1002, reason starting with `UNAUTHENTICATED`). The viewer is fixed for the
-//! connection's life. Every connection closes when the server shuts down.
+//! connection's life, but each operation started on it checks again that the session is still
+//! open (a logout or an expiry ends what an old socket may start). Every connection closes when
+//! the server shuts down.
 
+use std::any::TypeId;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +20,8 @@ use axum::extract::{FromRequestParts, Request, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
+use crate::app::Clock;
+use crate::auth::{Auth, Viewer};
 use crate::errors::{ApiError, label_response};
 use crate::metrics::{Metrics, OperationKind};
 use crate::schema::AppSchema;
@@ -28,6 +33,31 @@ use crate::server::ServerState;
 pub struct LabelledExecutor {
     schema: AppSchema,
     metrics: Arc<Metrics>,
+    auth: Arc<Auth>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LabelledExecutor {
+    /// UNAUTHENTICATED when the connection's session has ended since `connection_init`.
+    fn session_ended(&self, session_data: Option<&Data>) -> Option<ApiError> {
+        let viewer = session_data?
+            .get(&TypeId::of::<Viewer>())
+            .and_then(|v| v.downcast_ref::<Viewer>())?;
+        let Viewer::Authenticated(session) = viewer else {
+            return None;
+        };
+        if self
+            .auth
+            .sessions
+            .is_open(&session.token_hash, self.clock.now())
+        {
+            None
+        } else {
+            Some(ApiError::Unauthenticated(
+                "the session of this connection has ended; log in and reconnect".into(),
+            ))
+        }
+    }
 }
 
 impl Executor for LabelledExecutor {
@@ -49,6 +79,12 @@ impl Executor for LabelledExecutor {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
         let started = Instant::now();
+        if let Some(error) = self.session_ended(session_data.as_deref()) {
+            self.metrics
+                .record_operation(OperationKind::Subscription, false, started.elapsed());
+            let response = async_graphql::Response::from_errors(vec![error.to_server_error()]);
+            return futures::stream::once(async move { response }).boxed();
+        }
         self.metrics
             .record_operation(OperationKind::Subscription, true, started.elapsed());
         self.schema
@@ -87,6 +123,8 @@ pub(crate) async fn upgrade(state: ServerState, request: Request) -> Response {
             let executor = LabelledExecutor {
                 schema: state.schema.clone(),
                 metrics: state.metrics.clone(),
+                auth: state.auth.clone(),
+                clock: state.clock.clone(),
             };
             let auth = state.auth.clone();
             let clock = state.clock.clone();

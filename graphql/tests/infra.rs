@@ -671,6 +671,25 @@ async fn subscription_over_websocket_receives_new_events() {
         .unwrap();
     assert!((1..=appended).contains(&position));
 
+    // Once the session ends, the socket may not start anything new.
+    server.auth.sessions.close(&issued.hash);
+    ws_send(
+        &mut socket,
+        json!({ "id": "after", "type": "subscribe", "payload": { "query": "{ logHead { position } }" } }),
+    )
+    .await;
+    let refused = loop {
+        let message = ws_next_json(&mut socket).await.unwrap();
+        if message["id"] == "after" {
+            break message;
+        }
+    };
+    assert_eq!(refused["type"], "next");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+
     // Shutdown closes the connection and returns.
     server.stop().await;
 }
