@@ -32,7 +32,7 @@ proptest! {
 
     #[test]
     fn every_other_check_letter_is_rejected(number in 0u32..10_000_000, letter in "[A-Z]") {
-        prop_assume!(letter.chars().next() != Some(expected_letter(number)));
+        prop_assume!(!letter.starts_with(expected_letter(number)));
         let text = format!("{number:07}{letter}");
         prop_assert!(Uai::parse(&text).is_err());
     }
