@@ -180,11 +180,21 @@ impl FileLog {
             create_segment(&dir, 1).map_err(io(&dir))?;
         }
         let index_path = dir.join(INDEX_DIR);
-        let db = sled::Config::new()
-            .mode(sled::Mode::HighThroughput)
-            .path(&index_path)
-            .open()
-            .map_err(|e| OpenError::Index(e.to_string()))?;
+        let open_index = || {
+            sled::Config::new()
+                .mode(sled::Mode::HighThroughput)
+                .path(&index_path)
+                .open()
+        };
+        let db = match open_index() {
+            Ok(db) => db,
+            Err(e) => {
+                // The index is derived data: a damaged one is rebuilt from the segments.
+                tracing::warn!(error = %e, "the index cannot be opened; rebuilding it");
+                std::fs::remove_dir_all(&index_path).map_err(io(&index_path))?;
+                open_index().map_err(|e| OpenError::Index(e.to_string()))?
+            }
+        };
         let index = Index {
             tree: (*db).clone(),
         };

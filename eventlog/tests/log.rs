@@ -675,7 +675,15 @@ async fn a_missing_stale_or_foreign_index_is_rebuilt_from_the_segments() {
             Some(41)
         );
     };
-    let variants: [&dyn Fn(); 3] = [
+    let variants: [&dyn Fn(); 4] = [
+        &|| {
+            for entry in std::fs::read_dir(&index).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_file() {
+                    std::fs::write(&path, b"not a sled file").unwrap();
+                }
+            }
+        },
         &|| std::fs::remove_dir_all(&index).unwrap(),
         &|| {
             std::fs::remove_dir_all(&index).unwrap();
