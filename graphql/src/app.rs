@@ -484,4 +484,19 @@ aggregates! {
     /// An absence or lateness and its justification.
     Absence, "absence", domain::absence::AbsenceState, domain::absence::AbsenceCommand,
         domain::absence::AbsenceEvent, Absence, domain::absence::decide, domain::absence::evolve;
+    /// A resource shared with an establishment, a class or a profile.
+    Resource, "resource", domain::resource::ResourceState, domain::resource::ResourceCommand,
+        domain::resource::ResourceEvent, Resource, domain::resource::decide,
+        domain::resource::evolve;
+    /// A publication space (stream `domain::publication::space_stream_id`).
+    Space, "space", domain::publication::SpaceState, domain::publication::SpaceCommand,
+        domain::publication::SpaceEvent, Space, domain::publication::decide_space,
+        domain::publication::evolve_space;
+    /// A publication: drafts, moderation, versions, withdrawal, reports.
+    Publication, "publication", domain::publication::PublicationState,
+        domain::publication::PublicationCommand, domain::publication::PublicationEvent,
+        Publication, domain::publication::decide, domain::publication::evolve;
+    /// A right-of-reply request and its outcome.
+    Reply, "reply", domain::reply::ReplyState, domain::reply::ReplyCommand,
+        domain::reply::ReplyEvent, Reply, domain::reply::decide, domain::reply::evolve;
 }
