@@ -408,8 +408,8 @@ impl Index {
             TimetableEvent::SlotRemoved { slot, .. } => {
                 self.slots.remove(slot);
             }
-            TimetableEvent::OccurrenceChanged { .. } | TimetableEvent::OccurrenceCancelled { .. } => {
-            }
+            TimetableEvent::OccurrenceChanged { .. }
+            | TimetableEvent::OccurrenceCancelled { .. } => {}
         }
     }
 }
@@ -579,7 +579,9 @@ impl View<'_> {
             ApiError::Forbidden("the viewer's account is not in the directory".into())
         })?;
         if !entry.active {
-            return Err(ApiError::Forbidden("the viewer's account is deactivated".into()));
+            return Err(ApiError::Forbidden(
+                "the viewer's account is deactivated".into(),
+            ));
         }
         let grants = self.effective_grants(entry);
         let acting_as = match session.profile {
