@@ -1,10 +1,743 @@
-//! Placeholder until this read model lands: it registers no projection yet.
+//! Deployment and usage statistics for analysts (ministry, rectorat): establishments equipped with
+//! the ENT as of any date, and anonymous weekly usage per service, profile and establishment.
+//!
+//! # Deployment (`stats_deployment`)
+//!
+//! One record per registered establishment with its kind, sector, académie and the periods the
+//! ENT was deployed, from the effective dates of `establishment.ent_deployed` and
+//! `establishment.ent_withdrawn` (not the recording times: a deployment recorded today may have
+//! happened in 2018). "Equipped as of date D" is decided at query time, the way
+//! `domain::establishment::deployed_as_of` decides it: deployed on or before D and not withdrawn
+//! on or before D. Every registered establishment counts in the denominator, whenever it was
+//! registered: the ministry's figures are shares of the existing establishments.
+//!
+//! Two ways to look at the past, for two questions:
+//! - [`deployment_as_of`] on the live view: what we know today about the situation on date D.
+//! - [`replay_stats_as_of`]: what the log had recorded by the end of date D (a replay cut at
+//!   that recording time, into a temporary in-memory store), for "what did the figures say then".
+//!
+//! Key layout (tree `stats_deployment@v1`):
+//! - `est/<establishment uuid:16>` → [`EstablishmentFacts`] (bincode).
+//!
+//! # Usage (`stats_usage`)
+//!
+//! Visits (`account.service_visited`) counted per ISO week (Paris time, from the event's `at`),
+//! service, profile and establishment UAI, with the number of unique users. A user id never
+//! enters a statistics record. Counting unique users still needs to know, for one visit, whether
+//! this person was already counted this week in this cell; that knowledge is kept apart from the
+//! statistics, under its own namespace `seen/`, and is designed to be as poor as possible:
+//! - each record is a 16-byte BLAKE3 digest (derived-key mode, a fixed context string) of the
+//!   week, the cell and the account id, and holds NOTHING else: no time, no count, no
+//!   establishment in clear. The account id itself is never stored.
+//! - the records live only as long as they are needed: when the first visit of a new week
+//!   arrives, every record older than the previous week is deleted (the previous week is kept so
+//!   that a visit recorded a moment after midnight on Monday still finds its week). After that,
+//!   nothing links any finished week's figures to anyone.
+//! - no query function reads `seen/`; the analyst's figures come only from `u/` and `ut/`.
+//!
+//! Why not something else: a per-week salted hash would need a random salt, and a projection
+//! must be deterministic (a rebuild must give the same view); an approximate sketch
+//! (HyperLogLog) would still be built from the same digests and would give inexact counts; and
+//! the domain's visit event carries no per-week pseudonymous flag. A digest of an id taken from a
+//! known set can be tested against a candidate id by whoever holds the sled files, which is why
+//! the digests are short-lived; but whoever holds the files holds the log too, where the visit
+//! events name the account in full, so the dedup records add nothing an insider does not
+//! already have, and nothing reaches the analysts.
+//!
+//! A visit whose week is older than the kept window (possible only for a visit recorded more
+//! than a week late) counts as a visit but not as a unique user, since it can no longer be told
+//! apart.
+//!
+//! Key layout (tree `stats_usage@v1`):
+//! - `uai/<establishment uuid:16>` → UAI text (bincode `String`), from `establishment.registered`.
+//! - `u/<week:i64>/<service>\0<profile>\0<uai>\0` → [`UsageCounts`] (bincode), `week` being
+//!   `iso_year * 100 + iso_week`.
+//! - `ut/<week:i64>/<service>\0` → [`UsageCounts`] over every profile and establishment.
+//! - `seen/<week:i64>/<digest:16>` → empty: the dedup set described above.
+//! - `latest/` → the latest week seen (bincode `i64`), to know when a week is over.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::Projection;
+use domain::EventBody;
+use domain::account::AccountEvent;
+use domain::deadline::{DeadlineError, paris_date, paris_start_of_day};
+use domain::establishment::EstablishmentEvent;
+use domain::ids::{AccountId, EstablishmentId};
+use domain::values::{EstablishmentKind, Sector, Service};
+use domain::{Event, Profile};
+use eventlog::{EventStore, Position, RecordedEvent};
+use jiff::ToSpan;
+use jiff::civil::{Date, ISOWeekDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+use super::audit::decode;
+use crate::store::{Key, ReadStore, ReadStoreExt, Store, StoreError, StoreExt};
+use crate::{Cut, MemStore, Projection, ProjectionError, ReplayError, replay};
+
+/// The name of the deployment statistics projection.
+pub const DEPLOYMENT: &str = "stats_deployment";
+/// The name of the usage statistics projection.
+pub const USAGE: &str = "stats_usage";
+/// The longest monthly series one query returns (a century).
+pub const SERIES_MONTHS_MAX: usize = 1_200;
+/// The most weeks one usage query covers (about ten years).
+pub const USAGE_WEEKS_MAX: usize = 520;
 
 /// The projections this module owns.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
-    Vec::new()
+    vec![Arc::new(DeploymentStats), Arc::new(UsageStats)]
+}
+
+/// Why a statistics query failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the range {from} to {to} is empty or longer than the limit of {limit}")]
+    BadRange {
+        from: String,
+        to: String,
+        limit: usize,
+    },
+    #[error("date arithmetic failed: {0}")]
+    Date(String),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+impl From<DeadlineError> for StatsError {
+    fn from(e: DeadlineError) -> Self {
+        StatsError::Date(e.to_string())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deployment
+// ---------------------------------------------------------------------------------------------
+
+/// A period during which the ENT was deployed: from `from` (included) until `until` (excluded,
+/// the withdrawal date), or still deployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentPeriod {
+    pub from: Date,
+    pub until: Option<Date>,
+}
+
+/// What the deployment statistics know about one establishment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EstablishmentFacts {
+    pub establishment: EstablishmentId,
+    pub uai: String,
+    pub name: String,
+    pub kind: EstablishmentKind,
+    pub sector: Sector,
+    pub academie: String,
+    /// Oldest first; only the last one may be open.
+    pub periods: Vec<DeploymentPeriod>,
+}
+
+impl EstablishmentFacts {
+    /// Whether the ENT was deployed at the end of `date`: a deployment on or before it, and no
+    /// withdrawal on or before it since.
+    pub fn equipped_on(&self, date: Date) -> bool {
+        self.periods
+            .iter()
+            .any(|p| p.from <= date && p.until.is_none_or(|until| until > date))
+    }
+}
+
+/// Folds establishment registrations and deployments.
+#[derive(Debug, Clone, Copy)]
+pub struct DeploymentStats;
+
+fn establishment_key(establishment: EstablishmentId) -> Vec<u8> {
+    Key::new("est").uuid(establishment.as_uuid()).into_vec()
+}
+
+impl Projection for DeploymentStats {
+    fn name(&self) -> &'static str {
+        DEPLOYMENT
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        // Only establishment events matter; skipping the others before decoding keeps replays
+        // as of a date fast.
+        if !event.event_type.starts_with("establishment.") {
+            return Ok(());
+        }
+        let Event {
+            body: EventBody::Establishment(body),
+            ..
+        } = decode(event)?
+        else {
+            return Ok(());
+        };
+        match body {
+            EstablishmentEvent::Registered {
+                establishment,
+                uai,
+                name,
+                kind,
+                sector,
+                academie,
+                ..
+            } => {
+                let facts = EstablishmentFacts {
+                    establishment,
+                    uai: uai.as_str().to_owned(),
+                    name: name.as_str().to_owned(),
+                    kind,
+                    sector,
+                    academie: academie.as_str().to_owned(),
+                    periods: Vec::new(),
+                };
+                store.put_value(establishment_key(establishment), &facts)?;
+            }
+            EstablishmentEvent::EntDeployed {
+                establishment, on, ..
+            } => {
+                let mut facts = known_establishment(store, establishment)?;
+                if facts.periods.last().is_some_and(|p| p.until.is_none()) {
+                    return Err(ProjectionError::Inconsistent(format!(
+                        "establishment {establishment} deployed twice without a withdrawal"
+                    )));
+                }
+                facts.periods.push(DeploymentPeriod {
+                    from: on,
+                    until: None,
+                });
+                store.put_value(establishment_key(establishment), &facts)?;
+            }
+            EstablishmentEvent::EntWithdrawn {
+                establishment, on, ..
+            } => {
+                let mut facts = known_establishment(store, establishment)?;
+                match facts.periods.last_mut() {
+                    Some(period) if period.until.is_none() => period.until = Some(on),
+                    _ => {
+                        return Err(ProjectionError::Inconsistent(format!(
+                            "establishment {establishment} withdrawn while not deployed"
+                        )));
+                    }
+                }
+                store.put_value(establishment_key(establishment), &facts)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn known_establishment(
+    store: &dyn Store,
+    establishment: EstablishmentId,
+) -> Result<EstablishmentFacts, ProjectionError> {
+    store
+        .get_value(&establishment_key(establishment))?
+        .ok_or_else(|| {
+            ProjectionError::Inconsistent(format!(
+                "establishment {establishment} is not registered"
+            ))
+        })
+}
+
+/// Every establishment the statistics know, in id order.
+pub fn establishments(store: &dyn ReadStore) -> Result<Vec<EstablishmentFacts>, StoreError> {
+    Ok(store
+        .scan_values::<EstablishmentFacts>(Key::new("est").as_bytes())?
+        .into_iter()
+        .map(|(_, facts)| facts)
+        .collect())
+}
+
+/// How many establishments, and how many of them equipped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub establishments: u64,
+    pub equipped: u64,
+}
+
+impl Share {
+    /// The equipped share between 0 and 1; `None` when there is no establishment.
+    pub fn ratio(&self) -> Option<f64> {
+        if self.establishments == 0 {
+            None
+        } else {
+            Some(self.equipped as f64 / self.establishments as f64)
+        }
+    }
+
+    fn count(&mut self, equipped: bool) {
+        self.establishments += 1;
+        self.equipped += u64::from(equipped);
+    }
+}
+
+/// One line of the deployment table: a kind, a sector and an académie.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRow {
+    pub kind: EstablishmentKind,
+    pub sector: Sector,
+    pub academie: String,
+    pub share: Share,
+}
+
+/// Which establishments a share counts; `None` fields match everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentFilter {
+    pub kind: Option<EstablishmentKind>,
+    pub sector: Option<Sector>,
+    pub academie: Option<String>,
+}
+
+impl DeploymentFilter {
+    pub fn matches(&self, facts: &EstablishmentFacts) -> bool {
+        self.kind.is_none_or(|k| k == facts.kind)
+            && self.sector.is_none_or(|s| s == facts.sector)
+            && self.academie.as_ref().is_none_or(|a| *a == facts.academie)
+    }
+}
+
+/// Establishments and equipped ones at the end of `date`, per kind, sector and académie, in
+/// that order.
+pub fn deployment_as_of(
+    store: &dyn ReadStore,
+    date: Date,
+) -> Result<Vec<DeploymentRow>, StoreError> {
+    let mut rows: BTreeMap<(EstablishmentKind, Sector, String), Share> = BTreeMap::new();
+    for facts in establishments(store)? {
+        rows.entry((facts.kind, facts.sector, facts.academie.clone()))
+            .or_default()
+            .count(facts.equipped_on(date));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|((kind, sector, academie), share)| DeploymentRow {
+            kind,
+            sector,
+            academie,
+            share,
+        })
+        .collect())
+}
+
+/// The equipped share at the end of `date` among the establishments `filter` selects.
+pub fn equipped_share_as_of(
+    store: &dyn ReadStore,
+    date: Date,
+    filter: &DeploymentFilter,
+) -> Result<Share, StoreError> {
+    let mut share = Share::default();
+    for facts in establishments(store)?.iter().filter(|f| filter.matches(f)) {
+        share.count(facts.equipped_on(date));
+    }
+    Ok(share)
+}
+
+/// The share as of the last day of one month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthlyShare {
+    pub year: i16,
+    pub month: i8,
+    /// The last day of the month, the date the share is taken on.
+    pub as_of: Date,
+    pub share: Share,
+}
+
+/// The equipped share as of the last day of each month, from the month of `from` to the month
+/// of `to`, among the establishments `filter` selects.
+pub fn monthly_series(
+    store: &dyn ReadStore,
+    from: Date,
+    to: Date,
+    filter: &DeploymentFilter,
+) -> Result<Vec<MonthlyShare>, StatsError> {
+    let bad_range = || StatsError::BadRange {
+        from: from.to_string(),
+        to: to.to_string(),
+        limit: SERIES_MONTHS_MAX,
+    };
+    let months = i64::from(to.year() - from.year()) * 12 + i64::from(to.month() - from.month()) + 1;
+    let months = usize::try_from(months).map_err(|_| bad_range())?;
+    if months == 0 || months > SERIES_MONTHS_MAX {
+        return Err(bad_range());
+    }
+    let selected: Vec<EstablishmentFacts> = establishments(store)?
+        .into_iter()
+        .filter(|f| filter.matches(f))
+        .collect();
+    let mut series = Vec::with_capacity(months);
+    let mut first_of_month = from.first_of_month();
+    for _ in 0..months {
+        let as_of = first_of_month.last_of_month();
+        let mut share = Share::default();
+        for facts in &selected {
+            share.count(facts.equipped_on(as_of));
+        }
+        series.push(MonthlyShare {
+            year: as_of.year(),
+            month: as_of.month(),
+            as_of,
+            share,
+        });
+        first_of_month = first_of_month
+            .checked_add(1.month())
+            .map_err(|e| StatsError::Date(e.to_string()))?;
+    }
+    Ok(series)
+}
+
+/// The deployment statistics as the log had recorded them by the end of a date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsAsOf {
+    pub date: Date,
+    /// The last log position included.
+    pub position: Position,
+    /// [`deployment_as_of`] on the replayed view, for that date.
+    pub deployment: Vec<DeploymentRow>,
+    /// The replayed view, for further queries (e.g. [`monthly_series`]).
+    pub store: MemStore,
+}
+
+/// Replays the deployment statistics over the events recorded until the end of `date` (24:00
+/// Paris) into a temporary in-memory store, never touching the live views. Blocking.
+pub fn replay_stats_as_of(log: &dyn EventStore, date: Date) -> Result<StatsAsOf, StatsError> {
+    let next_day = date
+        .tomorrow()
+        .map_err(|e| StatsError::Date(e.to_string()))?;
+    let end_us = paris_start_of_day(next_day)?.as_microsecond() - 1;
+    let replayed = replay(
+        log,
+        &DeploymentStats,
+        &Cut::RecordedAtOrBefore(end_us),
+        &mut |_| {},
+    )?;
+    let deployment = deployment_as_of(&replayed.store, date)?;
+    Ok(StatsAsOf {
+        date,
+        position: replayed.position,
+        deployment,
+        store: replayed.store,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage
+// ---------------------------------------------------------------------------------------------
+
+/// An ISO 8601 week (Monday to Sunday), as Paris dates fall in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IsoWeek {
+    pub year: i16,
+    pub week: i8,
+}
+
+impl IsoWeek {
+    /// The week a date falls in.
+    pub fn of(date: Date) -> IsoWeek {
+        let iso = date.iso_week_date();
+        IsoWeek {
+            year: iso.year(),
+            week: iso.week(),
+        }
+    }
+
+    /// The Monday of the week; `None` for a week that does not exist (e.g. week 53 of a
+    /// 52-week year).
+    pub fn monday(&self) -> Option<Date> {
+        ISOWeekDate::new(self.year, self.week, Weekday::Monday)
+            .ok()
+            .map(|d| d.date())
+    }
+
+    /// The week after this one.
+    pub fn next(&self) -> Option<IsoWeek> {
+        let monday = self.monday()?.checked_add(7.days()).ok()?;
+        Some(IsoWeek::of(monday))
+    }
+
+    /// The week before this one.
+    pub fn previous(&self) -> Option<IsoWeek> {
+        let monday = self.monday()?.checked_sub(7.days()).ok()?;
+        Some(IsoWeek::of(monday))
+    }
+
+    /// The key segment: `year * 100 + week`, ordered like the weeks.
+    fn code(&self) -> i64 {
+        i64::from(self.year) * 100 + i64::from(self.week)
+    }
+
+    fn from_code(code: i64) -> Option<IsoWeek> {
+        Some(IsoWeek {
+            year: i16::try_from(code.div_euclid(100)).ok()?,
+            week: i8::try_from(code.rem_euclid(100)).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for IsoWeek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-W{:02}", self.year, self.week)
+    }
+}
+
+/// Visits and unique users of one statistics cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCounts {
+    pub visits: u64,
+    pub unique_users: u64,
+}
+
+/// Folds service visits into anonymous weekly figures (see the module comment).
+#[derive(Debug, Clone, Copy)]
+pub struct UsageStats;
+
+/// The BLAKE3 derived-key context of the dedup digests.
+const SEEN_DIGEST_CONTEXT: &str = "ent projections stats_usage unique visitor v1";
+
+/// The one-way digest of "this account in this cell this week".
+fn seen_digest(week: IsoWeek, cell: &[u8], account: AccountId) -> [u8; 16] {
+    let mut hasher = blake3::Hasher::new_derive_key(SEEN_DIGEST_CONTEXT);
+    hasher.update(&week.code().to_be_bytes());
+    hasher.update(&(cell.len() as u64).to_be_bytes());
+    hasher.update(cell);
+    hasher.update(account.as_uuid().as_bytes());
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    digest
+}
+
+fn uai_key(establishment: EstablishmentId) -> Vec<u8> {
+    Key::new("uai").uuid(establishment.as_uuid()).into_vec()
+}
+
+fn profile_from_str(text: &str) -> Option<Profile> {
+    Profile::ALL.into_iter().find(|p| p.as_str() == text)
+}
+
+fn service_from_str(text: &str) -> Option<Service> {
+    Service::ALL.into_iter().find(|s| s.as_str() == text)
+}
+
+impl UsageStats {
+    /// Forgets the dedup digests of weeks before the one preceding `week`, once `week` is the
+    /// latest week seen.
+    fn advance_week(&self, store: &mut dyn Store, week: IsoWeek) -> Result<bool, StoreError> {
+        let latest_key = Key::new("latest").into_vec();
+        let latest: Option<i64> = store.get_value(&latest_key)?;
+        if latest.is_some_and(|l| l >= week.code()) {
+            // Within the kept window (this week or the previous one) or older.
+            let keep_from = latest
+                .and_then(IsoWeek::from_code)
+                .and_then(|l| l.previous())
+                .map_or(i64::MIN, |w| w.code());
+            return Ok(week.code() >= keep_from);
+        }
+        store.put_value(latest_key, &week.code())?;
+        let keep_from = week.previous().map_or(i64::MIN, |w| w.code());
+        let prefix = Key::new("seen").into_vec();
+        let mut stale = Vec::new();
+        store.visit_prefix(&prefix, &mut |k, _| {
+            let code = k
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64);
+            if code.is_some_and(|c| c < keep_from) {
+                stale.push(k.to_vec());
+                std::ops::ControlFlow::Continue(())
+            } else {
+                // Keys sort by week: everything after is kept.
+                std::ops::ControlFlow::Break(())
+            }
+        })?;
+        for key in stale {
+            store.delete(&key)?;
+        }
+        Ok(true)
+    }
+
+    /// Adds one visit to a cell, and one unique user if this account was not yet seen in it
+    /// this week.
+    fn count(
+        &self,
+        store: &mut dyn Store,
+        key: Vec<u8>,
+        week: IsoWeek,
+        account: AccountId,
+        dedup: bool,
+    ) -> Result<(), StoreError> {
+        let mut counts: UsageCounts = store.get_value(&key)?.unwrap_or_default();
+        counts.visits += 1;
+        if dedup {
+            let seen = Key::new("seen")
+                .i64(week.code())
+                .bytes(&seen_digest(week, &key, account))
+                .into_vec();
+            if store.get(&seen)?.is_none() {
+                store.put(seen, Vec::new())?;
+                counts.unique_users += 1;
+            }
+        }
+        store.put_value(key, &counts)
+    }
+}
+
+impl Projection for UsageStats {
+    fn name(&self) -> &'static str {
+        USAGE
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        if event.event_type != "establishment.registered"
+            && event.event_type != "account.service_visited"
+        {
+            return Ok(());
+        }
+        let decoded = decode(event)?;
+        match decoded.body {
+            EventBody::Establishment(EstablishmentEvent::Registered {
+                establishment, uai, ..
+            }) => {
+                store.put_value(uai_key(establishment), uai.as_str())?;
+            }
+            EventBody::Account(AccountEvent::ServiceVisited {
+                account,
+                establishment,
+                profile,
+                service,
+            }) => {
+                let uai: String = store.get_value(&uai_key(establishment))?.ok_or_else(|| {
+                    ProjectionError::Inconsistent(format!(
+                        "a visit in establishment {establishment}, which is not registered"
+                    ))
+                })?;
+                let date = paris_date(decoded.at)
+                    .map_err(|e| ProjectionError::Inconsistent(e.to_string()))?;
+                let week = IsoWeek::of(date);
+                let dedup = self.advance_week(store, week)?;
+                let cell = Key::new("u")
+                    .i64(week.code())
+                    .str(service.as_str())
+                    .str(profile.as_str())
+                    .str(&uai)
+                    .into_vec();
+                self.count(store, cell, week, account, dedup)?;
+                let total = Key::new("ut")
+                    .i64(week.code())
+                    .str(service.as_str())
+                    .into_vec();
+                self.count(store, total, week, account, dedup)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// One usage cell: a week, a service, a profile and an establishment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub week: IsoWeek,
+    pub service: Service,
+    pub profile: Profile,
+    pub uai: String,
+    pub counts: UsageCounts,
+}
+
+/// The figures of one service in one week, over every profile and establishment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceUsage {
+    pub week: IsoWeek,
+    pub service: Service,
+    pub counts: UsageCounts,
+}
+
+/// Splits the `\0`-terminated text segments after a key prefix.
+fn text_segments(rest: &[u8]) -> Vec<&str> {
+    rest.split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| std::str::from_utf8(s).ok())
+        .collect()
+}
+
+fn bad_key(key: &[u8]) -> StoreError {
+    StoreError::Decode {
+        key: key.to_vec(),
+        reason: "not a usage statistics key".into(),
+    }
+}
+
+/// Every cell of one week, by service, profile and UAI.
+pub fn usage_in_week(store: &dyn ReadStore, week: IsoWeek) -> Result<Vec<UsageRow>, StoreError> {
+    let prefix = Key::new("u").i64(week.code()).into_vec();
+    let mut rows = Vec::new();
+    for (key, counts) in store.scan_values::<UsageCounts>(&prefix)? {
+        let segments = text_segments(&key[prefix.len()..]);
+        let [service, profile, uai] = segments[..] else {
+            return Err(bad_key(&key));
+        };
+        rows.push(UsageRow {
+            week,
+            service: service_from_str(service).ok_or_else(|| bad_key(&key))?,
+            profile: profile_from_str(profile).ok_or_else(|| bad_key(&key))?,
+            uai: uai.to_owned(),
+            counts,
+        });
+    }
+    Ok(rows)
+}
+
+/// Every service's figures of one week, over every profile and establishment.
+pub fn usage_by_service(
+    store: &dyn ReadStore,
+    week: IsoWeek,
+) -> Result<Vec<ServiceUsage>, StoreError> {
+    let prefix = Key::new("ut").i64(week.code()).into_vec();
+    let mut rows = Vec::new();
+    for (key, counts) in store.scan_values::<UsageCounts>(&prefix)? {
+        let segments = text_segments(&key[prefix.len()..]);
+        let [service] = segments[..] else {
+            return Err(bad_key(&key));
+        };
+        rows.push(ServiceUsage {
+            week,
+            service: service_from_str(service).ok_or_else(|| bad_key(&key))?,
+            counts,
+        });
+    }
+    Ok(rows)
+}
+
+/// Every cell of the weeks from `from` to `to` included, week by week.
+pub fn usage_between(
+    store: &dyn ReadStore,
+    from: IsoWeek,
+    to: IsoWeek,
+) -> Result<Vec<UsageRow>, StatsError> {
+    let bad_range = || StatsError::BadRange {
+        from: from.to_string(),
+        to: to.to_string(),
+        limit: USAGE_WEEKS_MAX,
+    };
+    if from > to || from.monday().is_none() {
+        return Err(bad_range());
+    }
+    let mut rows = Vec::new();
+    let mut week = from;
+    for _ in 0..USAGE_WEEKS_MAX {
+        rows.extend(usage_in_week(store, week)?);
+        if week == to {
+            return Ok(rows);
+        }
+        week = week.next().ok_or_else(bad_range)?;
+    }
+    Err(bad_range())
 }
