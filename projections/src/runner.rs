@@ -38,6 +38,8 @@ pub struct RunnerConfig {
     /// Most events applied before a flush.
     pub chunk_events_max: usize,
     /// Most pending bytes (keys and values) one projection holds before it flushes on its own.
+    /// It also bounds how long a flush holds sled's process-wide batch lock, which every sled
+    /// reader in the process (the log's index included) waits for.
     pub pending_bytes_max: usize,
     /// Most threads applying one chunk (each takes whole projections); 1 applies on one thread.
     pub apply_threads_max: usize,
@@ -47,7 +49,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
             chunk_events_max: 10_000,
-            pending_bytes_max: 32 * 1024 * 1024,
+            pending_bytes_max: 8 * 1024 * 1024,
             apply_threads_max: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(8),
@@ -704,9 +706,11 @@ impl Driver {
         }
     }
 
-    /// Applies a chunk to every running projection. Projections are independent, so a long chunk
-    /// is shared out over up to `apply_threads_max` threads, each taking whole projections.
-    fn apply_chunk(&mut self, events: &[RecordedEvent]) {
+    /// Applies a chunk to every running projection and flushes each (see [`Slot::flush`] for
+    /// `caught_up`). Projections are independent, so a long chunk is shared out over up to
+    /// `apply_threads_max` threads, each taking whole projections: one projection's flush
+    /// overlaps another's apply.
+    fn apply_chunk(&mut self, events: &[RecordedEvent], caught_up: bool) {
         let pending_bytes_max = self.config.pending_bytes_max;
         let db = &self.db;
         let mut running: Vec<&mut Slot> = self.slots.iter_mut().filter(|s| !s.failed).collect();
@@ -714,6 +718,7 @@ impl Driver {
         if threads == 1 || events.len() < PARALLEL_CHUNK_EVENTS_MIN {
             for slot in running {
                 slot.apply_events(events, pending_bytes_max, db);
+                slot.flush(caught_up, db);
             }
             return;
         }
@@ -728,11 +733,13 @@ impl Driver {
                 scope.spawn(move || {
                     for slot in group {
                         slot.apply_events(events, pending_bytes_max, db);
+                        slot.flush(caught_up, db);
                     }
                 });
             }
             for slot in here {
                 slot.apply_events(events, pending_bytes_max, db);
+                slot.flush(caught_up, db);
             }
         });
     }
@@ -783,11 +790,10 @@ impl Driver {
                         return false;
                     }
                 };
-                self.apply_chunk(&chunk);
+                self.apply_chunk(&chunk, false);
                 for event in &chunk {
                     meter.record(event.position);
                 }
-                self.flush_all(false);
                 self.progress.send_replace(meter.snapshot());
                 if self.stopping() || self.all_failed() {
                     // Dropping the receiver stops the reader at its next chunk.
@@ -906,8 +912,7 @@ async fn follow(mut driver: Driver, log: Arc<dyn EventStore>, shared: Vec<Arc<Sh
             meter.record(event.position);
         }
         let applied = tokio::task::spawn_blocking(move || {
-            driver.apply_chunk(&chunk);
-            driver.flush_all(true);
+            driver.apply_chunk(&chunk, true);
             if let Some(error) = end {
                 driver.fail_all(error);
             }
