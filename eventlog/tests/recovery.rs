@@ -144,6 +144,64 @@ async fn a_tail_cut_at_any_byte_of_the_last_records_leaves_exactly_a_prefix_of_w
     }
 }
 
+/// A writer that keeps what the log output would show.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn cutting_a_torn_tail_is_reported_in_the_log_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+        appends(&log, 3, &mut StdRng::seed_from_u64(6)).await;
+    });
+    let segment = segments(dir.path())[0].clone();
+    let len = std::fs::metadata(&segment).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let head = tracing::subscriber::with_default(subscriber, || {
+        FileLog::open(dir.path(), LogConfig::default())
+            .unwrap()
+            .head()
+            .position
+    });
+    assert_eq!(head, 2);
+    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        output.contains("WARN") && output.contains("truncating the torn tail"),
+        "{output}"
+    );
+    assert!(
+        output.contains("segment-00000000000000000001.log"),
+        "{output}"
+    );
+}
+
 #[tokio::test]
 async fn random_cuts_of_the_last_segment_of_a_larger_log_leave_a_prefix() {
     let source = tempfile::tempdir().unwrap();
