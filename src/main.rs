@@ -1,5 +1,29 @@
-//! The `ent` binary: wires the log, the domain, the projections and the GraphQL server.
+//! The `ent` binary: parses the command line, installs logging, and runs the command on a
+//! tokio runtime. Errors are printed with their causes; the exit code is 1 for a failure
+//! (including damage found by `ent verify`) and 2 for bad usage (from clap).
 
-fn main() {
-    println!("ent: see README.md");
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = ent::cli::Cli::parse();
+    ent::telemetry::init(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ent::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

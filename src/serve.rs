@@ -1,0 +1,157 @@
+//! `ent serve`: opens the log and the read models, optionally seeds the demo académie, starts
+//! the projections runner and the GraphQL server, and shuts down in order on SIGINT/SIGTERM:
+//! the server drains its in-flight requests, then the log closes (appends already queued
+//! finish and are synced), then the runner stops and flushes the views.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use eventlog::EventStore;
+use graphql::app::{App, Clock, SystemClock};
+use graphql::auth::Auth;
+use graphql::config::ServerConfig;
+use graphql::metrics::Metrics;
+use graphql::schema::{self, SchemaDeps};
+use graphql::server::{Server, ServerDeps, shutdown_signal};
+use projections::{Projections, RunnerConfig};
+
+use crate::cli::ServeArgs;
+use crate::data::DataDir;
+use crate::demo;
+
+/// Why `ent serve` stopped before serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "--demo seeds only an empty data directory, and {dir} already holds {events} events. \
+         Start without --demo to serve it, or pass a new --data directory."
+    )]
+    DemoOnNonEmpty { dir: String, events: u64 },
+}
+
+/// Runs `ent serve` until a signal asks it to stop.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(&args.data.data);
+    let log = data.open_log()?;
+    let store: Arc<dyn EventStore> = log.clone();
+
+    let logins = if args.demo {
+        let events = store.head().position;
+        if events > 0 {
+            log.close().await;
+            return Err(ServeError::DemoOnNonEmpty {
+                dir: data.root.display().to_string(),
+                events,
+            }
+            .into());
+        }
+        let seeded = demo::seed(store.clone())
+            .await
+            .context("seeding the demo académie")?;
+        tracing::info!(
+            events = seeded.events,
+            establishments = seeded.establishments,
+            "demo académie seeded"
+        );
+        Some(seeded.logins)
+    } else {
+        None
+    };
+
+    let mut config = ServerConfig::new(args.listen, &args.data.data);
+    config.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
+    config.token_ttl = Duration::from_secs(args.token_ttl_h.saturating_mul(3600));
+    config.graphiql = !args.no_graphiql;
+
+    let views = data.open_views()?;
+    let projections = Projections::start(
+        views,
+        store.clone(),
+        projections::models::all(),
+        RunnerConfig::default(),
+    )
+    .context("starting the read models")?;
+
+    let metrics = Arc::new(Metrics::new());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
+    let app = App::new(store.clone(), metrics.clone(), clock.clone(), auth.clone());
+    app.rebuild_sessions().map_err(|error| {
+        anyhow::anyhow!(
+            "rebuilding the open sessions from the log: {} ({})",
+            error.message(),
+            error.code()
+        )
+    })?;
+    let schema = schema::build(
+        &config,
+        SchemaDeps {
+            app,
+            auth: auth.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+        },
+    );
+    let lagging = projections.clone();
+    let readiness = move || {
+        lagging
+            .status()
+            .iter()
+            .map(|s| s.lag_events)
+            .max()
+            .unwrap_or(0)
+    };
+    let deps = ServerDeps {
+        schema,
+        store: store.clone(),
+        auth,
+        metrics,
+        clock,
+        readiness: Arc::new(readiness),
+    };
+    let server = Server::bind(config, deps)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = server.local_addr()?;
+    announce(&addr.to_string(), logins.as_deref())?;
+    tracing::info!(%addr, events = store.head().position, "serving GraphQL");
+
+    let served = server.run(shutdown_signal()).await;
+    // No request runs any more. The runner is asked to stop first, so it does not mistake the
+    // log closing under it for a failure; the log then finishes and syncs every queued append
+    // and closes; last the runner flushes its views (what it did not apply, it catches up on
+    // at the next start, from its checkpoint).
+    tracing::info!("requests drained; closing the log");
+    let stopping = projections.shutdown();
+    log.close().await;
+    tracing::info!("log closed; stopping the read models");
+    let stopped = stopping.await;
+    served.context("serving")?;
+    stopped.context("stopping the read models")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Prints the bound address (first line, for scripts and tests) and the demo logins.
+fn announce(addr: &str, logins: Option<&[demo::DemoLogin]>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}")?;
+    writeln!(
+        out,
+        "GraphQL: http://{addr}/graphql  (GraphiQL in a browser at http://{addr}/)"
+    )?;
+    if let Some(logins) = logins {
+        writeln!(out, "demo logins (one per role):")?;
+        for login in logins {
+            writeln!(
+                out,
+                "  {:<22} {:<28} {}",
+                login.role, login.identifier, login.password
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
