@@ -23,6 +23,8 @@ pub struct Limits {
     /// Largest number of fields, fragments and directives in one document, counted by the
     /// parser (`Schema::limit_recursive_depth` and friends guard the parser itself).
     pub query_recursive_depth_max: usize,
+    /// Most WebSocket connections open at once; further upgrades get 503.
+    pub ws_connections_max: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             query_depth_max: 12,
             query_complexity_max: 1_000,
             query_recursive_depth_max: 32,
+            ws_connections_max: 10_000,
         }
     }
 }

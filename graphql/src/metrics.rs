@@ -173,6 +173,11 @@ impl Metrics {
         self.ws_connections.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// WebSocket connections open now.
+    pub fn ws_connections(&self) -> u64 {
+        self.ws_connections.load(Ordering::Relaxed)
+    }
+
     /// Number of appends observed so far (for tests and the benchmark report).
     pub fn append_count(&self) -> u64 {
         self.append_latency.count()

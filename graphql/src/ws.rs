@@ -114,6 +114,13 @@ pub(crate) async fn upgrade(state: ServerState, request: Request) -> Response {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    if state.metrics.ws_connections() >= state.config.limits.ws_connections_max {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "too many WebSocket connections; retry later",
+        )
+            .into_response();
+    }
     let limit = state.config.limits.body_bytes_max;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)

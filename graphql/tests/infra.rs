@@ -64,10 +64,18 @@ async fn start() -> TestServer {
 /// Starts a server over the log in `dir` (a new one, or one a stopped server left), with the
 /// session table rebuilt from it as `ent serve` does.
 async fn start_in(dir: tempfile::TempDir) -> TestServer {
+    start_configured(dir, |_| {}).await
+}
+
+async fn start_configured(
+    dir: tempfile::TempDir,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> TestServer {
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
     config.limits.body_bytes_max = 16 * 1024;
     config.token_ttl = Duration::from_secs(3600);
     config.shutdown_grace = Duration::from_secs(5);
+    configure(&mut config);
     let store = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
     let metrics = Arc::new(Metrics::new());
     let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
@@ -939,5 +947,35 @@ async fn commands_are_idempotent_and_refusals_keep_their_code() {
     }
     versions.sort();
     assert_eq!(versions, vec![5, 7, 9, 11]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_connections_are_limited() {
+    let server = start_configured(tempfile::tempdir().unwrap(), |config| {
+        config.limits.ws_connections_max = 1;
+    })
+    .await;
+    let mut first = ws_connect(&server.ws_url).await;
+    ws_send(&mut first, json!({ "type": "connection_init" })).await;
+    assert_eq!(
+        ws_next_json(&mut first).await.unwrap()["type"],
+        "connection_ack"
+    );
+
+    let mut request = server.ws_url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
     server.stop().await;
 }
