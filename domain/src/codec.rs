@@ -164,3 +164,41 @@ fn account_deactivated_v1(payload: &[u8]) -> Result<Event, CodecError> {
 /// Position of `EventBody::Account` and of `AccountEvent::Deactivated` in their enums.
 const ACCOUNT_INDEX: u32 = 1;
 const DEACTIVATED_INDEX: u32 = 5;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    /// The v1 upcaster reads the variant positions of today's enums: they must still be where
+    /// `Deactivated` is.
+    #[test]
+    fn the_upcaster_indices_match_the_enums() {
+        let event = Event {
+            at: Timestamp::UNIX_EPOCH,
+            by: None,
+            body: EventBody::Account(AccountEvent::Deactivated {
+                account: AccountId::from_uuid(Uuid::from_u128(1)),
+                since: Timestamp::UNIX_EPOCH,
+                reason: None,
+            }),
+        };
+        let encoded = encode(&event).unwrap();
+        let ((_, _, aggregate_index, event_index), _): (
+            (Timestamp, Option<ActorRef>, u32, u32),
+            _,
+        ) = bincode::serde::decode_from_slice(&encoded.payload, bincode_config()).unwrap();
+        assert_eq!(
+            (aggregate_index, event_index),
+            (ACCOUNT_INDEX, DEACTIVATED_INDEX)
+        );
+    }
+
+    #[test]
+    fn every_upcaster_is_for_an_older_version_of_a_known_type() {
+        for upcaster in UPCASTERS {
+            let current = current_schema_version(upcaster.event_type).unwrap();
+            assert!(upcaster.from_version < current, "{}", upcaster.event_type);
+        }
+    }
+}

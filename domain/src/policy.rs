@@ -244,6 +244,78 @@ mod tests {
     }
 
     #[test]
+    fn a_students_data_is_followed_by_family_teachers_and_staff_only() {
+        let classes = [class()];
+        let cases = [
+            (Actor::new(account(1), Profile::Student), true),
+            (Actor::new(account(2), Profile::Student), false),
+            (
+                Actor::new(account(3), Profile::Parent).with_child(account(1)),
+                true,
+            ),
+            (Actor::new(account(4), Profile::Parent), false),
+            (
+                Actor::new(account(5), Profile::Teacher)
+                    .with_grant(est(), Profile::Teacher)
+                    .with_teaching(class(), Subject::new("Maths").unwrap()),
+                true,
+            ),
+            (
+                Actor::new(account(6), Profile::Teacher).with_grant(est(), Profile::Teacher),
+                false,
+            ),
+            (
+                Actor::new(account(7), Profile::Staff).with_grant(est(), Profile::Staff),
+                true,
+            ),
+            (Actor::new(account(8), Profile::Staff), false),
+            (
+                Actor::new(account(9), Profile::Analyst).with_grant(est(), Profile::Analyst),
+                false,
+            ),
+            (
+                Actor::new(account(10), Profile::PublicationDirector)
+                    .with_grant(est(), Profile::PublicationDirector),
+                false,
+            ),
+        ];
+        for (actor, allowed) in cases {
+            assert_eq!(
+                may_follow_student(&actor, est(), account(1), &classes),
+                allowed,
+                "{actor:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_class_is_seen_by_its_students_families_teachers_and_staff() {
+        let student = Actor::new(account(1), Profile::Student).with_enrolment(class());
+        let parent = Actor::new(account(2), Profile::Parent);
+        let partner = Actor::new(account(3), Profile::Partner).with_grant(est(), Profile::Partner);
+        assert!(may_see_class(&student, est(), class(), false));
+        assert!(!may_see_class(
+            &student,
+            est(),
+            ClassId::from_uuid(Uuid::from_u128(7)),
+            false
+        ));
+        assert!(may_see_class(&parent, est(), class(), true));
+        assert!(!may_see_class(&parent, est(), class(), false));
+        assert!(!may_see_class(&partner, est(), class(), true));
+    }
+
+    #[test]
+    fn statistics_are_for_analysts_and_platform_admins() {
+        let analyst = Actor::new(account(1), Profile::Analyst).with_grant(est(), Profile::Analyst);
+        let teacher = Actor::new(account(2), Profile::Teacher).with_grant(est(), Profile::Teacher);
+        let pretender = Actor::new(account(3), Profile::Analyst);
+        assert!(may_see_statistics(&analyst));
+        assert!(!may_see_statistics(&teacher));
+        assert!(!may_see_statistics(&pretender));
+    }
+
+    #[test]
     fn students_submit_only_in_their_own_name_or_group() {
         let group = GroupId::from_uuid(Uuid::from_u128(5));
         let student = Actor::new(account(1), Profile::Student).with_group(group);
