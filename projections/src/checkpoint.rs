@@ -9,6 +9,9 @@
 //! | `0x00 'c'`     | checkpoint: last applied position, u64 big-endian |
 //! | `0x00 'v'`     | code version that built the tree, u32 big-endian |
 //! | `0x00 'r'`     | present (one byte `1`) once the tree has caught up and may be served |
+//! | `0x00 'h'`     | chain hash of the record at the checkpoint, 32 bytes (absent at 0) |
+//!
+//! The hash lets the runner check, on start, that the views were built from this very log.
 //!
 //! A [`ProjectionWriter`] applies events into a write-back overlay and [`flush`]es the overlay
 //! and the checkpoint in ONE `sled::Batch`: after a crash the tree holds exactly the events up to
@@ -19,7 +22,7 @@
 
 use std::panic::AssertUnwindSafe;
 
-use eventlog::{Position, RecordedEvent};
+use eventlog::{Hash32, Position, RecordedEvent};
 
 use crate::store::{Overlay, OverlayStore, RESERVED_KEY_BYTE, StoreError};
 use crate::{Projection, ProjectionError};
@@ -27,6 +30,7 @@ use crate::{Projection, ProjectionError};
 const CHECKPOINT_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'c'];
 const VERSION_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'v'];
 const READY_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'r'];
+const HASH_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'h'];
 
 /// The sled tree name of a projection at a code version: `<name>@v<version>`.
 pub fn tree_name(name: &str, version: u32) -> String {
@@ -53,6 +57,20 @@ pub(crate) fn read_checkpoint(tree: &sled::Tree) -> Result<Position, StoreError>
                 reason: format!("a checkpoint is 8 bytes, found {}", bytes.len()),
             })?;
             Ok(u64::from_be_bytes(array))
+        }
+    }
+}
+
+/// The chain hash of the record at the checkpoint, if stored.
+fn read_checkpoint_hash(tree: &sled::Tree) -> Result<Option<Hash32>, StoreError> {
+    match tree.get(HASH_KEY)? {
+        None => Ok(None),
+        Some(bytes) => {
+            let array: [u8; 32] = bytes.as_ref().try_into().map_err(|_| StoreError::Decode {
+                key: HASH_KEY.to_vec(),
+                reason: format!("a hash is 32 bytes, found {}", bytes.len()),
+            })?;
+            Ok(Some(Hash32(array)))
         }
     }
 }
@@ -100,8 +118,11 @@ pub struct ProjectionWriter {
     version: u32,
     /// Last position applied, into the overlay or already flushed.
     checkpoint: Position,
-    /// Last position durable in the tree (as far as sled is durable).
+    /// Last position written to the tree (as far as sled is durable).
     flushed: Position,
+    /// Chain hash of the record at `checkpoint`, and at `flushed`.
+    checkpoint_hash: Option<Hash32>,
+    flushed_hash: Option<Hash32>,
     overlay: Overlay,
     pending_events: usize,
     ready: bool,
@@ -113,11 +134,14 @@ impl ProjectionWriter {
     pub fn open(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
         let checkpoint = read_checkpoint(&tree)?;
         let ready = read_ready(&tree)?;
+        let hash = read_checkpoint_hash(&tree)?;
         Ok(ProjectionWriter {
             tree,
             version,
             checkpoint,
             flushed: checkpoint,
+            checkpoint_hash: hash,
+            flushed_hash: hash,
             overlay: Overlay::default(),
             pending_events: 0,
             ready,
@@ -133,6 +157,11 @@ impl ProjectionWriter {
     /// The last position written to the tree.
     pub fn flushed_checkpoint(&self) -> Position {
         self.flushed
+    }
+
+    /// The chain hash of the record at the checkpoint (`None` at 0).
+    pub fn checkpoint_hash(&self) -> Option<Hash32> {
+        self.checkpoint_hash
     }
 
     /// Events applied since the last flush.
@@ -181,6 +210,7 @@ impl ProjectionWriter {
             Ok(Ok(())) => {
                 self.overlay.commit_event();
                 self.checkpoint = event.position;
+                self.checkpoint_hash = Some(event.hash);
                 self.pending_events += 1;
                 Ok(Applied::Yes)
             }
@@ -212,11 +242,15 @@ impl ProjectionWriter {
         self.overlay.drain_into(&mut batch);
         batch.insert(&CHECKPOINT_KEY, &self.checkpoint.to_be_bytes());
         batch.insert(&VERSION_KEY, &self.version.to_be_bytes());
+        if let Some(hash) = self.checkpoint_hash {
+            batch.insert(&HASH_KEY, &hash.0);
+        }
         if self.ready_pending {
             batch.insert(&READY_KEY, &[1u8]);
         }
         self.tree.apply_batch(batch)?;
         self.flushed = self.checkpoint;
+        self.flushed_hash = self.checkpoint_hash;
         self.pending_events = 0;
         if self.ready_pending {
             self.ready = true;
@@ -229,6 +263,7 @@ impl ProjectionWriter {
     pub fn discard_pending(&mut self) {
         self.overlay.clear();
         self.checkpoint = self.flushed;
+        self.checkpoint_hash = self.flushed_hash;
         self.pending_events = 0;
         self.ready_pending = false;
     }

@@ -83,6 +83,13 @@ pub enum RunError {
     Read(#[from] ReadError),
     #[error("the log subscription ended")]
     SubscriptionEnded,
+    #[error(
+        "the view was not built from this log (at its checkpoint {checkpoint}: {detail}); delete the views to rebuild them"
+    )]
+    NotThisLog {
+        checkpoint: Position,
+        detail: String,
+    },
     #[error("the runner task failed: {0}")]
     Task(String),
 }
@@ -754,9 +761,53 @@ impl Driver {
         self.slots.iter().all(|s| s.failed)
     }
 
+    /// Stops every projection whose tree was not built from `log`: its checkpoint is past the
+    /// head, or the record there has another chain hash.
+    fn check_log(&mut self, log: &dyn EventStore) {
+        let head = log.head().position;
+        for slot in self.slots.iter_mut().filter(|s| !s.failed) {
+            let checkpoint = slot.writer.checkpoint();
+            if checkpoint == 0 {
+                continue;
+            }
+            let detail = if checkpoint > head {
+                Some(format!("the log ends at {head}"))
+            } else if let Some(expected) = slot.writer.checkpoint_hash() {
+                match log.read_all(checkpoint).map(|mut events| events.next()) {
+                    Ok(Some(Ok(event)))
+                        if event.position == checkpoint && event.hash == expected =>
+                    {
+                        None
+                    }
+                    Ok(Some(Ok(event))) => Some(format!(
+                        "the log has record {} with hash {}, the view expects {expected}",
+                        event.position, event.hash
+                    )),
+                    Ok(None) => Some("the log has no such record".to_string()),
+                    Ok(Some(Err(e))) | Err(e) => {
+                        slot.fail(Failure {
+                            position: checkpoint + 1,
+                            error: e.into(),
+                        });
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(detail) = detail {
+                slot.fail(Failure {
+                    position: checkpoint + 1,
+                    error: RunError::NotThisLog { checkpoint, detail },
+                });
+            }
+        }
+    }
+
     /// Reads the log from the lowest checkpoint to its end, in chunks: a reader thread decodes
     /// the next chunk while this one is applied. Blocking.
     fn catch_up(&mut self, log: &dyn EventStore) {
+        self.check_log(log);
         let Some(from) = self.min_checkpoint() else {
             return;
         };

@@ -598,3 +598,45 @@ async fn a_replay_gives_the_view_as_of_the_cut_and_leaves_the_live_view_alone() 
     assert_eq!(runner.status()[0].checkpoint, 400);
     runner.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_built_from_another_log_are_refused() {
+    let built_from = MemLog::default();
+    fill(&built_from, 100, 12);
+    let db = db();
+    let runner = Projections::start(
+        db.clone(),
+        Arc::new(built_from),
+        vec![counter(1)],
+        small_chunks(),
+    )
+    .unwrap();
+    runner.wait_for(100, WAIT).await.unwrap();
+    runner.shutdown().await.unwrap();
+
+    // A shorter log, then a log as long but with other events.
+    for (len, seed) in [(50, 13), (120, 12)] {
+        let other = MemLog::default();
+        fill(&other, len, seed);
+        let runner = Projections::start(
+            db.clone(),
+            Arc::new(other),
+            vec![counter(1)],
+            small_chunks(),
+        )
+        .unwrap();
+        let err = runner.wait_for(101, WAIT).await.unwrap_err();
+        let WaitError::Failed { failure, .. } = err else {
+            panic!("expected a failure, got {err:?}")
+        };
+        assert_eq!(failure.position, 101);
+        assert!(matches!(
+            failure.error,
+            RunError::NotThisLog {
+                checkpoint: 100,
+                ..
+            }
+        ));
+        runner.shutdown().await.unwrap();
+    }
+}
