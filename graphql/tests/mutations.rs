@@ -20,10 +20,15 @@ mod facts;
 #[allow(dead_code)]
 #[path = "../src/schema/mutations/mod.rs"]
 mod mutations;
+#[allow(dead_code)]
+#[path = "../src/schema/session.rs"]
+mod session;
 mod schema {
     pub(crate) use super::facts;
     #[allow(unused_imports)]
     pub(crate) use super::mutations;
+    #[allow(unused_imports)]
+    pub(crate) use super::session;
 }
 
 #[test]

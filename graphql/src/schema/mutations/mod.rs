@@ -22,6 +22,9 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use uuid::Uuid;
 
+pub use crate::app::{
+    Absence, Evaluation, Homework, Publication, Reply, Resource, Space, Timetable,
+};
 use crate::app::{Aggregate, App, CommandOutcome};
 use crate::auth::{Session, viewer};
 use crate::errors::ApiError;
@@ -33,6 +36,9 @@ pub mod establishments;
 pub mod grades;
 pub mod homework;
 pub mod messages;
+pub mod publications;
+pub mod replies;
+pub mod resources;
 pub mod school;
 
 /// Every mutation of the domain, as one object to put into the schema's `MutationRoot`.
@@ -45,6 +51,9 @@ pub struct Mutations(
     grades::GradeMutations,
     absences::AbsenceMutations,
     messages::MessageMutations,
+    publications::PublicationMutations,
+    replies::ReplyMutations,
+    resources::ResourceMutations,
 );
 
 /// What a mutation wrote.
@@ -299,49 +308,4 @@ impl From<DomainProfile> for Profile {
             DomainProfile::PlatformAdmin => Profile::PlatformAdmin,
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Aggregates the app service's table does not name yet.
-
-macro_rules! local_aggregates {
-    ($($marker:ident, $name:literal, $module:ident, $state:ident, $command:ident, $event:ident, $variant:ident;)*) => {$(
-        /// The app service's handle on one aggregate of the domain.
-        #[derive(Debug, Clone, Copy)]
-        pub struct $marker;
-
-        impl Aggregate for $marker {
-            type State = domain::$module::$state;
-            type Command = domain::$module::$command;
-            type Event = domain::$module::$event;
-            const NAME: &'static str = $name;
-
-            fn decide(
-                state: &Self::State,
-                command: &Self::Command,
-                ctx: &domain::Context,
-            ) -> Result<Vec<Self::Event>, DomainError> {
-                domain::$module::decide(state, command, ctx)
-            }
-
-            fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
-                domain::$module::evolve(state, event)
-            }
-
-            fn from_body(body: &domain::EventBody) -> Option<&Self::Event> {
-                match body {
-                    domain::EventBody::$variant(event) => Some(event),
-                    #[allow(unreachable_patterns)]
-                    _ => None,
-                }
-            }
-        }
-    )*};
-}
-
-local_aggregates! {
-    Timetable, "timetable", timetable, TimetableState, TimetableCommand, TimetableEvent, Timetable;
-    Homework, "homework", homework, HomeworkState, HomeworkCommand, HomeworkEvent, Homework;
-    Evaluation, "evaluation", evaluation, EvaluationState, EvaluationCommand, EvaluationEvent, Evaluation;
-    Absence, "absence", absence, AbsenceState, AbsenceCommand, AbsenceEvent, Absence;
 }
