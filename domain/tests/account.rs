@@ -463,3 +463,26 @@ fn a_service_visit_is_recorded_for_the_visitor() {
         "FORBIDDEN",
     );
 }
+
+#[test]
+fn nothing_is_done_with_an_erased_account() {
+    let erased = [
+        created(vec![Profile::Student]),
+        deactivated(NOW),
+        AccountEvent::PersonalDataErased {
+            account: me(),
+            ground: ErasureGround::OnRequest,
+        },
+    ];
+    let set = AccountCommand::SetCredentials {
+        account: me(),
+        password_hash: PasswordHash::parse(PHC).unwrap(),
+    };
+    assert_refused(run(&erased, set, &at(admin(), NOW)), "ERASED");
+    assert_refused(
+        run(&erased, login("2026-03-02T20:00:00Z"), &at(student(), NOW)),
+        "ERASED",
+    );
+    let state = erased.iter().fold(AccountState::default(), evolve);
+    assert!(state.erased && !state.has_credentials && !state.is_active());
+}

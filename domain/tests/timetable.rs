@@ -263,3 +263,18 @@ fn one_occurrence_changes_teacher_room_or_time() {
     let earlier = change(None, None, Some(hours(7, 8)), false);
     assert!(run(&[added(), other], earlier, &ctx).is_ok());
 }
+
+#[test]
+fn a_timetable_belongs_to_one_class_of_one_establishment() {
+    let mut elsewhere = add(
+        SlotId::from_uuid(uuid(301)),
+        Day::Friday,
+        hours(8, 9),
+        true,
+        false,
+    );
+    if let TimetableCommand::AddSlot { class, .. } = &mut elsewhere {
+        *class = other_class();
+    }
+    assert_refused(run(&[added()], elsewhere, &at(staff(), NOW)), "INVALID");
+}
