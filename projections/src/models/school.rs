@@ -59,6 +59,7 @@ use crate::store::{Key, ReadStoreExt, Store, StoreExt};
 use crate::{Projection, ProjectionError};
 
 pub mod facts;
+pub mod fixture;
 mod views;
 
 pub use views::*;
