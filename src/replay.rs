@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use eventlog::{EventStore, RecordedEvent};
+use eventlog::EventStore;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use projections::{Cut, Projection, Replayed};
@@ -21,7 +21,7 @@ use crate::progress::ReplayBar;
 pub enum Until {
     /// Up to and including this log position.
     Position(u64),
-    /// Every event whose fact happened before this instant.
+    /// Every event the log recorded before this instant.
     Before(Timestamp),
 }
 
@@ -56,24 +56,18 @@ pub fn end_of_day_paris(date: Date) -> anyhow::Result<Timestamp> {
 }
 
 impl Until {
-    /// The replay cut. A date cuts on when each fact happened (the envelope's time), which for
-    /// seeded history differs from when the log recorded it.
+    /// The replay cut. A date or an instant cuts on when the log recorded each event: the
+    /// replay shows what the log held then, as the projections crate's own as-of replays do.
+    /// (Facts carry their own dates too, e.g. a deployment's effective date; the statistics
+    /// read those at query time.)
     pub fn cut(self) -> Cut {
         match self {
             Until::Position(position) => Cut::UpTo(position),
-            Until::Before(instant) => Cut::StopAt(Arc::new(move |event: &RecordedEvent| {
-                happened_at(event).is_some_and(|at| at >= instant)
-            })),
+            Until::Before(instant) => {
+                Cut::RecordedAtOrBefore(instant.as_microsecond().saturating_sub(1))
+            }
         }
     }
-}
-
-/// When the fact recorded in `event` happened, from the domain envelope; `None` when it does
-/// not decode (the read model then reports the bad event itself).
-pub fn happened_at(event: &RecordedEvent) -> Option<Timestamp> {
-    domain::codec::decode(&event.event_type, event.schema_version, &event.payload)
-        .ok()
-        .map(|e| e.at)
 }
 
 /// Replays one read model up to `cut` on a blocking thread, with a progress bar.

@@ -21,6 +21,14 @@ use super::{DemoLogin, SeedError};
 /// Every demo password ends with this, after the role's name: `eleve-demo`, `parent-demo`…
 pub const DEMO_PASSWORD_SUFFIX: &str = "-demo";
 
+impl College {
+    /// Whether teacher `t` teaches class `c`: everyone teaches every class, except EPS (the
+    /// last teacher), which only the first two classes have.
+    pub fn teaches(&self, t: usize, c: usize) -> bool {
+        !(t == 5 && c == 2)
+    }
+}
+
 /// A person of the collège.
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -247,6 +255,7 @@ pub async fn populate(
 
     set_up(seeder, &college, college_name).await?;
     let logins = set_credentials(seeder, &college).await?;
+    super::activity::run(seeder, &college).await?;
     Ok(logins)
 }
 
@@ -333,9 +342,8 @@ async fn set_up(seeder: &Seeder, college: &College, college_name: &str) -> Resul
                 )
                 .await?;
         }
-        // Every teacher teaches every class, except EPS which only the first two have.
         for (t, teacher) in college.teachers.iter().enumerate() {
-            if t == 5 && c == 2 {
+            if !college.teaches(t, c) {
                 continue;
             }
             seeder

@@ -10,6 +10,7 @@
 //! this week's, one right-of-reply request is pending with time left and one is overdue
 //! whenever the demo is started).
 
+mod activity;
 pub mod catalogue;
 mod college;
 mod seeder;

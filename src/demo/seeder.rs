@@ -99,6 +99,14 @@ impl Seeder {
             .map_err(|error| SeedError::command(what(), &error))
     }
 
+    /// The current state of one aggregate, folded from the log (for facts a command needs,
+    /// such as a contested publication's version and length).
+    pub fn state<A: Aggregate>(&self, stream: &str) -> Result<(A::State, Option<u64>), SeedError> {
+        self.app
+            .state::<A>(stream)
+            .map_err(|error| SeedError::command(format!("read {stream}"), &error))
+    }
+
     /// Registers every establishment (in June 2005) and replays the deployment history in
     /// date order. Returns the ids in catalogue order.
     pub async fn register_establishments(
