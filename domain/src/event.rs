@@ -85,6 +85,17 @@ macro_rules! body_from {
                 EventBody::$outer(e)
             }
         }
+
+        /// Takes the aggregate's event out of a body, or gives the body back.
+        impl TryFrom<EventBody> for $inner {
+            type Error = EventBody;
+            fn try_from(body: EventBody) -> Result<Self, EventBody> {
+                match body {
+                    EventBody::$outer(e) => Ok(e),
+                    other => Err(other),
+                }
+            }
+        }
     )*};
 }
 

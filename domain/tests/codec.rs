@@ -676,6 +676,18 @@ fn type_names_and_stream_ids_follow_the_conventions() {
 }
 
 #[test]
+fn an_aggregate_takes_its_own_events_out_of_a_body() {
+    for body in samples() {
+        let name = body.event_type();
+        let own = AccountEvent::try_from(body.clone());
+        assert_eq!(own.is_ok(), name.starts_with("account."), "{name}");
+        if let Err(back) = own {
+            assert_eq!(back, body);
+        }
+    }
+}
+
+#[test]
 fn bad_records_are_typed_errors() {
     let event = envelope(samples().remove(0));
     let encoded = encode(&event).unwrap();
