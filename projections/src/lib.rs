@@ -70,12 +70,20 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Shut the runner down before closing the log: a closed log ends the subscription, which the
-//! runner reports as a failure of every projection.
-//!
-//! [`Projections::status`] gives each projection's served version, checkpoint, lag and state
-//! (catching up, rebuilding, live, failed with the position and error); [`Projections::progress`]
-//! is a watch of the catch-up's events done, total, rate and time left.
+//! - [`Projections::handle`] gives a cheap, clonable [`ProjectionHandle`] for one projection:
+//!   `view()`, `wait_for(position, timeout)` for that projection only, `status()`, and `watch()`,
+//!   a `tokio::sync::watch` of what its view includes (to push updates to subscribers).
+//! - A [`View`] is for one request: a tree replaced by a rebuild is dropped from disk only once
+//!   its last view is gone. Before a projection's first build completes, `view()` returns
+//!   [`ViewError::NotBuilt`]; at start-up, [`Projections::wait_caught_up`] waits for the catch-up
+//!   and any rebuild (follow [`Projections::progress`] meanwhile: events done, total, rate and
+//!   time left).
+//! - [`Projections::status`] gives each projection's served version, checkpoint, lag and state
+//!   (catching up, rebuilding, live, or failed with the position and the error).
+//! - Start one runner per `sled::Db`, and shut it down before closing the log: a closed log ends
+//!   the subscription, which the runner reports as a failure of every projection. Views built
+//!   from another log (checkpoint past the head, or another chain hash at the checkpoint) are
+//!   refused with [`RunError::NotThisLog`].
 //!
 //! # Replays as of a date
 //!
