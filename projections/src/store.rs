@@ -1,5 +1,5 @@
 //! The key-value abstraction every read model is written against, and its three implementations:
-//! the write-back [`Overlay`] the runner applies chunks of events into (over a sled tree), the
+//! the write-back overlay the runner applies chunks of events into (over a sled tree), the
 //! in-memory [`MemStore`] used by replays and tests, and the read-only [`View`] the server reads a
 //! live projection through.
 //!
