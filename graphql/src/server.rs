@@ -155,7 +155,10 @@ impl Server {
                 }
             },
         };
+        // Wait for the pruner to be gone, so no clone of the state (and of the log) outlives
+        // `run`: the caller may close and reopen the log right after.
         pruner.abort();
+        let _ = pruner.await;
         result
     }
 }

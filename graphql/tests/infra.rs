@@ -29,21 +29,48 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use uuid::Uuid;
 
 /// A clock the test moves by hand.
-struct TestClock(AtomicI64);
+struct TestClock {
+    seconds: AtomicI64,
+    /// When armed, the next reading of the clock says so and waits to be released: a way to
+    /// hold a request in flight.
+    gate: std::sync::Mutex<Option<Gate>>,
+}
+
+struct Gate {
+    arrived: std::sync::mpsc::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+}
 
 impl TestClock {
     fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.seconds.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// Arms the gate; returns (arrived, release).
+    fn arm(&self) -> (std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>) {
+        let (arrived_tx, arrived_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel();
+        *self.gate.lock().unwrap() = Some(Gate {
+            arrived: arrived_tx,
+            release: release_rx,
+        });
+        (arrived_rx, release_tx)
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
-        Timestamp::from_second(self.0.load(Ordering::SeqCst)).unwrap()
+        let gate = self.gate.lock().unwrap().take();
+        if let Some(gate) = gate {
+            gate.arrived.send(()).unwrap();
+            gate.release.recv().unwrap();
+        }
+        Timestamp::from_second(self.seconds.load(Ordering::SeqCst)).unwrap()
     }
 }
 
 struct TestServer {
+    addr: std::net::SocketAddr,
     base: String,
     ws_url: String,
     store: Arc<FileLog>,
@@ -78,7 +105,10 @@ async fn start_configured(
     configure(&mut config);
     let store = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
     let metrics = Arc::new(Metrics::new());
-    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let clock = Arc::new(TestClock {
+        seconds: AtomicI64::new(1_800_000_000),
+        gate: std::sync::Mutex::new(None),
+    });
     let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
     let lag = Arc::new(AtomicU64::new(0));
     let dyn_store: Arc<dyn EventStore> = store.clone();
@@ -114,6 +144,7 @@ async fn start_configured(
         let _ = stopped.await;
     }));
     TestServer {
+        addr,
         base: format!("http://{addr}"),
         ws_url: format!("ws://{addr}/graphql"),
         store,
@@ -977,5 +1008,54 @@ async fn websocket_connections_are_limited() {
             other.map(|(_, r)| r.status())
         ),
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let server = start().await;
+    let (account, establishment) = create_account(&server).await;
+    let (token, _) = log_in(&server, account, establishment).await;
+
+    // Hold a logout in flight: the handler waits inside its first reading of the clock.
+    let (arrived, release) = server.clock.arm();
+    let request = server
+        .post()
+        .bearer_auth(&token)
+        .json(&json!({ "query": "mutation { logout { position } }" }));
+    let in_flight = tokio::spawn(async move { request.send().await });
+    tokio::task::spawn_blocking(move || arrived.recv().unwrap())
+        .await
+        .unwrap();
+
+    // Ask for shutdown, and wait until the server stops accepting connections.
+    let addr = server.addr;
+    let mut server = server;
+    let _ = server.stop.take().unwrap().send(());
+    let mut attempts = 0;
+    while tokio::net::TcpStream::connect(addr).await.is_ok() {
+        attempts += 1;
+        assert!(
+            attempts < 1000,
+            "the server still accepts connections after shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    release.send(()).unwrap();
+
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let position = body["data"]["logout"]["position"].as_u64().unwrap();
+    assert_eq!(position, 5, "{body}");
+    let dir = server.stop_keeping_data().await;
+
+    // The logout is in the log after the restart.
+    let server = start_in(dir).await;
+    assert_eq!(server.store.head().position, 5);
+    let (status, _) = server
+        .query("{ session { accountId } }", Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
