@@ -3,6 +3,9 @@
 //! rebuild from scratch, so no event was counted twice or lost.
 //!
 //! The test binary plays both roles: run with `PROJECTIONS_CRASH_CHILD=<dir>` it is the child.
+//!
+//! Also on the file-backed log: following it live, every append is in the view once `wait_for`
+//! its position returns (read-your-writes).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -167,6 +170,57 @@ async fn a_runner_killed_mid_catch_up_restarts_to_the_view_of_a_rebuild() {
         "restarted at {restarted_at}"
     );
     runner.wait_for(head, WAIT).await.unwrap();
+    let expected = replay(
+        log.as_ref(),
+        &EventCounter::new("counts", 1),
+        &Cut::UpTo(head),
+        &mut |_| {},
+    )
+    .unwrap()
+    .store;
+    assert_eq!(contents(&runner.view("counts").unwrap()), expected);
+    runner.shutdown().await.unwrap();
+    log.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_append_on_the_file_log_is_readable_after_wait_for() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+    append(&log, 400, 2).await;
+    let db = sled::open(dir.path().join("views")).unwrap();
+    let counter: Arc<dyn Projection> = Arc::new(EventCounter::new("counts", 1));
+    let runner = Projections::start(db, log.clone(), vec![counter], config()).unwrap();
+    let category = StreamId::new("grade-42").unwrap();
+    for expected in 1..=20i64 {
+        let outcome = log
+            .append(AppendRequest::single(
+                Uuid::now_v7(),
+                category.clone(),
+                ExpectedVersion::Any,
+                vec![ProposedEvent {
+                    event_id: Uuid::now_v7(),
+                    event_type: "graded".to_string(),
+                    schema_version: 1,
+                    metadata: Metadata::default(),
+                    payload: vec![],
+                }],
+            ))
+            .await
+            .unwrap();
+        runner.wait_for(outcome.last_position, WAIT).await.unwrap();
+        // Read your own write: the view counts every "graded" event appended so far.
+        let view = runner.view("counts").unwrap();
+        let key = projections::Key::new("type").str("graded");
+        assert_eq!(
+            projections::ReadStoreExt::get_i64(&view, key.as_bytes()).unwrap(),
+            expected
+        );
+    }
+    let head = log.head().position;
     let expected = replay(
         log.as_ref(),
         &EventCounter::new("counts", 1),
