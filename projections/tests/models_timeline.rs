@@ -1,0 +1,457 @@
+//! The timeline read model fed with domain events: who is notified of homework, grades,
+//! messages, lesson changes, publications and reply decisions; one notification per person and
+//! event (a parent of two pupils of the class gets one, naming both); read marks from message
+//! reads; erasure; replays that never duplicate; and the property that chunked application with
+//! crashes equals a rebuild.
+
+use domain::account::{AccountEvent, ErasureGround};
+use domain::actor::Profile;
+use domain::evaluation::EvaluationEvent;
+use domain::ids::{
+    AccountId, AssignmentId, ConversationId, EvaluationId, MessageId, PublicationId,
+    ReplyRequestId, SpaceId,
+};
+use domain::messaging::MessagingEvent;
+use domain::publication::{PublicationEvent, SpaceEvent, SpaceKind, Version};
+use domain::reply::{
+    ContestedPassages, MessageKind, ReceivedRequest, ReplyEvent, RequestContents, Requester,
+};
+use domain::timetable::TimetableEvent;
+use projections::models::school::fixture::{
+    Feed, World, body, fold_in_chunks, id, mark, random_history, reason, text, title, ts,
+};
+use projections::models::timeline::{
+    self, NotificationKind, PublicationOutcome, ReplyDecision, Timeline,
+};
+use projections::{MemStore, ReadStore};
+use proptest::prelude::*;
+
+fn given() -> (World, Feed) {
+    let world = World::new();
+    let feed = Feed::new();
+    world.set_up(&feed, ts("2026-11-23T07:00:00Z"));
+    (world, feed)
+}
+
+fn all(store: &dyn ReadStore, account: AccountId) -> Vec<timeline::Notification> {
+    timeline::notifications(store, account, usize::MAX).unwrap()
+}
+
+#[test]
+fn new_homework_reaches_the_class_and_its_parents_once_each() {
+    let (world, feed) = given();
+    let assignment: AssignmentId = id(1000);
+    let position = feed.push(
+        ts("2026-11-30T10:00:00Z"),
+        world.teacher_ref(),
+        world.homework(
+            assignment,
+            world.classes[0],
+            None,
+            ts("2026-12-01T08:00:00Z"),
+        ),
+    );
+    let store = feed.fold(&Timeline);
+    for student in &world.students[..2] {
+        let notes = all(&store, *student);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].position, position);
+        assert!(notes[0].about.is_empty());
+        assert!(matches!(
+            notes[0].kind,
+            NotificationKind::HomeworkPublished { assignment: a, .. } if a == assignment
+        ));
+    }
+    // The parent of both pupils gets one notification naming both children.
+    let parent = all(&store, world.parents[0]);
+    assert_eq!(parent.len(), 1);
+    assert_eq!(parent[0].about, vec![world.students[0], world.students[1]]);
+    assert_eq!(timeline::unread_count(&store, world.parents[0]).unwrap(), 1);
+    // Nobody else: the other class, its parent, the teacher who published it.
+    for other in [world.students[2], world.parents[1], world.teacher] {
+        assert!(all(&store, other).is_empty());
+    }
+    // Folding the same log again gives the same view: nothing is duplicated.
+    assert_eq!(feed.fold(&Timeline), store);
+}
+
+#[test]
+fn grades_notify_only_once_published_and_corrections_after_that() {
+    let (world, feed) = given();
+    let evaluation: EvaluationId = id(2000);
+    let t = ts("2026-11-30T12:00:00Z");
+    feed.push(
+        t,
+        world.teacher_ref(),
+        world.evaluation(evaluation, world.classes[1]),
+    );
+    feed.push(
+        t,
+        world.teacher_ref(),
+        EvaluationEvent::GradeRecorded {
+            evaluation,
+            student: world.students[2],
+            mark: mark(1500),
+            comment: None,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    assert!(
+        all(&store, world.students[2]).is_empty(),
+        "not published yet"
+    );
+
+    feed.push(
+        t,
+        world.teacher_ref(),
+        EvaluationEvent::GradesPublished { evaluation },
+    );
+    feed.push(
+        t,
+        world.teacher_ref(),
+        EvaluationEvent::GradeCorrected {
+            evaluation,
+            student: world.students[2],
+            previous: mark(1500),
+            mark: mark(1600),
+            comment: None,
+            reason: reason("Erreur de report"),
+        },
+    );
+    feed.push(
+        t,
+        world.teacher_ref(),
+        EvaluationEvent::GradeRecorded {
+            evaluation,
+            student: world.students[3],
+            mark: mark(900),
+            comment: None,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    let kinds: Vec<_> = all(&store, world.students[2])
+        .into_iter()
+        .map(|n| n.kind)
+        .collect();
+    assert!(matches!(kinds[0], NotificationKind::GradeCorrected { .. }));
+    assert!(matches!(kinds[1], NotificationKind::GradesPublished { .. }));
+    assert_eq!(kinds.len(), 2);
+    let parent = all(&store, world.parents[1]);
+    assert_eq!(parent.len(), 2);
+    assert!(parent.iter().all(|n| n.about == vec![world.students[2]]));
+    // A grade recorded after publication is published at once.
+    let late_one = all(&store, world.students[3]);
+    assert_eq!(late_one.len(), 1);
+    assert!(matches!(
+        late_one[0].kind,
+        NotificationKind::GradesPublished { .. }
+    ));
+}
+
+#[test]
+fn a_message_read_marks_its_notification_read() {
+    let (world, feed) = given();
+    let conversation: ConversationId = id(50);
+    let t = ts("2026-11-30T12:00:00Z");
+    for (n, message) in [id::<MessageId>(60), id(61)].into_iter().enumerate() {
+        feed.push(
+            t,
+            world.teacher_ref(),
+            MessagingEvent::MessageSent {
+                conversation,
+                message,
+                sender: world.teacher,
+                recipients: vec![world.students[0], world.students[1]],
+                body: body(&format!("Message {n}")),
+                sent_at: t,
+            },
+        );
+    }
+    feed.push(
+        t,
+        Some((world.students[0], Profile::Student)),
+        MessagingEvent::MessageRead {
+            conversation,
+            message: id(60),
+            reader: world.students[0],
+            read_at: t,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    let notes = all(&store, world.students[0]);
+    let reads: Vec<_> = notes.iter().map(|n| n.read).collect();
+    assert_eq!(
+        reads,
+        vec![false, true],
+        "newest first; the first message is read"
+    );
+    assert_eq!(
+        timeline::unread_count(&store, world.students[0]).unwrap(),
+        1
+    );
+    assert_eq!(
+        timeline::unread_count(&store, world.students[1]).unwrap(),
+        2
+    );
+    assert!(
+        all(&store, world.teacher).is_empty(),
+        "the sender is not notified"
+    );
+    // Paging: the newest one, then what came before it.
+    let first = timeline::notifications(&store, world.students[1], 1).unwrap();
+    assert_eq!(first.len(), 1);
+    let rest =
+        timeline::notifications_before(&store, world.students[1], first[0].position, 10).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0].position < first[0].position);
+}
+
+#[test]
+fn a_lesson_change_reaches_the_class_its_parents_and_the_teacher() {
+    let (world, feed) = given();
+    feed.push(
+        ts("2026-11-25T10:00:00Z"),
+        world.staff_ref(),
+        TimetableEvent::OccurrenceCancelled {
+            class: world.classes[1],
+            slot: world.slots[1],
+            date: world.monday,
+            reason: None,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    for person in [
+        world.students[2],
+        world.students[3],
+        world.parents[1],
+        world.teacher,
+    ] {
+        let notes = all(&store, person);
+        assert_eq!(notes.len(), 1, "{person:?}");
+        assert!(matches!(
+            notes[0].kind,
+            NotificationKind::TimetableChanged {
+                cancelled: true,
+                ..
+            }
+        ));
+    }
+    for person in [world.students[0], world.parents[0], world.staff] {
+        assert!(all(&store, person).is_empty());
+    }
+}
+
+#[test]
+fn publications_reach_their_readers_and_authors_learn_the_outcome() {
+    let (world, feed) = given();
+    let news: SpaceId = id(80);
+    let class_space: SpaceId = id(81);
+    let t = ts("2026-11-30T12:00:00Z");
+    feed.push(
+        t,
+        world.admin_ref(),
+        SpaceEvent::SpaceCreated {
+            space: news,
+            establishment: world.establishment,
+            kind: SpaceKind::EstablishmentNews,
+            title: title("Actualités"),
+            pre_moderated: false,
+            personal_contributions: false,
+        },
+    );
+    feed.push(
+        t,
+        world.admin_ref(),
+        SpaceEvent::SpaceCreated {
+            space: class_space,
+            establishment: world.establishment,
+            kind: SpaceKind::ClassSpace {
+                class: world.classes[0],
+                students_may_post: true,
+            },
+            title: title("Seconde 1"),
+            pre_moderated: true,
+            personal_contributions: false,
+        },
+    );
+    let in_news: PublicationId = id(90);
+    let in_class: PublicationId = id(91);
+    for (publication, space, author) in [
+        (in_news, news, world.staff),
+        (in_class, class_space, world.students[0]),
+    ] {
+        feed.push(
+            t,
+            Some((author, Profile::Staff)),
+            PublicationEvent::Drafted {
+                publication,
+                space,
+                establishment: world.establishment,
+                author,
+                personal_contribution: false,
+                title: title("Sortie au musée"),
+                body: body("Le 12 décembre."),
+            },
+        );
+    }
+    let version = |by| Version {
+        number: 1,
+        title: title("Sortie au musée"),
+        body: body("Le 12 décembre."),
+        at: t,
+        by,
+        note: None,
+    };
+    feed.push(
+        t,
+        world.staff_ref(),
+        PublicationEvent::Published {
+            publication: in_news,
+            version: version(world.staff),
+        },
+    );
+    feed.push(
+        t,
+        world.teacher_ref(),
+        PublicationEvent::SubmissionRejected {
+            publication: in_class,
+            reason: reason("Hors sujet"),
+        },
+    );
+    let store = feed.fold(&Timeline);
+    // The news reaches every active member of the establishment but its author.
+    for person in [
+        world.students[3],
+        world.parents[1],
+        world.teacher,
+        world.admin,
+    ] {
+        let notes = all(&store, person);
+        assert_eq!(notes.len(), 1, "{person:?}");
+        assert!(matches!(
+            notes[0].kind,
+            NotificationKind::PublicationPublished { publication, .. } if publication == in_news
+        ));
+    }
+    assert!(all(&store, world.staff).is_empty());
+    // The student whose class-space contribution was rejected learns it.
+    let own = all(&store, world.students[0]);
+    assert!(own.iter().any(|n| matches!(
+        n.kind,
+        NotificationKind::OwnPublication {
+            outcome: PublicationOutcome::Rejected,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_reply_decision_reaches_a_requester_with_an_account() {
+    let (world, feed) = given();
+    let request: ReplyRequestId = id(95);
+    let publication: PublicationId = id(90);
+    let t = ts("2026-11-30T12:00:00Z");
+    feed.push(
+        t,
+        Some((world.parents[1], Profile::Parent)),
+        ReplyEvent::RequestReceived {
+            request: Box::new(ReceivedRequest {
+                request,
+                publication,
+                establishment: world.establishment,
+                contested_version: 1,
+                requester: Requester::Account {
+                    account: world.parents[1],
+                },
+                recorded_by: None,
+                received_at: t,
+                due_at: ts("2026-12-03T23:00:00Z"),
+                contents: RequestContents {
+                    message_reference: text("Actualités, 30 novembre"),
+                    author_name: None,
+                    kind: MessageKind::Text,
+                    contested_passages: ContestedPassages::new(vec![body("Le passage")]).unwrap(),
+                    reply_text: body("Ma réponse"),
+                },
+                addressed_to_director: true,
+                in_time: true,
+                window_closed_at: ts("2027-02-28T23:00:00Z"),
+                reply_chars: 10,
+                reply_lines: 1,
+                contested_chars: 10,
+                reply_within_limits: true,
+            }),
+        },
+    );
+    feed.push(
+        t,
+        Some((world.admin, Profile::PublicationDirector)),
+        ReplyEvent::ReplyPublished {
+            request,
+            publication,
+            text: body("Ma réponse"),
+            published_at: ts("2026-12-04T08:00:00Z"),
+            due_at: ts("2026-12-03T23:00:00Z"),
+            late: true,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    let notes = all(&store, world.parents[1]);
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        notes[0].kind,
+        NotificationKind::ReplyDecision {
+            request,
+            publication,
+            decision: ReplyDecision::Published { late: true },
+        }
+    );
+}
+
+#[test]
+fn an_erased_person_has_no_timeline_left() {
+    let (world, feed) = given();
+    feed.push(
+        ts("2026-11-30T10:00:00Z"),
+        world.teacher_ref(),
+        world.homework(id(1000), world.classes[0], None, ts("2026-12-01T08:00:00Z")),
+    );
+    feed.push(
+        ts("2026-12-01T10:00:00Z"),
+        world.admin_ref(),
+        AccountEvent::PersonalDataErased {
+            account: world.students[0],
+            ground: ErasureGround::OnRequest,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    assert!(all(&store, world.students[0]).is_empty());
+    assert_eq!(
+        timeline::unread_count(&store, world.students[0]).unwrap(),
+        0
+    );
+    assert_eq!(all(&store, world.students[1]).len(), 1);
+    // The parent keeps the notification; later ones no longer mention the erased child.
+    feed.push(
+        ts("2026-12-02T10:00:00Z"),
+        world.teacher_ref(),
+        world.homework(id(1001), world.classes[0], None, ts("2026-12-03T08:00:00Z")),
+    );
+    let store = feed.fold(&Timeline);
+    let parent = all(&store, world.parents[0]);
+    assert_eq!(parent[0].about, vec![world.students[1]]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn chunked_application_with_crashes_equals_a_rebuild(
+        choices in prop::collection::vec((0..13u8, any::<u8>(), any::<u8>()), 0..120),
+        steps in prop::collection::vec(0..10u8, 1..64),
+    ) {
+        let feed = random_history(&choices);
+        let rebuilt: MemStore = feed.fold(&Timeline);
+        prop_assert_eq!(fold_in_chunks(&feed, &Timeline, &steps), rebuilt);
+    }
+}
