@@ -330,6 +330,13 @@ async fn run(
         Media::GraphqlResponseJson if request_error => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };
+    tracing::debug!(
+        operation = kind.as_str(),
+        errors = response.errors.len(),
+        status = status.as_u16(),
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "graphql request"
+    );
     let body = match serde_json::to_vec(&response) {
         Ok(body) => body,
         Err(e) => {
