@@ -45,7 +45,10 @@
 //! - Errors: resolvers return `async_graphql::Result<T>` and convert every failure through
 //!   [`errors::ApiError`] (`.map_err(ApiError::from)?`, or `?` on a `Result<_, ApiError>`),
 //!   never `?` on another `Display` error directly, which would lose `extensions.code`.
-//! - Lists: take `first: Option<i32>` and call [`limits::page_size`] (max [`limits::PAGE_SIZE_MAX`]).
+//! - Lists: take `first: Option<i32>` and call [`limits::page_size`] (max
+//!   [`limits::PAGE_SIZE_MAX`]); give the field a complexity that grows with the page, e.g.
+//!   `#[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]`, so
+//!   the complexity limit sees nested lists for what they cost.
 //! - Commands: `ctx.data::<App>()?.execute::<app::Account>(&stream, &command, &actor,
 //!   client_command_id)` returns an [`app::CommandOutcome`] (positions, events, whether it was
 //!   deduplicated). `App::now()` and `App::new_id()` are the clock and the id source.
