@@ -159,6 +159,8 @@ impl GradeMutations {
     }
 
     /// Corrects a recorded grade; the previous value is kept, with the reason.
+    // A resolver's arguments are the schema's arguments.
+    #[allow(clippy::too_many_arguments)]
     async fn correct_grade(
         &self,
         ctx: &Context<'_>,

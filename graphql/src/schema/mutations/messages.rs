@@ -19,7 +19,6 @@ pub struct MessageMutations;
 #[Object]
 impl MessageMutations {
     /// Starts a conversation in an establishment with a first message to the recipients.
-    #[allow(clippy::too_many_arguments)]
     async fn start_conversation(
         &self,
         ctx: &Context<'_>,
