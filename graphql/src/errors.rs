@@ -279,6 +279,40 @@ mod tests {
     }
 
     #[test]
+    fn labels_execution_errors_and_keeps_existing_codes() {
+        use async_graphql::PathSegment;
+        let at = |e: ServerError| e.with_path(vec![PathSegment::Field("x".into())]);
+        let coded = ServerError {
+            extensions: Some(ApiError::Forbidden("no".into()).extensions()),
+            ..at(ServerError::new("no", None))
+        };
+        let mut response = Response::new(async_graphql::Value::Null);
+        response.errors = vec![
+            at(ServerError::new(
+                "Failed to parse \"Int\": not a number",
+                None,
+            )),
+            at(ServerError::new("Data `Foo` does not exist.", None)),
+            coded,
+        ];
+        assert!(!is_request_error(&response));
+        label_response(&mut response);
+        let codes: Vec<_> = response
+            .errors
+            .iter()
+            .map(|e| e.extensions.as_ref().unwrap().get("code").cloned().unwrap())
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                async_graphql::Value::from("INVALID"),
+                async_graphql::Value::from("INTERNAL"),
+                async_graphql::Value::from("FORBIDDEN"),
+            ]
+        );
+    }
+
+    #[test]
     fn labels_limit_and_request_errors() {
         let mut response = Response::from_errors(vec![
             ServerError::new("Query is nested too deep.", None),
