@@ -52,8 +52,19 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Directory;
 
-/// The event families the directory reads.
-const FAMILIES: &[&str] = &["establishment.", "account.", "class."];
+/// The event families the directory reads (not logins and service visits, the busiest account
+/// events, which only the statistics need).
+const FAMILIES: &[&str] = &[
+    "establishment.",
+    "class.",
+    "account.created",
+    "account.profile_granted",
+    "account.credentials_set",
+    "account.child_",
+    "account.deactivated",
+    "account.personal_data_erased",
+    "account.session_",
+];
 
 impl Projection for Directory {
     fn name(&self) -> &'static str {

@@ -69,7 +69,11 @@ pub struct Timeline;
 /// The event families the timeline reads.
 const FAMILIES: &[&str] = &[
     "class.",
-    "account.",
+    "account.created",
+    "account.profile_granted",
+    "account.child_",
+    "account.deactivated",
+    "account.personal_data_erased",
     "homework.published",
     "evaluation.",
     "timetable.",
@@ -844,18 +848,45 @@ pub fn notifications(
 }
 
 /// A person's notifications older than `before_position` (for paging), newest first, at most
-/// `limit`.
+/// `limit`. Newer records are skipped by key, without decoding them.
 pub fn notifications_before(
     store: &dyn ReadStore,
     account: AccountId,
     before_position: Position,
     limit: usize,
 ) -> Result<Vec<Notification>, StoreError> {
-    Ok(notifications(store, account, usize::MAX)?
-        .into_iter()
-        .filter(|n| n.position < before_position)
-        .take(limit)
-        .collect())
+    let prefix = Key::new("tl").uuid(account.as_uuid()).into_vec();
+    // Keys hold `u64::MAX - position`: older notifications have greater keys.
+    let first_key = Key::new("tl")
+        .uuid(account.as_uuid())
+        .u64(u64::MAX - before_position)
+        .into_vec();
+    let mut out = Vec::new();
+    let mut failure = None;
+    if limit == 0 {
+        return Ok(out);
+    }
+    store.visit_prefix(&prefix, &mut |key, value| {
+        if key <= first_key.as_slice() {
+            return ControlFlow::Continue(());
+        }
+        match crate::store::decode_value::<Notification>(key, value) {
+            Ok(n) => out.push(n),
+            Err(e) => {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        if out.len() >= limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// How many of a person's notifications are unread.
