@@ -27,6 +27,8 @@ pub enum Command {
     Verify(DataArgs),
     /// Replays read models from the log up to a date or a position, into memory.
     Replay(ReplayArgs),
+    /// Statistics for analysts, computed by replaying the log into memory.
+    Stats(StatsArgs),
 }
 
 /// Where the data lives.
@@ -221,6 +223,50 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deployment_takes_a_list_of_dimensions() {
+        let cli = Cli::try_parse_from([
+            "ent",
+            "stats",
+            "deployment",
+            "--as-of",
+            "2018-11-30",
+            "--by",
+            "kind,sector,academie",
+        ])
+        .unwrap();
+        let Command::Stats(StatsArgs {
+            what: StatsCommand::Deployment(args),
+        }) = cli.command
+        else {
+            panic!("not a deployment command");
+        };
+        assert_eq!(
+            args.by,
+            vec![Dimension::Kind, Dimension::Sector, Dimension::Academie]
+        );
+        assert_eq!(args.as_of, Some(jiff::civil::date(2018, 11, 30)));
+        assert_eq!(args.format, Format::Json);
+    }
+
+    #[test]
+    fn a_monthly_series_needs_its_range() {
+        assert!(Cli::try_parse_from(["ent", "stats", "deployment", "--monthly"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "ent",
+                "stats",
+                "deployment",
+                "--monthly",
+                "--from",
+                "2018-01-01",
+                "--to",
+                "2018-12-31"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod output;
 pub mod progress;
 pub mod replay;
 pub mod serve;
+pub mod stats;
 pub mod telemetry;
 pub mod verify;
 
@@ -21,5 +22,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Verify(args) => verify::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Stats(args) => stats::run(args).await,
     }
 }

@@ -15,6 +15,8 @@ use crate::data::DataDir;
 const CHECKPOINT_KEY: [u8; 2] = [0x00, b'c'];
 /// Present once a projection tree has caught up and may be served.
 const READY_KEY: [u8; 2] = [0x00, b'r'];
+/// The chain hash of the log record at the checkpoint (absent at checkpoint 0).
+const HASH_KEY: [u8; 2] = [0x00, b'h'];
 
 /// What `ent verify` found wrong.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,15 @@ pub enum Damage {
         head: Position,
         views: String,
     },
+    #[error(
+        "read model {tree}: built from another log (the record at its checkpoint {checkpoint} \
+         has another hash); drop {views} to rebuild the read models"
+    )]
+    ForeignLog {
+        tree: String,
+        checkpoint: Position,
+        views: String,
+    },
     #[error("read model {tree}: unreadable checkpoint: {reason}")]
     BadCheckpoint { tree: String, reason: String },
 }
@@ -41,6 +52,8 @@ pub struct TreeCheckpoint {
     pub tree: String,
     pub checkpoint: Position,
     pub ready: bool,
+    /// The chain hash the tree recorded for the record at its checkpoint, if any.
+    pub hash: Option<[u8; 32]>,
 }
 
 /// Runs `ent verify`.
@@ -60,10 +73,18 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
     let walker = log.clone();
     let walked = tokio::task::spawn_blocking(move || walker.verify())
         .await
-        .context("the verification task failed")?;
+        .context("the verification task failed");
+    let checked = match walked {
+        Ok(Ok(report)) => check_views(&data, &log, report),
+        Ok(Err(damage)) => Err(Damage::Log(damage.to_string()).into()),
+        Err(error) => Err(error),
+    };
     log.close().await;
-    let report: VerifyReport = walked.map_err(|e| Damage::Log(e.to_string()))?;
+    checked
+}
 
+/// Prints the log's report, then checks and prints each read model's checkpoint.
+fn check_views(data: &DataDir, log: &FileLog, report: VerifyReport) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "log: sound ({} segments)", report.segments)?;
     writeln!(out, "events: {}", report.records)?;
@@ -91,15 +112,34 @@ pub async fn run(args: DataArgs) -> anyhow::Result<()> {
         )?;
     }
     out.flush()?;
+    let views_dir = data.views().display().to_string();
     for tree in checkpoints {
         if tree.checkpoint > report.head.position {
             return Err(Damage::CheckpointBeyondHead {
                 tree: tree.tree,
                 checkpoint: tree.checkpoint,
                 head: report.head.position,
-                views: data.views().display().to_string(),
+                views: views_dir,
             }
             .into());
+        }
+        if let Some(hash) = tree.hash
+            && tree.checkpoint > 0
+        {
+            let record = log
+                .read_all(tree.checkpoint)
+                .context("reading the log")?
+                .next()
+                .transpose()
+                .context("reading the log")?;
+            if record.is_none_or(|r| r.position != tree.checkpoint || r.hash.0 != hash) {
+                return Err(Damage::ForeignLog {
+                    tree: tree.tree,
+                    checkpoint: tree.checkpoint,
+                    views: views_dir,
+                }
+                .into());
+            }
         }
     }
     Ok(())
@@ -131,10 +171,23 @@ pub fn read_checkpoints(views: &sled::Db) -> anyhow::Result<Vec<TreeCheckpoint>>
             }
         };
         let ready = tree.get(READY_KEY)?.is_some();
+        let hash = match tree.get(HASH_KEY)? {
+            None => None,
+            Some(bytes) => Some(
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| Damage::BadCheckpoint {
+                        tree: tree_name.clone(),
+                        reason: format!("a chain hash of {} bytes instead of 32", bytes.len()),
+                    })?,
+            ),
+        };
         out.push(TreeCheckpoint {
             tree: tree_name,
             checkpoint,
             ready,
+            hash,
         });
     }
     out.sort_by(|a, b| a.tree.cmp(&b.tree));

@@ -1,0 +1,536 @@
+//! The demo académie, end to end through the built binary: `ent serve --demo` seeds an empty
+//! directory, prints its address and one login per role, becomes ready, stops cleanly on
+//! SIGTERM and restarts with everything kept; it refuses to seed a directory that holds events.
+//! On the seeded data, `ent verify` passes and prints the head, and fails on a corrupted byte;
+//! `ent stats deployment` reproduces the seed figure, computed here from the demo's own
+//! definitions; `ent replay` stops where it is told.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use ent::demo::catalogue;
+use serde_json::Value;
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running `ent serve`.
+struct Server {
+    child: Child,
+    addr: String,
+    /// What it printed on stdout before serving (address and logins).
+    banner: Vec<String>,
+    stderr_path: PathBuf,
+}
+
+fn ent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ent"))
+        .args(args)
+        .env("ENT_LOG", "warn")
+        .output()
+        .expect("the ent binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Starts `ent serve` on a free port and reads its banner; with `demo`, up to the last login.
+fn start(data: &Path, demo: bool) -> Server {
+    let stderr_path = data.with_extension(format!("stderr-{}.txt", std::process::id()));
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let mut args = vec![
+        "serve".to_owned(),
+        "--data".to_owned(),
+        data.display().to_string(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    ];
+    if demo {
+        args.push("--demo".to_owned());
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ent"))
+        .args(&args)
+        .env("ENT_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("ent serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let logins_expected = if demo { 9 } else { 0 };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "ent serve printed {banner:?} and then nothing; stderr:\n{}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+        };
+        banner.push(line);
+        let logins = banner
+            .iter()
+            .skip_while(|l| !l.starts_with("demo logins"))
+            .skip(1)
+            .count();
+        if banner.iter().any(|l| l.starts_with("listening on ")) && logins >= logins_expected {
+            break;
+        }
+    }
+    let addr = banner[0]
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line is the address: {banner:?}"))
+        .to_owned();
+    Server {
+        child,
+        addr,
+        banner,
+        stderr_path,
+    }
+}
+
+impl Server {
+    /// Polls `/ready` until it answers 200.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if let Ok((200, _)) = http(&self.addr, "GET", "/ready", None) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server never became ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn graphql(&self, query: &str) -> Value {
+        let body = serde_json::json!({ "query": query }).to_string();
+        let (status, body) = http(&self.addr, "POST", "/graphql", Some(&body)).unwrap();
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it exited successfully.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if !status.success() {
+                    eprintln!(
+                        "ent serve stderr:\n{}",
+                        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+                    );
+                }
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("ent serve did not stop after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client: the status code and the body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let response = text(&response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let payload = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(payload)
+    } else {
+        payload.to_owned()
+    };
+    Ok((status, payload))
+}
+
+fn dechunk(mut payload: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = payload.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        payload = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The `head position` and `head hash` lines `ent verify` printed.
+fn verified_head(output: &Output) -> (u64, String) {
+    let stdout = text(&output.stdout);
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name:?} in {stdout}"))
+            .trim()
+            .to_owned()
+    };
+    (
+        field("head position:").parse().unwrap(),
+        field("head hash:"),
+    )
+}
+
+/// One seeded demo directory for the read-only tests, seeded once; the lock keeps two
+/// commands from opening its log at the same time.
+fn seeded() -> (MutexGuard<'static, ()>, &'static Path) {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(&dir.path().join("data"), true);
+        server.wait_ready();
+        assert!(server.terminate(), "the seeding server stops cleanly");
+        dir
+    });
+    (guard, Box::leak(dir.path().join("data").into_boxed_path()))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_demo_seeds_serves_stops_on_sigterm_and_restarts_with_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let server = start(&data, true);
+    let logins: Vec<&String> = server
+        .banner
+        .iter()
+        .skip_while(|l| !l.starts_with("demo logins"))
+        .skip(1)
+        .collect();
+    assert_eq!(logins.len(), 9, "one login per role: {:?}", server.banner);
+    for role in [
+        "student",
+        "parent",
+        "teacher",
+        "staff",
+        "partner",
+        "publication director",
+        "analyst",
+        "establishment admin",
+        "platform admin",
+    ] {
+        assert!(
+            logins.iter().any(|l| l.trim_start().starts_with(role)),
+            "no {role} login in {logins:?}"
+        );
+    }
+    server.wait_ready();
+    let head = server.graphql("{ logHead { position hash } }");
+    let position = head["data"]["logHead"]["position"].as_u64().unwrap();
+    let hash = head["data"]["logHead"]["hash"].as_str().unwrap().to_owned();
+    assert!(position > 300, "the demo wrote {position} events");
+    assert!(server.terminate(), "SIGTERM stops the server cleanly");
+
+    // The log is whole after the shutdown, and matches what the server showed.
+    let verify = ent(&["verify", "--data", data.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    assert_eq!(verified_head(&verify), (position, hash.clone()));
+
+    // A restart serves the same log, and its read models catch up on it.
+    let server = start(&data, false);
+    server.wait_ready();
+    let again = server.graphql("{ logHead { position hash } }");
+    assert_eq!(
+        again["data"]["logHead"]["position"].as_u64(),
+        Some(position)
+    );
+    assert_eq!(
+        again["data"]["logHead"]["hash"].as_str(),
+        Some(hash.as_str())
+    );
+    assert!(server.terminate());
+
+    // Seeding again is refused: the directory holds events.
+    let refused = ent(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--demo",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("seeds only an empty data directory"),
+        "{stderr}"
+    );
+    let verify = ent(&["verify", "--data", data.to_str().unwrap()]);
+    assert_eq!(
+        verified_head(&verify).0,
+        position,
+        "the refusal wrote nothing"
+    );
+}
+
+#[test]
+fn verify_passes_on_the_demo_and_prints_the_head() {
+    let (_guard, data) = seeded();
+    let output = ent(&["verify", "--data", data.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let (position, hash) = verified_head(&output);
+    assert!(position > 300);
+    assert_eq!(hash.len(), 64);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains(&format!("events: {position}")), "{stdout}");
+    assert!(
+        stdout.contains("read model stats_deployment@v1: checkpoint"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_corrupted_byte_in_a_segment_makes_verify_fail() {
+    let copy = tempfile::tempdir().unwrap();
+    {
+        let (_guard, data) = seeded();
+        copy_dir(data, copy.path());
+    }
+    let segment = std::fs::read_dir(copy.path().join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "log"))
+        .expect("a segment file");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&segment, bytes).unwrap();
+
+    let output = ent(&["verify", "--data", copy.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("damage"), "{stderr}");
+    assert!(!text(&output.stdout).contains("log: sound"));
+}
+
+#[test]
+fn deployment_statistics_reproduce_the_seed_figure() {
+    let november_2018 = jiff::civil::date(2018, 11, 30);
+    // The expected figures, from the demo's definitions.
+    let mut expected: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
+    for e in catalogue::establishments() {
+        let entry = expected
+            .entry((
+                ent::stats::kind_name(e.kind).to_owned(),
+                ent::stats::sector_name(e.sector).to_owned(),
+            ))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(e.equipped_on(november_2018));
+    }
+
+    let (_guard, data) = seeded();
+    let output = ent(&[
+        "stats",
+        "deployment",
+        "--data",
+        data.to_str().unwrap(),
+        "--as-of",
+        "2018-11-30",
+        "--by",
+        "kind,sector",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let mut actual: std::collections::BTreeMap<(String, String), (u64, u64)> = Default::default();
+    for row in &rows {
+        assert_eq!(row["as_of"], "2018-11-30");
+        let (total, equipped) = (
+            row["establishments"].as_u64().unwrap(),
+            row["equipped"].as_u64().unwrap(),
+        );
+        let share = row["share"].as_f64().unwrap();
+        assert!(
+            (share - equipped as f64 / total as f64).abs() < 1e-4,
+            "{row}"
+        );
+        actual.insert(
+            (
+                row["kind"].as_str().unwrap().to_owned(),
+                row["sector"].as_str().unwrap().to_owned(),
+            ),
+            (total, equipped),
+        );
+    }
+    assert_eq!(actual, expected);
+
+    // The seed figure itself: almost all public lycées, about 90 % of public collèges.
+    let share = |kind: &str| {
+        let (total, equipped) = actual[&(kind.to_owned(), "public".to_owned())];
+        equipped as f64 / total as f64
+    };
+    assert!(
+        share("lycee") >= 0.9 && share("lycee") < 1.0,
+        "{}",
+        share("lycee")
+    );
+    assert!(
+        (share("college") - 0.9).abs() <= 0.05,
+        "{}",
+        share("college")
+    );
+
+    // CSV carries the same figures.
+    let csv = ent(&[
+        "stats",
+        "deployment",
+        "--data",
+        data.to_str().unwrap(),
+        "--as-of",
+        "2018-11-30",
+        "--by",
+        "kind,sector",
+        "--format",
+        "csv",
+    ]);
+    let csv = text(&csv.stdout);
+    let (total, equipped) = expected[&("college".to_owned(), "public".to_owned())];
+    assert!(
+        csv.contains(&format!("2018-11-30,college,public,{total},{equipped},")),
+        "{csv}"
+    );
+}
+
+#[test]
+fn the_monthly_series_follows_the_deployment_history() {
+    let (_guard, data) = seeded();
+    let output = ent(&[
+        "stats",
+        "deployment",
+        "--data",
+        data.to_str().unwrap(),
+        "--monthly",
+        "--from",
+        "2018-11-01",
+        "--to",
+        "2019-01-31",
+        "--by",
+        "kind,sector",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let colleges: Vec<(String, u64)> = rows
+        .iter()
+        .filter(|r| r["kind"] == "college" && r["sector"] == "public")
+        .map(|r| {
+            (
+                r["month"].as_str().unwrap().to_owned(),
+                r["equipped"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [(2018, 11, 30), (2018, 12, 31), (2019, 1, 31)]
+        .iter()
+        .map(|&(y, m, d)| {
+            let day = jiff::civil::date(y, m, d);
+            let equipped = catalogue::establishments()
+                .iter()
+                .filter(|e| {
+                    e.kind == domain::values::EstablishmentKind::College
+                        && e.sector == domain::values::Sector::Public
+                        && e.equipped_on(day)
+                })
+                .count() as u64;
+            (format!("{y:04}-{m:02}"), equipped)
+        })
+        .collect();
+    assert_eq!(colleges, expected);
+}
+
+#[test]
+fn replay_stops_at_the_position_it_is_given() {
+    let (_guard, data) = seeded();
+    let output = ent(&[
+        "replay",
+        "--data",
+        data.to_str().unwrap(),
+        "--until",
+        "60",
+        "--only",
+        "stats_deployment",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["read_model"], "stats_deployment");
+    assert_eq!(rows[0]["position"], 60);
+    // The first events register the establishments, one record each.
+    assert_eq!(rows[0]["records"], 60);
+
+    let unknown = ent(&[
+        "replay",
+        "--data",
+        data.to_str().unwrap(),
+        "--until",
+        "60",
+        "--only",
+        "no_such_view",
+    ]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no read model is named"));
+}
