@@ -588,3 +588,59 @@ proptest! {
         prop_assert_eq!(fold_in_chunks(&feed, &School, &steps), rebuilt);
     }
 }
+
+#[test]
+fn the_random_history_generator_reaches_every_kind_of_event() {
+    // One choice per operation, in an order that makes each of them valid.
+    let choices = [
+        (1, 1, 1),
+        (2, 2, 0),
+        (2, 2, 1),
+        (3, 0, 0),
+        (4, 0, 0),
+        (4, 0, 1),
+        (5, 0, 0),
+        (6, 0, 0),
+        (6, 1, 1),
+        (7, 0, 0),
+        (8, 0, 0),
+        (8, 0, 1),
+        (8, 0, 0),
+        (8, 0, 0),
+        (9, 1, 0),
+        (10, 1, 0),
+        (12, 0, 1),
+        (0, 3, 0),
+        (11, 2, 0),
+    ];
+    let feed = random_history(&choices);
+    let types: std::collections::BTreeSet<String> = feed
+        .log()
+        .events()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    for expected in [
+        "class.student_moved",
+        "class.group_members_changed",
+        "homework.published",
+        "homework.submission_received",
+        "evaluation.grade_recorded",
+        "evaluation.grade_corrected",
+        "evaluation.grades_published",
+        "timetable.occurrence_cancelled",
+        "timetable.occurrence_changed",
+        "absence.recorded",
+        "absence.justified",
+        "absence.justification_refused",
+        "absence.justification_accepted",
+        "messaging.message_sent",
+        "messaging.message_read",
+        "account.personal_data_erased",
+    ] {
+        assert!(
+            types.contains(expected),
+            "{expected} missing from {types:?}"
+        );
+    }
+}
