@@ -974,3 +974,624 @@ async fn publications_and_the_right_of_reply_run_through_the_director() {
     h.ok(&director_token, withdraw, json!({ "p": publication }))
         .await;
 }
+
+#[tokio::test]
+async fn establishment_life_legal_notices_and_dated_designations() {
+    let h = Harness::new().await;
+    let school = h.school.to_string();
+    let platform = h.login("root", Some("PLATFORM_ADMIN")).await;
+    let deployed = h
+        .ok(
+            &platform,
+            "mutation($e: ID!) { deployEnt(establishmentId: $e, on: \"2008-09-01\",
+                platform: \"Lutèce\", project: \"ENT Paris\") { events } }",
+            json!({ "e": school }),
+        )
+        .await;
+    assert_eq!(
+        deployed["deployEnt"]["events"],
+        json!(["establishment.ent_deployed"])
+    );
+    let director = h.account("principal.roux", &["STAFF"]).await;
+    h.ok(
+        &h.admin_token,
+        "mutation($e: ID!, $d: ID!) {
+            designateDirector(establishmentId: $e, directorId: $d, effectiveFrom: \"2027-01-01\") { entity events }
+        }",
+        json!({ "e": school, "d": director }),
+    )
+    .await;
+    let notices = "mutation($e: ID!) { publishLegalNotices(establishmentId: $e, input: {
+        publisherName: \"Collège Jean Moulin\", registeredOffice: \"1 rue de l'École, 75001 Paris\",
+        publisherPhone: \"+33 1 23 45 67 89\", directorName: \"Given principal.roux Durand\",
+        hostName: \"Académie de Paris\", hostAddress: \"12 boulevard d'Indochine, 75019 Paris\",
+        hostPhone: \"+33 1 44 62 40 40\" }) { entity events } }";
+    let teacher_account = h.account("prof.martin", &["TEACHER"]).await;
+    let teacher = h.login("prof.martin", None).await;
+    assert_eq!(
+        h.refused(Some(&teacher), notices, json!({ "e": school }))
+            .await,
+        "FORBIDDEN"
+    );
+    let published = h.ok(&h.admin_token, notices, json!({ "e": school })).await;
+    assert_eq!(
+        published["publishLegalNotices"]["events"],
+        json!(["legal.notices_published"])
+    );
+    let bad_phone = notices.replace("+33 1 23 45 67 89", "call me");
+    assert_eq!(
+        h.refused(Some(&h.admin_token), &bad_phone, json!({ "e": school }))
+            .await,
+        "INVALID"
+    );
+    h.ok(
+        &h.admin_token,
+        "mutation($e: ID!) { reviewLegalNotices(establishmentId: $e) { events } }",
+        json!({ "e": school }),
+    )
+    .await;
+
+    // A designation effective next month does not make a director today.
+    h.ok(
+        &h.admin_token,
+        "mutation($e: ID!, $d: ID!) {
+            designateDirector(establishmentId: $e, directorId: $d, effectiveFrom: \"2027-02-01\") { events }
+        }",
+        json!({ "e": school, "d": teacher_account }),
+    )
+    .await;
+    let grant = "mutation($a: ID!, $e: ID!) {
+        grantProfile(accountId: $a, establishmentId: $e, profile: PUBLICATION_DIRECTOR) { events }
+    }";
+    assert_eq!(
+        h.refused(
+            Some(&h.admin_token),
+            grant,
+            json!({ "a": teacher_account, "e": school })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    h.ok(&h.admin_token, grant, json!({ "a": director, "e": school }))
+        .await;
+    h.advance(20 * 24 * 3600);
+    let admin = h.login("root", Some("ESTABLISHMENT_ADMIN")).await;
+    h.ok(&admin, grant, json!({ "a": teacher_account, "e": school }))
+        .await;
+    // The former director's grant no longer holds: no session under it.
+    let response = h
+        .run(
+            None,
+            "mutation($p: String!) { login(identifier: \"principal.roux\", password: $p,
+                profile: PUBLICATION_DIRECTOR) { token } }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(response["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    h.login("prof.martin", Some("PUBLICATION_DIRECTOR")).await;
+
+    let withdrawn = h
+        .ok(
+            &admin,
+            "mutation($e: ID!) { withdrawEnt(establishmentId: $e, on: \"2027-02-05\", reason: \"Nouveau marché\") { events } }",
+            json!({ "e": school }),
+        )
+        .await;
+    assert_eq!(
+        withdrawn["withdrawEnt"]["events"],
+        json!(["establishment.ent_withdrawn"])
+    );
+}
+
+#[tokio::test]
+async fn accounts_classes_and_work_are_managed_and_changed() {
+    let h = Harness::new().await;
+    let class = class_with_family(&h).await;
+    let teacher = h.login("prof.martin", None).await;
+    let student = h.login("eleve.leo", None).await;
+    h.ok(
+        &student,
+        "mutation { recordVisit(service: HOMEWORK) { events } }",
+        json!({}),
+    )
+    .await;
+
+    // Homework is amended and cancelled by its teacher only.
+    let data = h
+        .ok(
+            &teacher,
+            PUBLISH_HOMEWORK,
+            json!({ "input": { "classId": class.id, "subject": "Mathématiques", "title": "DM 4",
+                "instructions": "Problème 2", "dueAt": due_in_a_week(&h) } }),
+        )
+        .await;
+    let (assignment, _) = written(&data, "publishHomework");
+    let amend = "mutation($a: ID!) { amendHomework(assignmentId: $a, title: \"DM 4 (corrigé)\") { events } }";
+    assert_eq!(
+        h.refused(Some(&student), amend, json!({ "a": assignment }))
+            .await,
+        "FORBIDDEN"
+    );
+    h.ok(&teacher, amend, json!({ "a": assignment })).await;
+    h.ok(
+        &teacher,
+        "mutation($a: ID!) { cancelHomework(assignmentId: $a, reason: \"Sortie\") { events } }",
+        json!({ "a": assignment }),
+    )
+    .await;
+
+    // The timetable: a slot, a replacement for one occurrence, then the slot removed.
+    let substitute = h.account("prof.remplacant", &["TEACHER"]).await;
+    let slot = h
+        .ok(
+            &h.admin_token,
+            "mutation($c: ID!, $t: ID!) {
+                addTimetableSlot(input: { classId: $c, subject: \"Mathématiques\", teacherId: $t,
+                    day: TUESDAY, start: \"10:00\", end: \"11:00\" }) { id position }
+            }",
+            json!({ "c": class.id, "t": class.teacher }),
+        )
+        .await;
+    let (slot, _) = written(&slot, "addTimetableSlot");
+    h.ok(
+        &h.admin_token,
+        "mutation($c: ID!, $s: ID!, $t: ID!) {
+            changeTimetableOccurrence(input: { classId: $c, slotId: $s, date: \"2027-01-19\",
+                teacherId: $t, room: \"C3\", reason: \"Formation\" }) { events }
+        }",
+        json!({ "c": class.id, "s": slot, "t": substitute }),
+    )
+    .await;
+    h.ok(
+        &h.admin_token,
+        "mutation($c: ID!, $s: ID!) { removeTimetableSlot(classId: $c, slotId: $s) { events } }",
+        json!({ "c": class.id, "s": slot }),
+    )
+    .await;
+
+    // Groups change and dissolve; the teacher is unassigned.
+    let classmate = h.account("eleve.ines", &["STUDENT"]).await;
+    h.ok(
+        &h.admin_token,
+        ENROL,
+        json!({ "c": class.id, "s": classmate }),
+    )
+    .await;
+    let group = h
+        .ok(
+            &h.admin_token,
+            "mutation($c: ID!, $m: [ID!]!) { formGroup(classId: $c, name: \"Binôme\", memberIds: $m) { id position } }",
+            json!({ "c": class.id, "m": [class.student] }),
+        )
+        .await;
+    let (group, _) = written(&group, "formGroup");
+    h.ok(
+        &h.admin_token,
+        "mutation($c: ID!, $g: ID!, $m: [ID!]!) { changeGroupMembers(classId: $c, groupId: $g, memberIds: $m) { events } }",
+        json!({ "c": class.id, "g": group, "m": [classmate] }),
+    )
+    .await;
+    h.ok(
+        &h.admin_token,
+        "mutation($c: ID!, $g: ID!) { dissolveGroup(classId: $c, groupId: $g) { events } }",
+        json!({ "c": class.id, "g": group }),
+    )
+    .await;
+    h.ok(
+        &h.admin_token,
+        "mutation($c: ID!, $t: ID!) { unassignTeacher(classId: $c, teacherId: $t, subject: \"Mathématiques\") { events } }",
+        json!({ "c": class.id, "t": class.teacher }),
+    )
+    .await;
+
+    // The student moves to another class of the year; `me` follows.
+    let other = h
+        .ok(
+            &h.admin_token,
+            OPEN_CLASS,
+            json!({ "e": h.school.to_string(), "y": "2026-2027", "n": "4e C" }),
+        )
+        .await;
+    let (other, _) = written(&other, "openClass");
+    let moved = h
+        .ok(
+            &h.admin_token,
+            "mutation($c: ID!, $s: ID!, $to: ID!) { moveStudent(classId: $c, studentId: $s, toClassId: $to) { id events } }",
+            json!({ "c": class.id, "s": class.student, "to": other }),
+        )
+        .await;
+    assert_eq!(moved["moveStudent"]["id"], json!(other));
+    let me = h
+        .ok(&student, "{ me { enrolledIn { id name } } }", json!({}))
+        .await;
+    assert_eq!(
+        me["me"]["enrolledIn"],
+        json!([{ "id": other, "name": "4e C" }])
+    );
+
+    // The parent link is removed; the student is deactivated, then erased.
+    h.ok(
+        &h.admin_token,
+        "mutation($p: ID!, $c: ID!) { unlinkChild(parentId: $p, childId: $c) { events } }",
+        json!({ "p": class.parent, "c": class.student }),
+    )
+    .await;
+    h.ok(
+        &h.admin_token,
+        "mutation($a: ID!) { deactivateAccount(accountId: $a, reason: \"Départ\") { events } }",
+        json!({ "a": class.student }),
+    )
+    .await;
+    let response = h
+        .run(
+            None,
+            "mutation($p: String!) { login(identifier: \"eleve.leo\", password: $p) { token } }",
+            json!({ "p": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        response["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    let erased = h
+        .ok(
+            &h.admin_token,
+            "mutation($a: ID!) { erasePersonalData(accountId: $a) { events } }",
+            json!({ "a": class.student }),
+        )
+        .await;
+    assert_eq!(
+        erased["erasePersonalData"]["events"],
+        json!(["account.personal_data_erased"])
+    );
+}
+
+#[tokio::test]
+async fn pre_moderated_spaces_need_approval() {
+    let h = Harness::new().await;
+    let class = class_with_family(&h).await;
+    let teacher = h.login("prof.martin", None).await;
+    let student = h.login("eleve.leo", None).await;
+    let director = h.account("principal.roux", &["STAFF"]).await;
+    let school = h.school.to_string();
+    h.ok(
+        &h.admin_token,
+        "mutation($e: ID!, $d: ID!) { designateDirector(establishmentId: $e, directorId: $d, effectiveFrom: \"2027-01-01\") { events } }",
+        json!({ "e": school, "d": director }),
+    )
+    .await;
+    h.ok(
+        &h.admin_token,
+        "mutation($a: ID!, $e: ID!) { grantProfile(accountId: $a, establishmentId: $e, profile: PUBLICATION_DIRECTOR) { events } }",
+        json!({ "a": director, "e": school }),
+    )
+    .await;
+    let director = h
+        .login("principal.roux", Some("PUBLICATION_DIRECTOR"))
+        .await;
+
+    let space = h
+        .ok(
+            &teacher,
+            "mutation($e: ID!, $c: ID!) { createSpace(input: { establishmentId: $e, kind: CLASS_SPACE,
+                classId: $c, studentsMayPost: true, title: \"4e B\", preModerated: true }) { id } }",
+            json!({ "e": school, "c": class.id }),
+        )
+        .await;
+    let space = space["createSpace"]["id"].as_str().unwrap().to_owned();
+    let draft = "mutation($s: ID!, $t: String!) { draftPublication(spaceId: $s, title: $t, body: \"Notre sortie au musée.\") { id } }";
+    let first = h
+        .ok(&student, draft, json!({ "s": space, "t": "Sortie" }))
+        .await;
+    let first = first["draftPublication"]["id"].as_str().unwrap().to_owned();
+    h.ok(
+        &student,
+        "mutation($p: ID!) { editDraft(publicationId: $p, title: \"Sortie au Louvre\", body: \"Notre sortie au musée du Louvre.\") { events } }",
+        json!({ "p": first }),
+    )
+    .await;
+    // In a pre-moderated space the author submits; a moderator or the director approves.
+    let publish = "mutation($p: ID!) { publishPublication(publicationId: $p) { events } }";
+    assert_eq!(
+        h.refused(Some(&student), publish, json!({ "p": first }))
+            .await,
+        "CONFLICT"
+    );
+    let submit = "mutation($p: ID!) { submitPublication(publicationId: $p) { events } }";
+    h.ok(&student, submit, json!({ "p": first })).await;
+    let approve = "mutation($p: ID!) { approvePublication(publicationId: $p) { events } }";
+    assert_eq!(
+        h.refused(Some(&teacher), approve, json!({ "p": first }))
+            .await,
+        "FORBIDDEN"
+    );
+    let approved = h.ok(&director, approve, json!({ "p": first })).await;
+    assert!(
+        approved["approvePublication"]["events"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("publication.approved"))
+    );
+    h.ok(
+        &director,
+        "mutation($p: ID!) { amendPublication(publicationId: $p, title: \"Sortie au Louvre\",
+            body: \"Notre sortie au musée du Louvre, le 12 janvier.\", note: \"Date\") { events } }",
+        json!({ "p": first }),
+    )
+    .await;
+
+    // The teacher becomes a moderator and sends a second submission back.
+    let teacher_id = class.teacher.clone();
+    h.ok(
+        &director,
+        "mutation($s: ID!, $m: ID!) { appointModerator(spaceId: $s, moderatorId: $m) { events } }",
+        json!({ "s": space, "m": teacher_id }),
+    )
+    .await;
+    let second = h
+        .ok(&student, draft, json!({ "s": space, "t": "Brouillon" }))
+        .await;
+    let second = second["draftPublication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.ok(&student, submit, json!({ "p": second })).await;
+    h.ok(
+        &teacher,
+        "mutation($p: ID!) { rejectPublication(publicationId: $p, reason: \"Relire l'orthographe\") { events } }",
+        json!({ "p": second }),
+    )
+    .await;
+    h.ok(
+        &director,
+        "mutation($s: ID!, $m: ID!) { removeModerator(spaceId: $s, moderatorId: $m) { events } }",
+        json!({ "s": space, "m": teacher_id }),
+    )
+    .await;
+    h.ok(
+        &director,
+        "mutation($s: ID!) { setSpacePreModeration(spaceId: $s, preModerated: false) { events } }",
+        json!({ "s": space }),
+    )
+    .await;
+    // Unknown spaces and publications are NOT_FOUND.
+    let unknown = Uuid::now_v7().to_string();
+    assert_eq!(
+        h.refused(Some(&student), draft, json!({ "s": unknown, "t": "X" }))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        h.refused(Some(&student), submit, json!({ "p": unknown }))
+            .await,
+        "NOT_FOUND"
+    );
+}
+
+#[tokio::test]
+async fn replies_are_refused_lapsed_recorded_from_letters_and_taken_offline() {
+    let h = Harness::new().await;
+    class_with_family(&h).await;
+    let school = h.school.to_string();
+    let director_id = h.account("principal.roux", &["STAFF"]).await;
+    h.ok(
+        &h.admin_token,
+        "mutation($e: ID!, $d: ID!) { designateDirector(establishmentId: $e, directorId: $d, effectiveFrom: \"2027-01-01\") { events } }",
+        json!({ "e": school, "d": director_id }),
+    )
+    .await;
+    h.ok(
+        &h.admin_token,
+        "mutation($a: ID!, $e: ID!) { grantProfile(accountId: $a, establishmentId: $e, profile: PUBLICATION_DIRECTOR) { events } }",
+        json!({ "a": director_id, "e": school }),
+    )
+    .await;
+    let director = h
+        .login("principal.roux", Some("PUBLICATION_DIRECTOR"))
+        .await;
+    let space = h
+        .ok(
+            &director,
+            "mutation($e: ID!) { createSpace(input: { establishmentId: $e, kind: ESTABLISHMENT_NEWS, title: \"Actualités\", preModerated: false }) { id } }",
+            json!({ "e": school }),
+        )
+        .await;
+    let space = space["createSpace"]["id"].as_str().unwrap().to_owned();
+    let post = |title: &'static str| {
+        let h = &h;
+        let director = director.clone();
+        let space = space.clone();
+        async move {
+            let draft = h
+                .ok(
+                    &director,
+                    "mutation($s: ID!, $t: String!) { draftPublication(spaceId: $s, title: $t,
+                        body: \"Un long texte sur la vie du collège et de ses professeurs.\") { id } }",
+                    json!({ "s": space, "t": title }),
+                )
+                .await;
+            let id = draft["draftPublication"]["id"].as_str().unwrap().to_owned();
+            h.ok(
+                &director,
+                "mutation($p: ID!) { publishPublication(publicationId: $p) { events } }",
+                json!({ "p": id }),
+            )
+            .await;
+            id
+        }
+    };
+    let first = post("Première").await;
+    let second = post("Seconde").await;
+    let teacher = h.login("prof.martin", None).await;
+    let ask = "mutation($p: ID!) { requestReply(input: { publicationId: $p, namedOrDesignated: true,
+        contents: { messageReference: \"Actualités\", kind: TEXT, contestedPassages: [\"professeurs\"],
+            replyText: \"Réponse.\" } }) { id } }";
+
+    // Refused on another ground: the note must say which.
+    let request = h.ok(&teacher, ask, json!({ "p": first })).await;
+    let request = request["requestReply"]["id"].as_str().unwrap().to_owned();
+    let refuse = "mutation($r: ID!, $n: String) { refuseReply(requestId: $r, ground: OTHER, note: $n) { events } }";
+    assert_eq!(
+        h.refused(Some(&director), refuse, json!({ "r": request, "n": null }))
+            .await,
+        "INVALID"
+    );
+    h.ok(
+        &director,
+        refuse,
+        json!({ "r": request, "n": "Hors sujet" }),
+    )
+    .await;
+    // A request on a draft never made public is a conflict.
+    let draft = h
+        .ok(
+            &director,
+            "mutation($s: ID!) { draftPublication(spaceId: $s, title: \"Brouillon\", body: \"Texte\") { id } }",
+            json!({ "s": space }),
+        )
+        .await;
+    let draft = draft["draftPublication"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.refused(Some(&teacher), ask, json!({ "p": draft })).await,
+        "CONFLICT"
+    );
+
+    // Lapsed by the requester after a correction.
+    let lapsing = h.ok(&teacher, ask, json!({ "p": second })).await;
+    let lapsing = lapsing["requestReply"]["id"].as_str().unwrap().to_owned();
+    h.ok(
+        &director,
+        "mutation($r: ID!) { notifyReplyRequester(requestId: $r, intent: MESSAGE_WITHDRAWN_OR_CORRECTED, message: \"Corrigé\") { events } }",
+        json!({ "r": lapsing }),
+    )
+    .await;
+    let changed_at = h.now().to_string();
+    h.ok(
+        &teacher,
+        "mutation($r: ID!, $at: String!) { declareReplyLapsed(requestId: $r, cause: MESSAGE_CORRECTED, changedAt: $at) { events } }",
+        json!({ "r": lapsing, "at": changed_at }),
+    )
+    .await;
+
+    // A letter, recorded by the director, answered, then taken offline once the publication is
+    // withdrawn and a day has passed.
+    h.advance(60);
+    let received_at = h.now().to_string();
+    let letter = h
+        .ok(
+            &director,
+            "mutation($p: ID!, $at: String!) { recordReplyLetter(input: { publicationId: $p,
+                requester: \"M. Dupont\", postalAddress: \"3 rue Haute, 75005 Paris\", receivedAt: $at,
+                addressedToDirector: true, namedOrDesignated: true,
+                contents: { messageReference: \"Actualités\", kind: TEXT,
+                    contestedPassages: [\"vie du collège\"], replyText: \"Droit de réponse.\" } }) { id } }",
+            json!({ "p": second, "at": received_at }),
+        )
+        .await;
+    let letter = letter["recordReplyLetter"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.ok(
+        &director,
+        "mutation($r: ID!) { publishReply(requestId: $r) { events } }",
+        json!({ "r": letter }),
+    )
+    .await;
+    let offline = "mutation($r: ID!) { takeReplyOffline(requestId: $r) { events } }";
+    assert_eq!(
+        h.refused(Some(&director), offline, json!({ "r": letter }))
+            .await,
+        "CONFLICT"
+    );
+    h.ok(
+        &director,
+        "mutation($p: ID!) { withdrawPublication(publicationId: $p, ground: OTHER, note: \"Fin de l'année\") { events } }",
+        json!({ "p": second }),
+    )
+    .await;
+    h.advance(25 * 3600);
+    let director = h
+        .login("principal.roux", Some("PUBLICATION_DIRECTOR"))
+        .await;
+    h.ok(&director, offline, json!({ "r": letter })).await;
+}
+
+#[tokio::test]
+async fn resources_are_shared_and_withdrawn_and_conversations_grow_and_shrink() {
+    let h = Harness::new().await;
+    let class = class_with_family(&h).await;
+    h.account("cpe.bernard", &["STAFF"]).await;
+    let staff = h.login("cpe.bernard", None).await;
+    let share = "mutation($e: ID!, $c: ID!, $source: ResourceSource!) {
+        shareResource(input: { establishmentId: $e, source: $source, audience: CLASS, classId: $c,
+            title: \"Manuel de mathématiques\", url: \"https://manuel.example.fr/4e\",
+            subject: \"Mathématiques\", level: \"Cycle 4\" }) { id events }
+    }";
+    let school = h.school.to_string();
+    // Staff may not share in the ministry's name.
+    assert_eq!(
+        h.refused(
+            Some(&staff),
+            share,
+            json!({ "e": school, "c": class.id, "source": "MINISTRY" })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    let shared = h
+        .ok(
+            &staff,
+            share,
+            json!({ "e": school, "c": class.id, "source": "PUBLIC_PUBLISHER" }),
+        )
+        .await;
+    let resource = shared["shareResource"]["id"].as_str().unwrap().to_owned();
+    let bad_url = share.replace("https://manuel.example.fr/4e", "ftp://x");
+    assert_eq!(
+        h.refused(
+            Some(&staff),
+            &bad_url,
+            json!({ "e": school, "c": class.id, "source": "SPONSOR" })
+        )
+        .await,
+        "INVALID"
+    );
+    h.ok(
+        &staff,
+        "mutation($r: ID!) { withdrawResource(resourceId: $r, reason: \"Lien mort\") { events } }",
+        json!({ "r": resource }),
+    )
+    .await;
+
+    // A teacher opens a conversation with staff, adds the parent, and leaves.
+    let teacher = h.login("prof.martin", None).await;
+    let staff_id = {
+        let me = h.ok(&staff, "{ me { accountId } }", json!({})).await;
+        me["me"]["accountId"].as_str().unwrap().to_owned()
+    };
+    let started = h
+        .ok(
+            &teacher,
+            "mutation($e: ID!, $r: [ID!]!) { startConversation(establishmentId: $e, recipientIds: $r,
+                subject: \"Élève\", body: \"Pouvons-nous en parler ?\") { id } }",
+            json!({ "e": school, "r": [staff_id] }),
+        )
+        .await;
+    let conversation = started["startConversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.ok(
+        &teacher,
+        "mutation($c: ID!, $r: [ID!]!) { addParticipants(conversationId: $c, recipientIds: $r) { events } }",
+        json!({ "c": conversation, "r": [class.parent] }),
+    )
+    .await;
+    h.ok(
+        &teacher,
+        "mutation($c: ID!) { leaveConversation(conversationId: $c) { events } }",
+        json!({ "c": conversation }),
+    )
+    .await;
+}

@@ -18,14 +18,17 @@ use std::sync::Mutex;
 use domain::account::AccountEvent;
 use domain::actor::Grant;
 use domain::class::ClassEvent;
+use domain::deadline::paris_date;
 use domain::establishment::EstablishmentEvent;
 use domain::ids::{AccountId, ClassId, EstablishmentId, GroupId, SlotId};
-use domain::legal::LegalEvent;
+use domain::legal::{self, LegalEvent, LegalState};
 use domain::messaging::{RecipientFacts, SenderFacts};
 use domain::timetable::TimetableEvent;
 use domain::values::{Day, Name, Room, SchoolYear, Subject, TimeRange};
 use domain::{Actor, EventBody, Profile};
 use eventlog::{EventStore, Position};
+use jiff::Timestamp;
+use jiff::civil::Date;
 
 use crate::auth::Session;
 use crate::errors::ApiError;
@@ -91,9 +94,8 @@ pub struct EstablishmentEntry {
     pub id: EstablishmentId,
     pub uai: String,
     pub name: Name,
-    /// The designated publication director and co-director, if any.
-    pub director: Option<AccountId>,
-    pub co_director: Option<AccountId>,
+    /// The publication-director designations, folded by the domain's own `evolve`.
+    pub legal: LegalState,
 }
 
 /// What the directory knows about one class.
@@ -140,6 +142,8 @@ pub struct Directory {
 /// A consistent view of the directory, held while a command's facts are gathered.
 pub struct View<'a> {
     index: std::sync::MutexGuard<'a, Index>,
+    /// The Paris calendar date of the view, for designations that take effect on a date.
+    today: Date,
 }
 
 impl Directory {
@@ -148,8 +152,10 @@ impl Directory {
     }
 
     /// Applies every indexed event written after the last one seen and returns a view of the
-    /// result. Cheap when nothing new was written.
-    pub fn catch_up(&self, store: &dyn EventStore) -> Result<View<'_>, ApiError> {
+    /// result as of `now`. Cheap when nothing new was written.
+    pub fn catch_up(&self, store: &dyn EventStore, now: Timestamp) -> Result<View<'_>, ApiError> {
+        let today = paris_date(now)
+            .map_err(|e| ApiError::Internal(format!("no Paris calendar date: {e}")))?;
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         if store.head().position > index.position {
             for record in store.read_all(index.position + 1)? {
@@ -165,7 +171,7 @@ impl Directory {
                 index.apply(&event.body);
             }
         }
-        Ok(View { index })
+        Ok(View { index, today })
     }
 }
 
@@ -361,23 +367,21 @@ impl Index {
                     id: *establishment,
                     uai: uai.as_str().to_owned(),
                     name: name.clone(),
-                    director: None,
-                    co_director: None,
+                    legal: LegalState::default(),
                 },
             );
         }
     }
 
     fn apply_legal(&mut self, event: &LegalEvent) {
-        if let LegalEvent::DirectorDesignated {
-            establishment,
-            designation,
-            ..
-        } = event
-            && let Some(entry) = self.establishments.get_mut(establishment)
-        {
-            entry.director = Some(designation.director.account);
-            entry.co_director = designation.co_director.as_ref().map(|c| c.account);
+        let establishment = match event {
+            LegalEvent::DirectorDesignated { establishment, .. }
+            | LegalEvent::NoticesPublished { establishment, .. }
+            | LegalEvent::NoticesReviewed { establishment, .. } => establishment,
+        };
+        if let Some(entry) = self.establishments.get_mut(establishment) {
+            let state = std::mem::take(&mut entry.legal);
+            entry.legal = legal::evolve(state, event);
         }
     }
 
@@ -449,15 +453,15 @@ impl View<'_> {
         self.index.classes.get(&class)
     }
 
-    /// Whether `account` is the designated publication director (or co-director) of
-    /// `establishment`.
+    /// Whether `account` is the publication director (or co-director) designated in
+    /// `establishment` today.
     pub fn is_designated_director(
         &self,
         account: AccountId,
         establishment: EstablishmentId,
     ) -> bool {
         self.establishment(establishment)
-            .is_some_and(|e| e.director == Some(account) || e.co_director == Some(account))
+            .is_some_and(|e| e.legal.is_director_on(account, self.today))
     }
 
     /// The grants that hold: every grant of an active account, except a publication-director

@@ -118,7 +118,7 @@ impl SessionMutation {
             );
         }
         let found = {
-            let view = directory.catch_up(app.store().as_ref())?;
+            let view = directory.catch_up(app.store().as_ref(), now)?;
             view.account_by_login(&identifier)
                 .filter(|a| a.active)
                 .map(|a| (a.id, a.password_phc.clone(), view.effective_grants(a)))
@@ -185,7 +185,8 @@ impl SessionQuery {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
         let session = *viewer(ctx).session()?;
         let (app, directory) = Env::anonymous(ctx)?;
-        let view = directory.catch_up(app.store().as_ref())?;
+        let now = app.now();
+        let view = directory.catch_up(app.store().as_ref(), now)?;
         let actor = view.actor(&session)?;
         let entry = view
             .account(actor.account)

@@ -107,7 +107,8 @@ impl<'a> Env<'a> {
 
     /// The directory, caught up with the log.
     pub fn view(&self) -> Result<View<'a>, ApiError> {
-        self.directory.catch_up(self.app.store().as_ref())
+        self.directory
+            .catch_up(self.app.store().as_ref(), self.app.now())
     }
 
     /// The viewer as a domain actor, from a view.
