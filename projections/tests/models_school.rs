@@ -361,6 +361,16 @@ fn the_week_shows_changes_and_cancellations_of_that_week_only() {
     // The other class is untouched.
     let other = school::student_week(&store, world.students[2], date(2026, 12, 2)).unwrap();
     assert_eq!(other[0].status, LessonStatus::AsPlanned);
+    // The teacher's week holds both classes' lessons, the cancelled one flagged.
+    let teaching = school::teacher_week(&store, world.teacher, world.monday).unwrap();
+    let got: Vec<_> = teaching
+        .iter()
+        .map(|l| (l.class, matches!(l.status, LessonStatus::Cancelled { .. })))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(world.classes[0], true), (world.classes[1], false)]
+    );
 }
 
 #[test]

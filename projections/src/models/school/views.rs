@@ -363,6 +363,29 @@ pub fn student_week(
     Ok(out)
 }
 
+/// A teacher's lessons in the week holding `date`, over the classes they teach: the lessons
+/// they give, including those moved or cancelled, and not those a replacement took over.
+pub fn teacher_week(
+    store: &dyn ReadStore,
+    teacher: AccountId,
+    date: Date,
+) -> Result<Vec<Lesson>, QueryError> {
+    let classes: BTreeSet<ClassId> = facts::teachings_of(store, teacher)?
+        .into_iter()
+        .map(|t| t.class)
+        .collect();
+    let mut out = Vec::new();
+    for class in classes {
+        out.extend(
+            class_week(store, class, date)?
+                .into_iter()
+                .filter(|lesson| lesson.teacher == teacher),
+        );
+    }
+    out.sort_by_key(|l| (l.date, l.time.start(), l.slot));
+    Ok(out)
+}
+
 /// A student's absences and lateness, in recording order.
 pub fn student_absences(
     store: &dyn ReadStore,
