@@ -424,19 +424,129 @@ fn the_legal_identity_keeps_every_designation_and_notices_version() {
     );
 }
 
+/// A generated action on one of six requests; invalid ones (an outcome before the reception or
+/// after another outcome) are skipped when the history is built.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Receive,
+    Notify,
+    Publish,
+    Refuse,
+    Lapse,
+}
+
+fn actions() -> impl Strategy<Value = Vec<(u128, Action, i64)>> {
+    let action = prop_oneof![
+        Just(Action::Receive),
+        Just(Action::Notify),
+        Just(Action::Publish),
+        Just(Action::Refuse),
+        Just(Action::Lapse),
+    ];
+    prop::collection::vec((0..6u128, action, 1..3_000i64), 1..40)
+}
+
+fn minutes_after(n: i64) -> Timestamp {
+    Timestamp::from_second(1_790_000_000 + n * 60).unwrap()
+}
+
+/// Builds a valid history from generated actions.
+fn history(actions: &[(u128, Action, i64)]) -> MemLog {
+    let log = MemLog::default();
+    let mut clock = 0i64;
+    let mut received_at: [Option<Timestamp>; 6] = [None; 6];
+    let mut notified = [false; 6];
+    let mut decided = [false; 6];
+    for &(n, action, step) in actions {
+        clock += step;
+        let now = minutes_after(clock);
+        let i = n as usize;
+        let Some(received) = received_at[i] else {
+            if matches!(action, Action::Receive) {
+                push(&log, received(n, now));
+                received_at[i] = Some(now);
+            }
+            continue;
+        };
+        let due_at = reply_due_at(received).unwrap();
+        let late = now >= due_at;
+        let body: Option<ReplyEvent> = match action {
+            Action::Receive => None,
+            Action::Notify if !notified[i] && !decided[i] => {
+                notified[i] = true;
+                Some(ReplyEvent::RequesterNotified {
+                    request: request(n),
+                    publication: publication(),
+                    intent: NoticeIntent::WillPublish,
+                    message: None,
+                    notified_at: now,
+                    due_at,
+                    late,
+                })
+            }
+            Action::Publish if !decided[i] => Some(ReplyEvent::ReplyPublished {
+                request: request(n),
+                publication: publication(),
+                text: Body::new("Ma réponse").unwrap(),
+                published_at: now,
+                due_at,
+                late,
+            }),
+            Action::Refuse if !decided[i] => Some(ReplyEvent::ReplyRefused {
+                request: request(n),
+                publication: publication(),
+                ground: RefusalGround::NoLinkToMessage,
+                note: None,
+                refused_at: now,
+                due_at,
+                late,
+            }),
+            Action::Lapse if !decided[i] => Some(ReplyEvent::RequestLapsed {
+                request: request(n),
+                publication: publication(),
+                cause: LapseCause::MessageCorrected,
+                changed_at: now,
+                declared_at: now,
+                changed_within_deadline: !late,
+            }),
+            _ => None,
+        };
+        if let Some(body) = body {
+            decided[i] |= !matches!(body, ReplyEvent::RequesterNotified { .. });
+            push(&log, event(now, body));
+        }
+    }
+    log
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
-    fn chunked_application_equals_a_rebuild(flush_every in 1..6usize) {
-        let log = scenario();
+    fn chunked_application_with_crashes_equals_a_rebuild(
+        actions in actions(),
+        flush_every in 1..6usize,
+        crash_at in prop::option::of(0..40usize),
+    ) {
+        let log = history(&actions);
+        let events = log.events();
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("register@v1").unwrap();
         let mut writer = ProjectionWriter::open(tree.clone(), Register.version()).unwrap();
-        for (i, event) in log.events().iter().enumerate() {
-            writer.apply(&Register, event).unwrap();
-            if i % flush_every == 0 {
+        let mut next = 0;
+        let mut crashed = false;
+        while next < events.len() {
+            writer.apply(&Register, &events[next]).unwrap();
+            next += 1;
+            if next % flush_every == 0 {
                 writer.flush().unwrap();
+            }
+            if !crashed && crash_at == Some(next) {
+                // Lose the pending chunk and resume from the checkpoint.
+                crashed = true;
+                writer.discard_pending();
+                writer = ProjectionWriter::open(tree.clone(), Register.version()).unwrap();
+                next = writer.checkpoint() as usize;
             }
         }
         writer.flush().unwrap();
@@ -446,6 +556,29 @@ proptest! {
                 incremental.put(k.to_vec(), v.to_vec()).unwrap();
             }
         }
-        prop_assert_eq!(incremental, rebuild(&log));
+        let rebuilt = rebuild(&log);
+        prop_assert_eq!(&incremental, &rebuilt);
+
+        // The overdue list equals the pending lines of the whole register past their deadline,
+        // at several instants.
+        for probe in [0i64, 3_000, 6_000, 20_000, 60_000] {
+            let now = minutes_after(probe);
+            let all = register::register(&rebuilt, establishment(), now).unwrap();
+            let dues: Vec<_> = all.iter().map(|l| (l.received.due_at, l.request)).collect();
+            let mut sorted = dues.clone();
+            sorted.sort();
+            prop_assert_eq!(&dues, &sorted, "sorted by deadline");
+            let expected: Vec<_> = all
+                .iter()
+                .filter(|l| l.status == Status::Pending && l.received.due_at <= now)
+                .map(|l| l.request)
+                .collect();
+            let overdue: Vec<_> = register::overdue(&rebuilt, establishment(), now)
+                .unwrap()
+                .iter()
+                .map(|l| l.request)
+                .collect();
+            prop_assert_eq!(overdue, expected);
+        }
     }
 }
