@@ -416,6 +416,14 @@ async fn login_failures_look_alike_and_are_throttled() {
         .await;
     assert_eq!(wrong, "UNAUTHENTICATED");
     assert_eq!(unknown, "UNAUTHENTICATED");
+    let huge = h
+        .refused(
+            None,
+            attempt,
+            json!({ "i": "x".repeat(20_000), "p": "y".repeat(20_000) }),
+        )
+        .await;
+    assert_eq!(huge, "UNAUTHENTICATED");
     // Three failures are free (the first above was one); the fourth imposes a wait.
     for _ in 0..3 {
         h.refused(None, attempt, json!({ "i": "eleve.leo", "p": "wrong" }))

@@ -111,8 +111,10 @@ impl SessionMutation {
             opt_id("establishmentId", establishment_id.as_ref())?;
         let now = app.now();
         if identifier.len() > IDENTIFIER_BYTES_MAX || password.len() > IDENTIFIER_BYTES_MAX * 4 {
-            auth.throttle.check(&identifier, now)?;
-            auth.throttle.record_failure(&identifier, now);
+            // Counted under a bounded key, so huge identifiers cannot fill the throttle's memory.
+            let key = bounded_prefix(&identifier, IDENTIFIER_BYTES_MAX);
+            auth.throttle.check(key, now)?;
+            auth.throttle.record_failure(key, now);
             return Err(
                 ApiError::Unauthenticated("unknown identifier or wrong password".into()).into(),
             );
@@ -156,6 +158,15 @@ impl SessionMutation {
             position: outcome.last_position,
         })
     }
+}
+
+/// The longest prefix of `text` of at most `bytes_max` bytes that ends on a character boundary.
+fn bounded_prefix(text: &str, bytes_max: usize) -> &str {
+    let mut end = text.len().min(bytes_max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The grant a session acts under: the one asked for, or the first held.

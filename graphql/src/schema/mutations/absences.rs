@@ -6,7 +6,7 @@ use domain::DomainError;
 use domain::absence::{self, AbsenceCommand, AbsenceKind};
 use domain::ids::{AbsenceId, AccountId, ClassId};
 
-use super::{Absence, Env, Written, command_id, id, invalid, opt_text, text, timestamp};
+use super::{Absence, Env, Written, id, invalid, opt_text, text, timestamp};
 use crate::errors::ApiError;
 
 /// An absence over a period, or a lateness.
@@ -44,7 +44,7 @@ impl AbsenceMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let class: ClassId = id("classId", &input.class_id)?;
         let student: AccountId = id("studentId", &input.student_id)?;
         let kind = match input.kind {
@@ -114,7 +114,7 @@ impl AbsenceMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: AbsenceId = id("absenceId", &absence_id)?;
         let command = AbsenceCommand::Justify {
             absence: target,
@@ -131,7 +131,7 @@ impl AbsenceMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: AbsenceId = id("absenceId", &absence_id)?;
         let command = AbsenceCommand::Accept { absence: target };
         run(&env, target, command, command_id).await
@@ -146,7 +146,7 @@ impl AbsenceMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: AbsenceId = id("absenceId", &absence_id)?;
         let command = AbsenceCommand::Refuse {
             absence: target,
@@ -154,10 +154,6 @@ impl AbsenceMutations {
         };
         run(&env, target, command, command_id).await
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 async fn run(

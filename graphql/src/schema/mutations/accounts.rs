@@ -8,7 +8,7 @@ use domain::ids::{AccountId, EstablishmentId};
 use domain::values::{Login, PasswordHash, Service as DomainService};
 use domain::{DomainError, Profile as DomainProfile};
 
-use super::{Env, Profile, Written, command_id, id, invalid, opt_text, text};
+use super::{Env, Profile, Written, id, invalid, opt_text, text};
 use crate::app;
 use crate::auth::hash_password;
 use crate::errors::ApiError;
@@ -72,7 +72,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let establishment: EstablishmentId = id("establishmentId", &input.establishment_id)?;
         let login = Login::parse(input.login.trim())
             .map_err(|e| invalid("login", e.message().to_owned()))?;
@@ -117,7 +117,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
         let establishment: EstablishmentId = id("establishmentId", &establishment_id)?;
         let profile: DomainProfile = profile.into();
@@ -160,7 +160,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
         // Check the right before spending a hash on it: the domain decides again on write.
         let actor = {
@@ -198,7 +198,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let parent: AccountId = id("parentId", &parent_id)?;
         let child: AccountId = id("childId", &child_id)?;
         let (actor, child_is_student_here) = {
@@ -237,7 +237,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let parent: AccountId = id("parentId", &parent_id)?;
         let child: AccountId = id("childId", &child_id)?;
         let actor = {
@@ -269,7 +269,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
         let reason = opt_text("reason", reason)?;
         let actor = {
@@ -297,7 +297,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
         let actor = {
             let view = env.view()?;
@@ -327,7 +327,7 @@ impl AccountMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let actor = {
             let view = env.view()?;
             env.actor(&view)?
@@ -361,8 +361,4 @@ impl AccountMutations {
             )
             .await?)
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }

@@ -7,7 +7,7 @@ use domain::ids::{AccountId, DesignationId, EstablishmentId, LegalNoticeId};
 use domain::legal::{self, LegalCommand, LegalNoticeFields, NamedAccount, PhoneNumber};
 use domain::values::{EstablishmentKind as DomainKind, Name, Sector as DomainSector, Uai};
 
-use super::{Env, Written, command_id, date, id, invalid, opt_id, opt_text, text};
+use super::{Env, Written, date, id, invalid, opt_id, opt_text, text};
 use crate::app;
 use crate::errors::ApiError;
 use crate::schema::facts::View;
@@ -92,7 +92,7 @@ impl EstablishmentMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let uai = Uai::parse(input.uai.trim()).map_err(|e| invalid("uai", e.message()))?;
         let name = text("name", input.name)?;
         let academie = text("academie", input.academie)?;
@@ -135,7 +135,7 @@ impl EstablishmentMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EstablishmentId = id("establishmentId", &establishment_id)?;
         let command = EstablishmentCommand::DeployEnt {
             establishment: target,
@@ -169,7 +169,7 @@ impl EstablishmentMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EstablishmentId = id("establishmentId", &establishment_id)?;
         let command = EstablishmentCommand::WithdrawEnt {
             establishment: target,
@@ -204,7 +204,7 @@ impl EstablishmentMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EstablishmentId = id("establishmentId", &establishment_id)?;
         let director: AccountId = id("directorId", &director_id)?;
         let co_director: Option<AccountId> = opt_id("coDirectorId", co_director_id.as_ref())?;
@@ -246,7 +246,7 @@ impl EstablishmentMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EstablishmentId = id("establishmentId", &establishment_id)?;
         let fields = LegalNoticeFields {
             publisher_name: text("publisherName", input.publisher_name)?,
@@ -288,7 +288,7 @@ impl EstablishmentMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EstablishmentId = id("establishmentId", &establishment_id)?;
         let actor = {
             let view = env.view()?;
@@ -308,10 +308,6 @@ impl EstablishmentMutations {
             )
             .await?)
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 fn phone(field: &str, value: &str) -> Result<PhoneNumber, ApiError> {

@@ -7,9 +7,7 @@ use domain::evaluation::{self, EvaluationCommand, Mark};
 use domain::ids::{AccountId, AssignmentId, ClassId, EvaluationId};
 use domain::values::{Coefficient, GradeValue, Scale};
 
-use super::{
-    Env, Evaluation, Homework, Written, command_id, date, id, invalid, opt_id, opt_text, text,
-};
+use super::{Env, Evaluation, Homework, Written, date, id, invalid, opt_id, opt_text, text};
 use crate::errors::ApiError;
 
 /// A new evaluation.
@@ -58,7 +56,7 @@ impl GradeMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let class: ClassId = id("classId", &input.class_id)?;
         let subject = text("subject", input.subject)?;
         let title = text("title", input.title)?;
@@ -123,7 +121,7 @@ impl GradeMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EvaluationId = id("evaluationId", &evaluation_id)?;
         let student: AccountId = id("studentId", &student_id)?;
         let comment = opt_text("comment", comment)?;
@@ -172,7 +170,7 @@ impl GradeMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EvaluationId = id("evaluationId", &evaluation_id)?;
         let student: AccountId = id("studentId", &student_id)?;
         let comment = opt_text("comment", comment)?;
@@ -212,7 +210,7 @@ impl GradeMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: EvaluationId = id("evaluationId", &evaluation_id)?;
         let actor = {
             let view = env.view()?;
@@ -230,10 +228,6 @@ impl GradeMutations {
             )
             .await?)
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 /// A mark within `scale`; an evaluation that does not exist is NOT_FOUND.

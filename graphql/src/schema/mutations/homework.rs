@@ -9,8 +9,7 @@ use domain::ids::{AssignmentId, ClassId, GroupId, SubmissionId};
 use domain::values::{Attachment, Digest256, MediaType};
 
 use super::{
-    Env, Homework, Written, command_id, id, invalid, opt_id, opt_text, opt_timestamp, text,
-    timestamp,
+    Env, Homework, Written, id, invalid, opt_id, opt_text, opt_timestamp, text, timestamp,
 };
 use crate::errors::ApiError;
 
@@ -64,7 +63,7 @@ impl HomeworkMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let class: ClassId = id("classId", &input.class_id)?;
         let group: Option<GroupId> = opt_id("groupId", input.group_id.as_ref())?;
         let subject = text("subject", input.subject)?;
@@ -113,7 +112,7 @@ impl HomeworkMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let assignment: AssignmentId = id("assignmentId", &assignment_id)?;
         let command = HomeworkCommand::Amend {
             assignment,
@@ -146,7 +145,7 @@ impl HomeworkMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = super::command_id(command_id.as_ref())?;
+        let command_id = super::command_id(command_id)?;
         let assignment: AssignmentId = id("assignmentId", &assignment_id)?;
         let command = HomeworkCommand::Cancel {
             assignment,
@@ -177,7 +176,7 @@ impl HomeworkMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let assignment: AssignmentId = id("assignmentId", &input.assignment_id)?;
         let group: Option<GroupId> = opt_id("groupId", input.group_id.as_ref())?;
         let text_value = opt_text("text", input.text)?;
@@ -231,10 +230,6 @@ impl HomeworkMutations {
             )
             .await?)
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 fn attachment(input: AttachmentInput) -> Result<Attachment, ApiError> {

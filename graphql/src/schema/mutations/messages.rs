@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Object};
 use domain::ids::{AccountId, ConversationId, EstablishmentId, MessageId, ReportId};
 use domain::messaging::{self, MessagingCommand};
 
-use super::{Env, Written, command_id, id, ids, invalid, opt_text, text};
+use super::{Env, Written, id, ids, invalid, opt_text, text};
 use crate::app::Conversation;
 use crate::errors::ApiError;
 
@@ -29,7 +29,7 @@ impl MessageMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let establishment: EstablishmentId = id("establishmentId", &establishment_id)?;
         let recipients = recipient_list(&recipient_ids)?;
         let subject = text("subject", subject)?;
@@ -74,7 +74,7 @@ impl MessageMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let conversation: ConversationId = id("conversationId", &conversation_id)?;
         let message: MessageId = env.new_id(command_id, "message");
         let command = MessagingCommand::SendMessage {
@@ -107,7 +107,7 @@ impl MessageMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let conversation: ConversationId = id("conversationId", &conversation_id)?;
         let recipients = recipient_list(&recipient_ids)?;
         let stream = messaging::stream_id(conversation);
@@ -148,7 +148,7 @@ impl MessageMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let conversation: ConversationId = id("conversationId", &conversation_id)?;
         let command = MessagingCommand::LeaveConversation { conversation };
         run(
@@ -171,7 +171,7 @@ impl MessageMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let conversation: ConversationId = id("conversationId", &conversation_id)?;
         let message: MessageId = id("messageId", &message_id)?;
         let command = MessagingCommand::MarkRead {
@@ -191,7 +191,7 @@ impl MessageMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let conversation: ConversationId = id("conversationId", &conversation_id)?;
         let message: MessageId = id("messageId", &message_id)?;
         let report: ReportId = env.new_id(command_id, "report");
@@ -203,10 +203,6 @@ impl MessageMutations {
         };
         run(&env, "report", report, conversation, command, command_id).await
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 fn recipient_list(values: &[ID]) -> Result<Vec<AccountId>, ApiError> {

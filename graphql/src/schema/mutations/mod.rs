@@ -255,10 +255,10 @@ pub fn time(field: &str, text: &str) -> Result<Time, ApiError> {
         .map_err(|e| invalid(field, format!("not a time like 08:30: {e}")))
 }
 
-/// The client's idempotency key.
-pub fn command_id(value: Option<&ID>) -> Result<Option<Uuid>, ApiError> {
+/// The client's idempotency key, a UUID.
+pub fn command_id(value: Option<ID>) -> Result<Option<Uuid>, ApiError> {
     value
-        .map(|v| Uuid::parse_str(v).map_err(|e| invalid("commandId", format!("not a UUID: {e}"))))
+        .map(|v| Uuid::parse_str(&v).map_err(|e| invalid("commandId", format!("not a UUID: {e}"))))
         .transpose()
 }
 

@@ -12,7 +12,7 @@ use domain::publication::{
     WithdrawalGround as DomainGround,
 };
 
-use super::{Env, Publication, Space, Written, command_id, id, invalid, opt_id, opt_text, text};
+use super::{Env, Publication, Space, Written, id, invalid, opt_id, opt_text, text};
 use crate::errors::ApiError;
 
 /// What a space is for.
@@ -79,7 +79,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let establishment: EstablishmentId = id("establishmentId", &input.establishment_id)?;
         let title = text("title", input.title)?;
         let class: Option<ClassId> = opt_id("classId", input.class_id.as_ref())?;
@@ -153,7 +153,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let space: SpaceId = id("spaceId", &space_id)?;
         let command = SpaceCommand::SetPreModeration {
             space,
@@ -171,7 +171,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let space: SpaceId = id("spaceId", &space_id)?;
         let command = SpaceCommand::AppointModerator {
             space,
@@ -189,7 +189,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let space: SpaceId = id("spaceId", &space_id)?;
         let command = SpaceCommand::RemoveModerator {
             space,
@@ -208,7 +208,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let space: SpaceId = id("spaceId", &space_id)?;
         let title = text("title", title)?;
         let body = text("body", body)?;
@@ -233,7 +233,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let command = PublicationCommand::EditDraft {
             publication: target,
@@ -251,7 +251,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let command = PublicationCommand::Submit {
             publication: target,
@@ -268,7 +268,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let command = PublicationCommand::Approve {
             publication: target,
@@ -286,7 +286,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let reason = text("reason", reason)?;
         let command = PublicationCommand::RejectSubmission {
@@ -305,7 +305,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let command = PublicationCommand::Publish {
             publication: target,
@@ -325,7 +325,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let title = text("title", title)?;
         let body = text("body", body)?;
@@ -350,7 +350,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let command = PublicationCommand::Withdraw {
             publication: target,
@@ -369,7 +369,7 @@ impl PublicationMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &publication_id)?;
         let report: ReportId = env.new_id(command_id, "report");
         let command = PublicationCommand::Report {
@@ -379,10 +379,6 @@ impl PublicationMutations {
         };
         run_publication(&env, target, command, command_id).await
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 /// The facts of a space, from its stream; NOT_FOUND if it does not exist.

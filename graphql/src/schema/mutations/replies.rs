@@ -14,7 +14,7 @@ use domain::reply::{
     RequestContents,
 };
 
-use super::{Env, Publication, Reply, Written, command_id, id, invalid, opt_text, text, timestamp};
+use super::{Env, Publication, Reply, Written, id, invalid, opt_text, text, timestamp};
 use crate::errors::ApiError;
 
 /// Whether the contested message is text, sound or image.
@@ -141,7 +141,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &input.publication_id)?;
         let contents = contents(input.contents)?;
         let contested = contested(&env, target)?;
@@ -165,7 +165,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: PublicationId = id("publicationId", &input.publication_id)?;
         let requester = text("requester", input.requester)?;
         let postal_address = opt_text("postalAddress", input.postal_address)?;
@@ -197,7 +197,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let request: ReplyRequestId = id("requestId", &request_id)?;
         let intent = match (intent, ground) {
             (Intent::WillPublish, None) => NoticeIntent::WillPublish,
@@ -231,7 +231,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let request: ReplyRequestId = id("requestId", &request_id)?;
         let command = ReplyCommand::PublishReply { request };
         run(&env, request, command, command_id).await
@@ -247,7 +247,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let request: ReplyRequestId = id("requestId", &request_id)?;
         let command = ReplyCommand::RefuseReply {
             request,
@@ -268,7 +268,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let request: ReplyRequestId = id("requestId", &request_id)?;
         let command = ReplyCommand::DeclareLapse {
             request,
@@ -287,7 +287,7 @@ impl ReplyMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let request: ReplyRequestId = id("requestId", &request_id)?;
         let (state, _) = env.app.state::<Reply>(&reply::stream_id(request))?;
         let received = state.received.ok_or_else(|| {
@@ -302,10 +302,6 @@ impl ReplyMutations {
         };
         run(&env, request, command, command_id).await
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 fn contents(input: RequestContentsInput) -> Result<RequestContents, ApiError> {

@@ -7,8 +7,7 @@ use domain::ids::{ClassId, EstablishmentId, ResourceId};
 use domain::resource::{self, Audience, ProgrammeRef, ResourceCommand};
 use domain::values::{ResourceSource as DomainSource, Url};
 
-use super::{Env, Profile, Resource, Written, command_id, id, invalid, opt_id, opt_text, text};
-use crate::errors::ApiError;
+use super::{Env, Profile, Resource, Written, id, invalid, opt_id, opt_text, text};
 
 /// Who shares a resource.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -80,7 +79,7 @@ impl ResourceMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let establishment: EstablishmentId = id("establishmentId", &input.establishment_id)?;
         let class: Option<ClassId> = opt_id("classId", input.class_id.as_ref())?;
         let audience = match (input.audience, class, input.profile) {
@@ -143,7 +142,7 @@ impl ResourceMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ResourceId = id("resourceId", &resource_id)?;
         let command = ResourceCommand::Withdraw {
             resource: target,
@@ -164,8 +163,4 @@ impl ResourceMutations {
             )
             .await?)
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }

@@ -9,10 +9,7 @@ use domain::timetable::{self, TimetableCommand};
 use domain::values::{Day as DomainDay, Room, SchoolYear, Subject, TimeRange};
 use domain::{DomainError, Profile as DomainProfile};
 
-use super::{
-    Env, Timetable, Written, command_id, date, id, ids, invalid, opt_id, opt_text, text, time,
-    value,
-};
+use super::{Env, Timetable, Written, date, id, ids, invalid, opt_id, opt_text, text, time, value};
 use crate::app;
 use crate::errors::ApiError;
 
@@ -85,7 +82,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let establishment: EstablishmentId = id("establishmentId", &establishment_id)?;
         let year: SchoolYear = value("year", year.trim())?;
         let name = text("name", name)?;
@@ -121,7 +118,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let student: AccountId = id("studentId", &student_id)?;
         let (actor, command) = {
@@ -164,7 +161,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let from: ClassId = id("classId", &class_id)?;
         let student: AccountId = id("studentId", &student_id)?;
         let to: ClassId = id("toClassId", &to_class_id)?;
@@ -224,7 +221,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let teacher: AccountId = id("teacherId", &teacher_id)?;
         let subject: Subject = text("subject", subject)?;
@@ -265,7 +262,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let command = ClassCommand::UnassignTeacher {
             class: target,
@@ -298,7 +295,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let group: GroupId = env.new_id(command_id, "group");
         let command = ClassCommand::FormGroup {
@@ -333,7 +330,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let group: GroupId = id("groupId", &group_id)?;
         let command = ClassCommand::ChangeGroupMembers {
@@ -366,7 +363,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let group: GroupId = id("groupId", &group_id)?;
         let command = ClassCommand::DissolveGroup {
@@ -397,7 +394,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &input.class_id)?;
         let teacher: AccountId = id("teacherId", &input.teacher_id)?;
         let subject: Subject = text("subject", input.subject)?;
@@ -452,7 +449,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let slot: SlotId = id("slotId", &slot_id)?;
         let actor = {
@@ -483,7 +480,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &input.class_id)?;
         let slot: SlotId = id("slotId", &input.slot_id)?;
         let on = date("date", &input.date)?;
@@ -536,7 +533,7 @@ impl SchoolMutations {
         command_id: Option<ID>,
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
-        let command_id = command_id_of(command_id)?;
+        let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let slot: SlotId = id("slotId", &slot_id)?;
         let command = TimetableCommand::CancelOccurrence {
@@ -560,10 +557,6 @@ impl SchoolMutations {
             )
             .await?)
     }
-}
-
-fn command_id_of(value: Option<ID>) -> Result<Option<uuid::Uuid>, ApiError> {
-    command_id(value.as_ref())
 }
 
 fn no_class(class: ClassId) -> ApiError {
