@@ -383,19 +383,238 @@ fn an_event_about_an_unknown_publication_stops_the_projection() {
     assert!(replay(&log, &Publications, &Cut::UpTo(1), &mut |_| {}).is_err());
 }
 
+/// A generated action on one of four publications (even ones in the news, odd ones on the
+/// pre-moderated blog); actions the publication's state does not allow are skipped.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Draft,
+    Edit,
+    Submit,
+    Reject,
+    Approve,
+    Publish,
+    Amend,
+    Report,
+    Withdraw,
+    Reply,
+    ReplyOffline,
+}
+
+fn actions() -> impl Strategy<Value = Vec<(u128, Action)>> {
+    let action = prop::sample::select(vec![
+        Action::Draft,
+        Action::Edit,
+        Action::Submit,
+        Action::Reject,
+        Action::Approve,
+        Action::Publish,
+        Action::Amend,
+        Action::Report,
+        Action::Withdraw,
+        Action::Reply,
+        Action::ReplyOffline,
+    ]);
+    prop::collection::vec((0..4u128, action), 1..80)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Draft,
+    Submitted,
+    Published,
+    Withdrawn,
+}
+
+/// Per publication: state, versions, reports, replies (and how many are offline).
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    state: State,
+    versions: u32,
+    reports: u128,
+    replies: u128,
+    offline: u128,
+}
+
+fn history(actions: &[(u128, Action)]) -> (MemLog, [Option<Tracked>; 4]) {
+    let log = scenario_spaces();
+    let mut tracked: [Option<Tracked>; 4] = [None; 4];
+    for (step, &(n, action)) in actions.iter().enumerate() {
+        let at = 100 + step as i64;
+        let i = n as usize;
+        let in_space = if n % 2 == 0 { NEWS } else { BLOG };
+        let author = if in_space == NEWS { STAFF } else { STUDENT };
+        let Some(mut t) = tracked[i] else {
+            if matches!(action, Action::Draft) {
+                push(&log, drafted(n, in_space, author, at));
+                tracked[i] = Some(Tracked {
+                    state: State::Draft,
+                    versions: 0,
+                    reports: 0,
+                    replies: 0,
+                    offline: 0,
+                });
+            }
+            continue;
+        };
+        let pid = publication(n);
+        match (action, t.state) {
+            (Action::Edit, State::Draft) => push(
+                &log,
+                event(
+                    at,
+                    PublicationEvent::DraftEdited {
+                        publication: pid,
+                        title: Title::new(format!("Article {n}, repris")).unwrap(),
+                        body: Body::new("Nouveau texte").unwrap(),
+                    },
+                ),
+            ),
+            (Action::Submit, State::Draft) if in_space == BLOG => {
+                push(&log, submitted(n, at));
+                t.state = State::Submitted;
+            }
+            (Action::Reject, State::Submitted) => {
+                push(
+                    &log,
+                    event(
+                        at,
+                        PublicationEvent::SubmissionRejected {
+                            publication: pid,
+                            reason: Reason::new("À revoir").unwrap(),
+                        },
+                    ),
+                );
+                t.state = State::Draft;
+            }
+            (Action::Approve, State::Submitted) => {
+                push(
+                    &log,
+                    event(
+                        at,
+                        PublicationEvent::Approved {
+                            publication: pid,
+                            approved_by: account(DIRECTOR),
+                            by_director: true,
+                        },
+                    ),
+                );
+                t.versions += 1;
+                push(&log, published(n, t.versions, DIRECTOR, at));
+                t.state = State::Published;
+            }
+            (Action::Publish, State::Draft) if in_space == NEWS => {
+                t.versions += 1;
+                push(&log, published(n, t.versions, author, at));
+                t.state = State::Published;
+            }
+            (Action::Amend, State::Published) => {
+                t.versions += 1;
+                push(
+                    &log,
+                    event(
+                        at,
+                        PublicationEvent::Amended {
+                            publication: pid,
+                            version: version(t.versions, n, author, at),
+                        },
+                    ),
+                );
+            }
+            (Action::Report, State::Published) => {
+                t.reports += 1;
+                push(
+                    &log,
+                    reported(n, n * 100 + t.reports, 10 + t.reports, at, at),
+                );
+            }
+            (Action::Withdraw, State::Published) => {
+                push(
+                    &log,
+                    event(
+                        at,
+                        PublicationEvent::Withdrawn {
+                            publication: pid,
+                            ground: WithdrawalGround::Illicit,
+                            note: None,
+                            withdrawn_at: minute(at),
+                            withdrawn_by: account(DIRECTOR),
+                            director_knowledge_since: None,
+                        },
+                    ),
+                );
+                t.state = State::Withdrawn;
+            }
+            (Action::Reply, State::Published) => {
+                t.replies += 1;
+                push(&log, reply_published(n, n * 100 + t.replies, at, false));
+            }
+            (Action::ReplyOffline, _) if t.offline < t.replies => {
+                t.offline += 1;
+                push(
+                    &log,
+                    event(
+                        at,
+                        ReplyEvent::ReplyTakenOffline {
+                            request: ReplyRequestId::from_uuid(Uuid::from_u128(
+                                0x7000 + n * 100 + t.offline,
+                            )),
+                            publication: pid,
+                            offline_at: minute(at),
+                        },
+                    ),
+                );
+            }
+            _ => {}
+        }
+        tracked[i] = Some(t);
+    }
+    (log, tracked)
+}
+
+/// A log holding only the two spaces.
+fn scenario_spaces() -> MemLog {
+    let log = MemLog::default();
+    push(&log, created(NEWS, SpaceKind::EstablishmentNews, false));
+    push(
+        &log,
+        created(
+            BLOG,
+            SpaceKind::StudentBlog {
+                owner: account(STUDENT),
+            },
+            true,
+        ),
+    );
+    log
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
-    fn chunked_application_equals_a_rebuild(flush_points in prop::collection::vec(any::<bool>(), 20)) {
-        let log = scenario();
+    fn chunked_application_with_a_crash_equals_a_rebuild_and_the_queues_follow_the_states(
+        actions in actions(),
+        flush_every in 1..6usize,
+        crash_at in prop::option::of(0..80usize),
+    ) {
+        let (log, tracked) = history(&actions);
+        let events = log.events();
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("publications@v1").unwrap();
         let mut writer = ProjectionWriter::open(tree.clone(), Publications.version()).unwrap();
-        for (i, event) in log.events().iter().enumerate() {
-            writer.apply(&Publications, event).unwrap();
-            if flush_points[i % flush_points.len()] {
+        let mut next = 0;
+        let mut crashed = false;
+        while next < events.len() {
+            writer.apply(&Publications, &events[next]).unwrap();
+            next += 1;
+            if next % flush_every == 0 {
                 writer.flush().unwrap();
+            }
+            if !crashed && crash_at == Some(next) {
+                crashed = true;
+                writer.discard_pending();
+                writer = ProjectionWriter::open(tree.clone(), Publications.version()).unwrap();
+                next = writer.checkpoint() as usize;
             }
         }
         writer.flush().unwrap();
@@ -405,6 +624,39 @@ proptest! {
                 incremental.put(k.to_vec(), v.to_vec()).unwrap();
             }
         }
-        prop_assert_eq!(incremental, rebuild(&log));
+        let store = rebuild(&log);
+        prop_assert_eq!(&incremental, &store);
+
+        let mut queued: Vec<_> = publications::moderation_queue(&store, establishment())
+            .unwrap()
+            .iter()
+            .map(|q| q.publication)
+            .collect();
+        queued.sort();
+        let expected: Vec<_> = (0..4u128)
+            .filter(|n| tracked[*n as usize].is_some_and(|t| t.state == State::Submitted))
+            .map(publication)
+            .collect();
+        prop_assert_eq!(queued, expected);
+        for in_space in [NEWS, BLOG] {
+            let items = publications::space_items(&store, space(in_space)).unwrap();
+            let mut online: Vec<_> = items.iter().map(|i| i.publication).collect();
+            online.sort();
+            let expected: Vec<_> = (0..4u128)
+                .filter(|n| (if n % 2 == 0 { NEWS } else { BLOG }) == in_space)
+                .filter(|n| tracked[*n as usize].is_some_and(|t| t.state == State::Published))
+                .map(publication)
+                .collect();
+            prop_assert_eq!(online, expected);
+            for item in &items {
+                let t = tracked[(item.publication.as_uuid().as_u128() - 0xB000) as usize].unwrap();
+                prop_assert_eq!(item.versions, t.versions);
+                prop_assert_eq!(item.replies.len() as u128, t.replies - t.offline);
+            }
+        }
+        for line in publications::reports_queue(&store, establishment()).unwrap() {
+            let t = tracked[(line.publication.as_uuid().as_u128() - 0xB000) as usize].unwrap();
+            prop_assert_eq!(line.withdrawn_at.is_some(), t.state == State::Withdrawn);
+        }
     }
 }
