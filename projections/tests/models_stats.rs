@@ -276,6 +276,10 @@ fn a_replay_as_of_a_date_sees_only_what_was_recorded_by_its_end() {
     let shares: Vec<_> = as_of_30th.deployment.iter().map(|r| r.share).collect();
     assert_eq!(shares, vec![share(2, 1)]);
 
+    // The usage statistics replay the same way (nothing to count here but the cut).
+    let usage = stats::replay_usage_as_of(&log, date(2018, 11, 30)).unwrap();
+    assert_eq!(usage.position, 9);
+
     let as_of_1st = stats::replay_stats_as_of(&log, date(2018, 12, 1)).unwrap();
     assert_eq!(as_of_1st.position, log.head().position);
     let shares: Vec<_> = as_of_1st.deployment.iter().map(|r| r.share).collect();

@@ -450,6 +450,8 @@ pub fn legal_identity(
             _ => None,
         })
         .collect();
+    // The domain fails only for a date no school year can hold; such a date is reported as
+    // needing a review rather than hiding the notices.
     let need_review = notices_need_review(&state, today).unwrap_or(true);
     Ok(Some(LegalIdentity {
         establishment,

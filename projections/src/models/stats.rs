@@ -73,7 +73,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::decode;
 use crate::store::{Key, ReadStore, ReadStoreExt, Store, StoreError, StoreExt};
-use crate::{Cut, MemStore, Projection, ProjectionError, ReplayError, replay};
+use crate::{Cut, MemStore, Projection, ProjectionError, ReplayError, Replayed, replay};
 
 /// The name of the deployment statistics projection.
 pub const DEPLOYMENT: &str = "stats_deployment";
@@ -423,6 +423,22 @@ pub fn replay_stats_as_of(log: &dyn EventStore, date: Date) -> Result<StatsAsOf,
         deployment,
         store: replayed.store,
     })
+}
+
+/// Replays the usage statistics over the events recorded until the end of `date` (24:00 Paris)
+/// into a temporary in-memory store, to read with [`usage_in_week`] and the others as they
+/// stood then. Blocking.
+pub fn replay_usage_as_of(log: &dyn EventStore, date: Date) -> Result<Replayed, StatsError> {
+    let next_day = date
+        .tomorrow()
+        .map_err(|e| StatsError::Date(e.to_string()))?;
+    let end_us = paris_start_of_day(next_day)?.as_microsecond() - 1;
+    Ok(replay(
+        log,
+        &UsageStats,
+        &Cut::RecordedAtOrBefore(end_us),
+        &mut |_| {},
+    )?)
 }
 
 // ---------------------------------------------------------------------------------------------
