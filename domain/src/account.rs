@@ -6,8 +6,13 @@
 //! Sessions live in the log as token hashes with their expiry, so they survive restarts and the
 //! token itself is never stored. Erasure is an event: the log layer destroys the person's key
 //! (crypto-shredding); nothing is rewritten.
+//!
+//! Notification read marks live here too, since only the account holder reads their
+//! notifications. A notification is named by the log position of the event it comes from; the
+//! holder marks everything up to a position as read, or single positions, and the state keeps a
+//! watermark plus the single marks above it, so marking nothing new records nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -25,6 +30,9 @@ pub const RETENTION_MONTHS: i64 = 3;
 
 /// The longest a session may last.
 pub const SESSION_HOURS_MAX: i64 = 24 * 30;
+
+/// The most single notifications one command may mark as read.
+pub const NOTIFICATION_MARKS_MAX: usize = 500;
 
 /// Why personal data was erased.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -109,6 +117,16 @@ pub enum AccountEvent {
         profile: Profile,
         service: Service,
     },
+    /// The holder read notifications, each named by the log position of the event it comes
+    /// from. Only what is new is recorded: `up_to` is present when it moves the watermark, and
+    /// `positions` lists, ascending, the single marks above the new watermark not marked before.
+    NotificationsRead {
+        account: AccountId,
+        /// Every notification at or before this log position is read.
+        up_to: Option<u64>,
+        /// These notifications are read.
+        positions: Vec<u64>,
+    },
 }
 
 /// An open session.
@@ -129,6 +147,10 @@ pub struct AccountState {
     pub deactivated_at: Option<Timestamp>,
     pub erased: bool,
     pub sessions: BTreeMap<SessionId, OpenSession>,
+    /// Every notification at or before this log position is read (0: none).
+    pub notifications_read_up_to: u64,
+    /// Notifications above the watermark read one by one.
+    pub notifications_read: BTreeSet<u64>,
 }
 
 impl AccountState {
@@ -147,6 +169,11 @@ impl AccountState {
         self.grants
             .iter()
             .any(|g| g.profile == profile && g.establishment == establishment)
+    }
+
+    /// Whether the notification of the event at `position` is marked read.
+    pub fn notification_is_read(&self, position: u64) -> bool {
+        position <= self.notifications_read_up_to || self.notifications_read.contains(&position)
     }
 }
 
@@ -211,6 +238,18 @@ pub enum AccountCommand {
         establishment: EstablishmentId,
         profile: Profile,
         service: Service,
+    },
+    /// The holder marks notifications read: all of them up to a log position ("mark all
+    /// read"), single ones by position ("mark this one read"), or both.
+    MarkNotificationsRead {
+        account: AccountId,
+        /// Every notification at or before this log position (inclusive) turns read.
+        up_to: Option<u64>,
+        /// These notifications turn read, at most [`NOTIFICATION_MARKS_MAX`].
+        positions: Vec<u64>,
+        /// Fact from the log: the position of its last record. No mark may reach beyond it, so
+        /// a notification is only marked read once it exists.
+        log_head: u64,
     },
 }
 
@@ -511,7 +550,66 @@ pub fn decide(
                 service: *service,
             }])
         }
+        AccountCommand::MarkNotificationsRead {
+            account,
+            up_to,
+            positions,
+            log_head,
+        } => {
+            require_active(state, *account)?;
+            require(
+                actor.account == *account,
+                "only the account holder marks their notifications read",
+            )?;
+            decide_notifications_read(state, *account, *up_to, positions, *log_head)
+        }
     }
+}
+
+/// The new part of a read mark, or nothing when everything named is already read.
+fn decide_notifications_read(
+    state: &AccountState,
+    account: AccountId,
+    up_to: Option<u64>,
+    positions: &[u64],
+    log_head: u64,
+) -> Result<Vec<AccountEvent>, DomainError> {
+    if up_to.is_none() && positions.is_empty() {
+        return Err(DomainError::invalid(
+            "name the notifications to mark: up to a position, or single positions",
+        ));
+    }
+    if positions.len() > NOTIFICATION_MARKS_MAX {
+        return Err(DomainError::invalid(format!(
+            "at most {NOTIFICATION_MARKS_MAX} notifications are marked at once"
+        )));
+    }
+    let named = up_to.iter().chain(positions);
+    if let Some(beyond) = named.clone().find(|p| **p > log_head) {
+        return Err(DomainError::invalid(format!(
+            "position {beyond} is beyond the end of the log ({log_head})"
+        )));
+    }
+    if named.clone().any(|p| *p == 0) {
+        return Err(DomainError::invalid("log positions start at 1"));
+    }
+    let up_to = up_to.filter(|u| *u > state.notifications_read_up_to);
+    let watermark = up_to.unwrap_or(state.notifications_read_up_to);
+    let positions: Vec<u64> = positions
+        .iter()
+        .copied()
+        .filter(|p| *p > watermark && !state.notifications_read.contains(p))
+        .collect::<BTreeSet<u64>>()
+        .into_iter()
+        .collect();
+    if up_to.is_none() && positions.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![AccountEvent::NotificationsRead {
+        account,
+        up_to,
+        positions,
+    }])
 }
 
 fn revoke_sessions(state: &AccountState, account: AccountId) -> Vec<AccountEvent> {
@@ -580,6 +678,7 @@ pub fn evolve(mut state: AccountState, event: &AccountEvent) -> AccountState {
             state.erased = true;
             state.has_credentials = false;
             state.children.clear();
+            state.notifications_read.clear();
         }
         AccountEvent::LoggedIn { .. } | AccountEvent::ServiceVisited { .. } => {}
         AccountEvent::SessionOpened {
@@ -598,6 +697,16 @@ pub fn evolve(mut state: AccountState, event: &AccountEvent) -> AccountState {
         }
         AccountEvent::SessionClosed { session, .. } => {
             state.sessions.remove(session);
+        }
+        AccountEvent::NotificationsRead {
+            up_to, positions, ..
+        } => {
+            if let Some(up_to) = up_to {
+                state.notifications_read_up_to = state.notifications_read_up_to.max(*up_to);
+            }
+            let watermark = state.notifications_read_up_to;
+            state.notifications_read.extend(positions);
+            state.notifications_read.retain(|p| *p > watermark);
         }
     }
     state
@@ -621,6 +730,7 @@ pub fn event_stream_id(event: &AccountEvent) -> String {
         | AccountEvent::LoggedIn { account, .. }
         | AccountEvent::SessionOpened { account, .. }
         | AccountEvent::SessionClosed { account, .. }
-        | AccountEvent::ServiceVisited { account, .. } => stream_id(*account),
+        | AccountEvent::ServiceVisited { account, .. }
+        | AccountEvent::NotificationsRead { account, .. } => stream_id(*account),
     }
 }

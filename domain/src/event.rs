@@ -189,6 +189,7 @@ event_types! {
     Account(AccountEvent::SessionOpened) => "account.session_opened", 1;
     Account(AccountEvent::SessionClosed) => "account.session_closed", 1;
     Account(AccountEvent::ServiceVisited) => "account.service_visited", 1;
+    Account(AccountEvent::NotificationsRead) => "account.notifications_read", 1;
     Class(ClassEvent::Opened) => "class.opened", 1;
     Class(ClassEvent::StudentEnrolled) => "class.student_enrolled", 1;
     Class(ClassEvent::StudentMoved) => "class.student_moved", 1;

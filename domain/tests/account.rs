@@ -1,5 +1,5 @@
 //! Accounts: creation, profiles, credentials, parent–child links, deactivation, erasure, logins,
-//! sessions and service visits, given / when / then.
+//! sessions, service visits and notification read marks, given / when / then.
 
 mod common;
 
@@ -485,4 +485,105 @@ fn nothing_is_done_with_an_erased_account() {
     );
     let state = erased.iter().fold(AccountState::default(), evolve);
     assert!(state.erased && !state.has_credentials && !state.is_active());
+}
+
+fn mark(up_to: Option<u64>, positions: Vec<u64>) -> AccountCommand {
+    AccountCommand::MarkNotificationsRead {
+        account: me(),
+        up_to,
+        positions,
+        log_head: 100,
+    }
+}
+
+fn read(up_to: Option<u64>, positions: Vec<u64>) -> AccountEvent {
+    AccountEvent::NotificationsRead {
+        account: me(),
+        up_to,
+        positions,
+    }
+}
+
+#[test]
+fn the_holder_marks_notifications_read_up_to_a_position_or_one_by_one() {
+    let given = [created(vec![Profile::Student])];
+    let all = run(&given, mark(Some(40), vec![]), &at(student(), NOW)).unwrap();
+    assert_eq!(all, vec![read(Some(40), vec![])]);
+    let single = run(&given, mark(None, vec![57, 12, 57]), &at(student(), NOW)).unwrap();
+    assert_eq!(single, vec![read(None, vec![12, 57])]);
+    let both = run(&given, mark(Some(40), vec![57, 12]), &at(student(), NOW)).unwrap();
+    assert_eq!(both, vec![read(Some(40), vec![57])]);
+    let mut after = given.to_vec();
+    after.extend(both);
+    let state = after.iter().fold(AccountState::default(), evolve);
+    assert!(state.notification_is_read(1) && state.notification_is_read(40));
+    assert!(state.notification_is_read(57));
+    assert!(!state.notification_is_read(41) && !state.notification_is_read(58));
+    assert_eq!(event_stream_id(&read(None, vec![1])), stream_id(me()));
+}
+
+#[test]
+fn marking_nothing_new_records_nothing() {
+    let given = [
+        created(vec![Profile::Student]),
+        read(Some(40), vec![]),
+        read(None, vec![57]),
+    ];
+    let ctx = at(student(), NOW);
+    assert_eq!(run(&given, mark(Some(40), vec![]), &ctx).unwrap(), vec![]);
+    assert_eq!(run(&given, mark(Some(30), vec![]), &ctx).unwrap(), vec![]);
+    assert_eq!(
+        run(&given, mark(None, vec![3, 40, 57]), &ctx).unwrap(),
+        vec![]
+    );
+    // Only the new part is recorded: the watermark move, and the single marks above it not
+    // marked before (45 is under the new watermark, 57 was marked already).
+    assert_eq!(
+        run(&given, mark(Some(50), vec![45, 57, 60]), &ctx).unwrap(),
+        vec![read(Some(50), vec![60])]
+    );
+    // Moving the watermark past single marks folds them into it.
+    let mut after = given.to_vec();
+    after.push(read(Some(60), vec![]));
+    let state = after.iter().fold(AccountState::default(), evolve);
+    assert_eq!(state.notifications_read_up_to, 60);
+    assert!(state.notifications_read.is_empty());
+    assert_eq!(run(&after, mark(None, vec![57]), &ctx).unwrap(), vec![]);
+}
+
+#[test]
+fn notification_read_mark_rules() {
+    let given = [created(vec![Profile::Student])];
+    let ctx = at(student(), NOW);
+    assert_refused(
+        run(&given, mark(Some(40), vec![]), &at(classmate(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(
+        run(&given, mark(Some(40), vec![]), &at(admin(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(run(&given, mark(None, vec![]), &ctx), "INVALID");
+    assert_refused(run(&given, mark(Some(101), vec![]), &ctx), "INVALID");
+    assert_refused(run(&given, mark(None, vec![5, 101]), &ctx), "INVALID");
+    assert_refused(run(&given, mark(Some(0), vec![]), &ctx), "INVALID");
+    let too_many: Vec<u64> = (1..=NOTIFICATION_MARKS_MAX as u64 + 1).collect();
+    let over = AccountCommand::MarkNotificationsRead {
+        account: me(),
+        up_to: None,
+        positions: too_many,
+        log_head: 1_000,
+    };
+    assert_refused(run(&given, over, &ctx), "INVALID");
+    let most: Vec<u64> = (1..=NOTIFICATION_MARKS_MAX as u64).collect();
+    let at_limit = AccountCommand::MarkNotificationsRead {
+        account: me(),
+        up_to: None,
+        positions: most.clone(),
+        log_head: 1_000,
+    };
+    assert_eq!(run(&given, at_limit, &ctx).unwrap(), vec![read(None, most)]);
+    assert_refused(run(&[], mark(Some(40), vec![]), &ctx), "NOT_FOUND");
+    let gone = [created(vec![Profile::Student]), deactivated(NOW)];
+    assert_refused(run(&gone, mark(Some(40), vec![]), &ctx), "CONFLICT");
 }

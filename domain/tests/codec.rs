@@ -124,6 +124,11 @@ fn samples() -> Vec<EventBody> {
                 profile: Profile::Teacher,
                 service: Service::Grades,
             },
+            AccountEvent::NotificationsRead {
+                account: account(1),
+                up_to: Some(1_204),
+                positions: vec![1_310, 1_422],
+            },
         ]
         .map(EventBody::from),
     );

@@ -273,7 +273,8 @@ impl Index {
             AccountEvent::LoggedIn { .. }
             | AccountEvent::SessionOpened { .. }
             | AccountEvent::SessionClosed { .. }
-            | AccountEvent::ServiceVisited { .. } => {}
+            | AccountEvent::ServiceVisited { .. }
+            | AccountEvent::NotificationsRead { .. } => {}
         }
     }
 

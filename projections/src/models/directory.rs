@@ -397,7 +397,9 @@ fn apply_account(
             record.status = AccountStatus::Erased;
             store.put_value(account_key(*account), &record)?;
         }
-        AccountEvent::LoggedIn { .. } | AccountEvent::ServiceVisited { .. } => {}
+        AccountEvent::LoggedIn { .. }
+        | AccountEvent::ServiceVisited { .. }
+        | AccountEvent::NotificationsRead { .. } => {}
         AccountEvent::SessionOpened {
             account,
             session,
