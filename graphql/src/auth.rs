@@ -496,9 +496,18 @@ impl Throttle {
     }
 }
 
-/// Identifiers differ only by case and surrounding spaces must share one counter.
+/// Longest throttle key kept as is; longer identifiers are keyed by their hash, so one entry
+/// never holds more than this many bytes whatever a client sends.
+const THROTTLE_KEY_BYTES_MAX: usize = 128;
+
+/// Identifiers differing only by case and surrounding spaces share one counter.
 fn normalize(identifier: &str) -> String {
-    identifier.trim().to_lowercase()
+    let key = identifier.trim().to_lowercase();
+    if key.len() <= THROTTLE_KEY_BYTES_MAX {
+        key
+    } else {
+        format!("#{}", blake3::hash(key.as_bytes()).to_hex())
+    }
 }
 
 /// Makes room in a full map: first everything not blocked any more, then, if that freed
@@ -755,6 +764,16 @@ mod tests {
         throttle.record_success("ALICE");
         throttle.record_failure("alice", at(30));
         assert!(throttle.check("alice", at(30)).is_ok());
+    }
+
+    #[test]
+    fn throttle_keys_are_bounded() {
+        let long = "x".repeat(1 << 20);
+        let key = normalize(&long);
+        assert!(key.len() <= THROTTLE_KEY_BYTES_MAX);
+        assert_eq!(key, normalize(&long.to_uppercase()));
+        assert_ne!(key, normalize(&"y".repeat(1 << 20)));
+        assert_eq!(normalize("  Alice "), "alice");
     }
 
     #[test]
