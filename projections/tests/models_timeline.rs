@@ -1,8 +1,9 @@
 //! The timeline read model fed with domain events: who is notified of homework, grades,
 //! messages, lesson changes, publications and reply decisions; one notification per person and
-//! event (a parent of two pupils of the class gets one, naming both); read marks from message
-//! reads; erasure; replays that never duplicate; and the property that chunked application with
-//! crashes equals a rebuild.
+//! event (a parent of two pupils of the class gets one, naming both); read marks from the
+//! holder's marks and from message reads, never counted twice; erasure; replays that never
+//! duplicate; and the properties that chunked application with crashes equals a rebuild and
+//! that read marks match a simple model.
 
 use domain::account::{AccountEvent, ErasureGround};
 use domain::actor::Profile;
@@ -453,5 +454,309 @@ proptest! {
         let feed = random_history(&choices);
         let rebuilt: MemStore = feed.fold(&Timeline);
         prop_assert_eq!(fold_in_chunks(&feed, &Timeline, &steps), rebuilt);
+    }
+}
+
+/// Student 0 gets a notification of homework (first two positions returned) and of a message
+/// (last two), alternately; returns the four positions.
+fn four_notifications(world: &World, feed: &Feed) -> [u64; 4] {
+    let t = ts("2026-11-30T12:00:00Z");
+    let homework = |n: u128| {
+        feed.push(
+            t,
+            world.teacher_ref(),
+            world.homework(
+                id(1000 + n),
+                world.classes[0],
+                None,
+                ts("2026-12-04T08:00:00Z"),
+            ),
+        )
+    };
+    let message = |n: u128| {
+        feed.push(
+            t,
+            world.teacher_ref(),
+            sent(world, id(60 + n), &format!("Message {n}")),
+        )
+    };
+    [homework(0), message(0), homework(1), message(1)]
+}
+
+fn sent(world: &World, message: MessageId, text: &str) -> MessagingEvent {
+    let t = ts("2026-11-30T12:00:00Z");
+    MessagingEvent::MessageSent {
+        conversation: id(50),
+        message,
+        sender: world.teacher,
+        recipients: vec![world.students[0], world.students[1]],
+        body: body(text),
+        sent_at: t,
+    }
+}
+
+fn notifications_read(account: AccountId, up_to: Option<u64>, positions: Vec<u64>) -> AccountEvent {
+    AccountEvent::NotificationsRead {
+        account,
+        up_to,
+        positions,
+    }
+}
+
+/// The read flags of a person's notifications, oldest first, with their positions.
+fn read_flags(store: &dyn ReadStore, account: AccountId) -> Vec<(u64, bool)> {
+    let mut flags: Vec<_> = all(store, account)
+        .into_iter()
+        .map(|n| (n.position, n.read))
+        .collect();
+    flags.reverse();
+    flags
+}
+
+#[test]
+fn marks_turn_notifications_read_up_to_a_position_and_one_by_one() {
+    let (world, feed) = given();
+    let [p1, p2, p3, p4] = four_notifications(&world, &feed);
+    let me = world.students[0];
+    let by_me = Some((me, Profile::Student));
+    let t = ts("2026-11-30T18:00:00Z");
+    let store = feed.fold(&Timeline);
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 4);
+
+    // "Mark all read up to here": the homework and the message at or before p2.
+    feed.push(t, by_me, notifications_read(me, Some(p2), vec![]));
+    let store = feed.fold(&Timeline);
+    assert_eq!(
+        read_flags(&store, me),
+        vec![(p1, true), (p2, true), (p3, false), (p4, false)]
+    );
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 2);
+
+    // "Mark this one read": only p4.
+    feed.push(t, by_me, notifications_read(me, None, vec![p4]));
+    let store = feed.fold(&Timeline);
+    assert_eq!(
+        read_flags(&store, me),
+        vec![(p1, true), (p2, true), (p3, false), (p4, true)]
+    );
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 1);
+
+    // A mark covering read ones counts only the unread one, and the read message of p4 is not
+    // counted again when its message is read.
+    feed.push(t, by_me, notifications_read(me, Some(p4), vec![p2, p4]));
+    feed.push(
+        t,
+        by_me,
+        MessagingEvent::MessageRead {
+            conversation: id(50),
+            message: id(61),
+            reader: me,
+            read_at: t,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    assert!(read_flags(&store, me).iter().all(|(_, read)| *read));
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 0);
+
+    // The classmate and the parent received the same events and read nothing.
+    assert_eq!(
+        timeline::unread_count(&store, world.students[1]).unwrap(),
+        4
+    );
+    assert_eq!(timeline::unread_count(&store, world.parents[0]).unwrap(), 2);
+    assert!(all(&store, world.parents[0]).iter().all(|n| !n.read));
+    // Folding the same log again gives the same view.
+    assert_eq!(feed.fold(&Timeline), store);
+}
+
+#[test]
+fn a_repeated_mark_counts_nothing_twice() {
+    let (world, feed) = given();
+    let [p1, p2, _, p4] = four_notifications(&world, &feed);
+    let me = world.students[0];
+    let by_me = Some((me, Profile::Student));
+    let t = ts("2026-11-30T18:00:00Z");
+    for _ in 0..2 {
+        feed.push(t, by_me, notifications_read(me, Some(p2), vec![p1, p4, p4]));
+    }
+    let store = feed.fold(&Timeline);
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 1);
+    assert_eq!(
+        all(&store, me).iter().filter(|n| !n.read).count(),
+        1,
+        "the counter matches the notifications"
+    );
+    // A later, lower "read up to" changes nothing either.
+    feed.push(t, by_me, notifications_read(me, Some(p1), vec![]));
+    assert_eq!(feed.fold(&Timeline), store);
+}
+
+#[test]
+fn a_mark_touches_only_its_holders_notifications() {
+    let (world, feed) = given();
+    let [_, p2, _, _] = four_notifications(&world, &feed);
+    let t = ts("2026-11-30T18:00:00Z");
+    // The teacher has no notification at p2 (they sent the message): nothing changes for anyone.
+    let before = feed.fold(&Timeline);
+    feed.push(
+        t,
+        world.teacher_ref(),
+        notifications_read(world.teacher, None, vec![p2]),
+    );
+    let after = feed.fold(&Timeline);
+    for person in [world.students[0], world.students[1], world.parents[0]] {
+        assert_eq!(all(&after, person), all(&before, person));
+        assert_eq!(
+            timeline::unread_count(&after, person).unwrap(),
+            timeline::unread_count(&before, person).unwrap()
+        );
+    }
+    assert!(all(&after, world.teacher).is_empty());
+    assert_eq!(timeline::unread_count(&after, world.teacher).unwrap(), 0);
+}
+
+#[test]
+fn notifications_after_a_mark_arrive_unread() {
+    let (world, feed) = given();
+    let [_, _, _, p4] = four_notifications(&world, &feed);
+    let me = world.students[0];
+    let t = ts("2026-11-30T18:00:00Z");
+    feed.push(
+        t,
+        Some((me, Profile::Student)),
+        notifications_read(me, Some(p4), vec![]),
+    );
+    let p5 = feed.push(
+        t,
+        world.teacher_ref(),
+        sent(&world, id(70), "Encore un message"),
+    );
+    let store = feed.fold(&Timeline);
+    let newest = &all(&store, me)[0];
+    assert_eq!((newest.position, newest.read), (p5, false));
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 1);
+}
+
+/// One step of a random history of student 0's notifications and read marks.
+#[derive(Clone, Debug)]
+enum Step {
+    Homework,
+    Message,
+    /// Read up to the notification at this index (modulo the positions so far).
+    ReadUpTo(usize),
+    /// Read these notifications (indices modulo the positions so far).
+    ReadThese(Vec<usize>),
+    /// Read the message at this index (modulo the messages so far).
+    ReadMessage(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Homework),
+        Just(Step::Message),
+        any::<usize>().prop_map(Step::ReadUpTo),
+        prop::collection::vec(any::<usize>(), 1..4).prop_map(Step::ReadThese),
+        any::<usize>().prop_map(Step::ReadMessage),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever the order of notifications, marks and message reads (repeats included), a
+    /// notification is read exactly when some mark or read of its message came after it and
+    /// covered it, the counter matches the unread notifications, and chunked application with
+    /// crashes equals a rebuild.
+    #[test]
+    fn read_marks_match_a_model_and_survive_crashes(
+        steps in prop::collection::vec(step(), 1..40),
+        chunking in prop::collection::vec(0..10u8, 1..32),
+    ) {
+        let (world, feed) = given();
+        let me = world.students[0];
+        let by_me = Some((me, Profile::Student));
+        let t = ts("2026-11-30T12:00:00Z");
+        let mut notified: Vec<u64> = Vec::new();
+        let mut messages: Vec<(MessageId, u64)> = Vec::new();
+        let mut expected_read = std::collections::BTreeSet::new();
+        for (n, step) in steps.iter().enumerate() {
+            let n = n as u128;
+            match step {
+                Step::Homework => {
+                    let due = ts("2026-12-04T08:00:00Z");
+                    let event = world.homework(id(1000 + n), world.classes[0], None, due);
+                    notified.push(feed.push(t, world.teacher_ref(), event));
+                }
+                Step::Message => {
+                    let message: MessageId = id(3000 + n);
+                    let position = feed.push(t, world.teacher_ref(), sent(&world, message, "Bonjour"));
+                    notified.push(position);
+                    messages.push((message, position));
+                }
+                Step::ReadUpTo(i) if !notified.is_empty() => {
+                    let up_to = notified[i % notified.len()];
+                    feed.push(t, by_me, notifications_read(me, Some(up_to), vec![]));
+                    expected_read.extend(notified.iter().filter(|p| **p <= up_to));
+                }
+                Step::ReadThese(indices) if !notified.is_empty() => {
+                    let positions: Vec<u64> =
+                        indices.iter().map(|i| notified[i % notified.len()]).collect();
+                    expected_read.extend(positions.iter().copied());
+                    feed.push(t, by_me, notifications_read(me, None, positions));
+                }
+                Step::ReadMessage(i) if !messages.is_empty() => {
+                    let (message, position) = messages[i % messages.len()];
+                    feed.push(t, by_me, MessagingEvent::MessageRead {
+                        conversation: id(50),
+                        message,
+                        reader: me,
+                        read_at: t,
+                    });
+                    expected_read.insert(position);
+                }
+                _ => {}
+            }
+        }
+        let store = feed.fold(&Timeline);
+        let flags = read_flags(&store, me);
+        let expected: Vec<(u64, bool)> =
+            notified.iter().map(|p| (*p, expected_read.contains(p))).collect();
+        prop_assert_eq!(&flags, &expected);
+        let unread = flags.iter().filter(|(_, read)| !read).count() as u64;
+        prop_assert_eq!(timeline::unread_count(&store, me).unwrap(), unread);
+        prop_assert_eq!(
+            timeline::unread_count(&store, world.students[1]).unwrap(),
+            notified.len() as u64
+        );
+        prop_assert_eq!(fold_in_chunks(&feed, &Timeline, &chunking), store);
+    }
+}
+
+#[test]
+fn erasure_leaves_no_read_marks_behind() {
+    let (world, feed) = given();
+    let [_, p2, _, p4] = four_notifications(&world, &feed);
+    let me = world.students[0];
+    let t = ts("2026-11-30T18:00:00Z");
+    feed.push(
+        t,
+        Some((me, Profile::Student)),
+        notifications_read(me, Some(p2), vec![p4]),
+    );
+    feed.push(
+        ts("2026-12-01T10:00:00Z"),
+        world.admin_ref(),
+        AccountEvent::PersonalDataErased {
+            account: me,
+            ground: ErasureGround::OnRequest,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    for tag in ["tl", "tl.unread", "tl.msg", "tl.read"] {
+        let prefix = projections::Key::new(tag).uuid(me.as_uuid()).into_vec();
+        assert!(
+            store.scan_prefix(&prefix).unwrap().is_empty(),
+            "{tag} records of the erased person remain"
+        );
     }
 }

@@ -8,9 +8,13 @@
 //! person at most one notification (a parent of two children in the class gets one, naming
 //! both) and no replay can duplicate it.
 //!
-//! Read marks: the log only records reading for messages (`messaging.message_read`), so a
-//! message notification turns read when its message is read; the other kinds stay unread, since
-//! the domain has no event for "notification seen" and this view keeps no state outside the log.
+//! Read marks come from the log only: `account.notifications_read` (the holder marked every
+//! notification up to a log position read, or single ones by position) and, for a message
+//! notification, `messaging.message_read`. A notification turns read at most once, so the
+//! unread counter drops once per notification however many marks cover it. The watermark of
+//! "read up to" already applied is kept per person, so a later mark only visits notifications
+//! above it; the domain refuses marks beyond the log's end, so every notification a mark covers
+//! exists when the mark is applied.
 //!
 //! Erasure: on `account.personal_data_erased`, the person's timeline is deleted.
 //!
@@ -22,6 +26,7 @@
 //! | `tl/<account><u64::MAX - position>`     | [`Notification`] (newest first)           |
 //! | `tl.unread/<account>`                   | counter of unread notifications           |
 //! | `tl.msg/<account><message>`             | the position of the message notification  |
+//! | `tl.read/<account>`                     | the "read up to" position applied (`u64`)  |
 //! | `ev/<evaluation>`                       | [`EvaluationNote`]                        |
 //! | `ev.st/<evaluation><student>`           | the student (graded in it)                |
 //! | `slot/<class><slot>`                    | [`SlotNote`]                              |
@@ -74,6 +79,7 @@ const FAMILIES: &[&str] = &[
     "account.child_",
     "account.deactivated",
     "account.personal_data_erased",
+    "account.notifications_read",
     "homework.published",
     "evaluation.",
     "timetable.",
@@ -90,7 +96,7 @@ impl Projection for Timeline {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
@@ -259,6 +265,10 @@ fn message_key(account: AccountId, message: MessageId) -> Vec<u8> {
         .into_vec()
 }
 
+fn read_up_to_key(account: AccountId) -> Vec<u8> {
+    Key::new("tl.read").uuid(account.as_uuid()).into_vec()
+}
+
 fn evaluation_key(evaluation: EvaluationId) -> Vec<u8> {
     Key::new("ev").uuid(evaluation.as_uuid()).into_vec()
 }
@@ -375,9 +385,94 @@ fn apply_account(store: &mut dyn Store, event: &AccountEvent) -> Result<(), Proj
                 }
             }
             store.delete(&unread_key(*account))?;
+            store.delete(&read_up_to_key(*account))?;
+        }
+        AccountEvent::NotificationsRead {
+            account,
+            up_to,
+            positions,
+        } => {
+            if let Some(up_to) = up_to {
+                mark_read_up_to(store, *account, *up_to)?;
+            }
+            for position in positions {
+                let key = notification_key(*account, *position);
+                if let Some(notification) = store.get_value::<Notification>(&key)? {
+                    mark_read(store, *account, key, notification)?;
+                }
+            }
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// Marks read every notification of `account` at or before `up_to` and above the watermark
+/// already applied, then moves the watermark.
+fn mark_read_up_to(
+    store: &mut dyn Store,
+    account: AccountId,
+    up_to: Position,
+) -> Result<(), ProjectionError> {
+    let applied = store
+        .get_value::<Position>(&read_up_to_key(account))?
+        .unwrap_or(0);
+    if up_to <= applied {
+        return Ok(());
+    }
+    let prefix = Key::new("tl").uuid(account.as_uuid()).into_vec();
+    // Keys hold `u64::MAX - position`, newest first: skip the notifications after `up_to`
+    // without decoding them, and stop at the watermark.
+    let first_key = notification_key(account, up_to);
+    let stop_key = notification_key(account, applied);
+    let mut covered = Vec::new();
+    let mut failure = None;
+    store.visit_prefix(&prefix, &mut |key, value| {
+        if key < first_key.as_slice() {
+            return ControlFlow::Continue(());
+        }
+        if key >= stop_key.as_slice() {
+            return ControlFlow::Break(());
+        }
+        match crate::store::decode_value::<Notification>(key, value) {
+            Ok(n) => {
+                if !n.read {
+                    covered.push((key.to_vec(), n));
+                }
+                ControlFlow::Continue(())
+            }
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    for (key, notification) in covered {
+        mark_read(store, account, key, notification)?;
+    }
+    store.put_value(read_up_to_key(account), &up_to)?;
+    Ok(())
+}
+
+/// Marks one notification read, once: the unread counter drops only if it was unread.
+fn mark_read(
+    store: &mut dyn Store,
+    account: AccountId,
+    key: Vec<u8>,
+    mut notification: Notification,
+) -> Result<(), StoreError> {
+    if notification.read {
+        return Ok(());
+    }
+    notification.read = true;
+    if let NotificationKind::MessageReceived { message, .. } = &notification.kind {
+        store.delete(&message_key(account, *message))?;
+    }
+    store.put_value(key, &notification)?;
+    store.add_i64(unread_key(account), -1)?;
     Ok(())
 }
 
@@ -610,12 +705,8 @@ fn apply_messaging(
                 return Ok(());
             };
             let key = notification_key(*reader, position);
-            if let Some(mut notification) = store.get_value::<Notification>(&key)?
-                && !notification.read
-            {
-                notification.read = true;
-                store.put_value(key, &notification)?;
-                store.add_i64(unread_key(*reader), -1)?;
+            if let Some(notification) = store.get_value::<Notification>(&key)? {
+                mark_read(store, *reader, key, notification)?;
             }
             store.delete(&message_key(*reader, *message))?;
         }
