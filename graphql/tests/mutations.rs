@@ -13,6 +13,14 @@ mod auth {
 mod errors {
     pub use graphql::errors::*;
 }
+mod http {
+    #[allow(unused_imports)]
+    pub use graphql::http::*;
+}
+mod limits {
+    #[allow(unused_imports)]
+    pub use graphql::limits::*;
+}
 // Until the parts are merged into the server's root, only what the tests reach is used here.
 #[allow(dead_code)]
 #[path = "../src/schema/facts.rs"]
@@ -23,10 +31,17 @@ mod mutations;
 #[allow(dead_code)]
 #[path = "../src/schema/session.rs"]
 mod session;
+// The queries are built into the test schema so that a GraphQL type name used by both sides
+// is caught here.
+#[allow(dead_code)]
+#[path = "../src/schema/queries/mod.rs"]
+mod queries;
 mod schema {
     pub(crate) use super::facts;
     #[allow(unused_imports)]
     pub(crate) use super::mutations;
+    #[allow(unused_imports)]
+    pub(crate) use super::queries;
     #[allow(unused_imports)]
     pub(crate) use super::session;
 }
@@ -54,7 +69,7 @@ use uuid::Uuid;
 struct TestMutation(mutations::Mutations, session::SessionMutation);
 
 #[derive(MergedObject, Default)]
-struct TestQuery(session::SessionQuery);
+struct TestQuery(session::SessionQuery, queries::Queries);
 
 type TestSchema = Schema<TestQuery, TestMutation, EmptySubscription>;
 
