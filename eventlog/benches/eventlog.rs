@@ -1,0 +1,423 @@
+//! The event log's benchmark: durable append throughput with 1, 16 and 256 concurrent writers,
+//! next to the disk's physical limits (4 KiB `write` + `fdatasync` loop, sequential write
+//! bandwidth) and a naive sled event store measured in the same run on the same disk; then the
+//! `read_all` scan rate and the time to open a log of 1 million (and, with
+//! `EVENTLOG_BENCH_10M=1`, 10 million) events.
+//!
+//! This is a plain `main` (`harness = false`) rather than criterion: each figure is a throughput
+//! of many concurrent tasks over a fixed duration, or a one-off (opening a 3 GB log), which
+//! criterion's repeated timing of one closure does not model; and the ratios only mean
+//! something when every figure comes from the same run. Run it with
+//! `cargo bench -p eventlog --bench eventlog`; it prints a Markdown table.
+//!
+//! Environment: `EVENTLOG_BENCH_DIR` (where the temporary logs go; default the cargo target
+//! temporary directory), `EVENTLOG_BENCH_SECONDS` (duration of each throughput run, default 3),
+//! `EVENTLOG_BENCH_10M=1` (also build and open a 10-million-event log, about 3 GB).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use eventlog::{
+    AppendRequest, EventStore, ExpectedVersion, FileLog, LogConfig, Metadata, ProposedEvent,
+    StreamId,
+};
+use uuid::Uuid;
+
+const PAYLOAD_BYTES: usize = 200;
+const WRITER_COUNTS: [usize; 3] = [1, 16, 256];
+
+fn event() -> ProposedEvent {
+    ProposedEvent {
+        event_id: Uuid::now_v7(),
+        event_type: "HomeworkHandedIn".into(),
+        schema_version: 1,
+        metadata: Metadata {
+            actor_id: Some(Uuid::now_v7()),
+            actor_role: "student".into(),
+            correlation_id: Some(Uuid::now_v7()),
+            causation_id: None,
+        },
+        payload: vec![0x5a; PAYLOAD_BYTES],
+    }
+}
+
+fn bench_root() -> PathBuf {
+    std::env::var_os("EVENTLOG_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
+}
+
+fn seconds() -> Duration {
+    let s = std::env::var("EVENTLOG_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(3.0);
+    Duration::from_secs_f64(s)
+}
+
+/// One row of the result table.
+struct Row {
+    what: String,
+    figure: String,
+    /// The figure as a number, for ratios.
+    value: f64,
+}
+
+fn row(rows: &mut Vec<Row>, what: impl Into<String>, value: f64, unit: &str) {
+    let what = what.into();
+    let figure = format!("{} {unit}", human(value));
+    println!("{what}: {figure}");
+    rows.push(Row {
+        what,
+        figure,
+        value,
+    });
+}
+
+fn human(v: f64) -> String {
+    if v >= 100.0 {
+        let s = format!("{:.0}", v);
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// A loop of 4 KiB `write` + `fdatasync`: the most durable writes per second one thread can
+/// get from this disk. Appending (the file grows, so each sync also commits the new size to
+/// the file system journal, as the log's appends do) or overwriting a preallocated file (data
+/// only, which is what sled's preallocated files get).
+fn fsync_loop(dir: &Path, duration: Duration, append: bool) -> f64 {
+    use std::os::unix::fs::FileExt;
+    let path = dir.join("fsync-loop");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let block = vec![7u8; 4096];
+    if !append {
+        f.write_all(&vec![0u8; 64 << 20]).unwrap();
+        f.sync_all().unwrap();
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < duration {
+        if append {
+            f.write_all(&block).unwrap();
+        } else {
+            f.write_all_at(&block, (n % 16384) * 4096).unwrap();
+        }
+        f.sync_data().unwrap();
+        n += 1;
+    }
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    std::fs::remove_file(&path).unwrap();
+    rate
+}
+
+/// Sequential write bandwidth: 512 MiB in 1 MiB writes, then one `fdatasync`, in MiB/s.
+fn sequential_write(dir: &Path) -> f64 {
+    let path = dir.join("sequential");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![3u8; 1 << 20];
+    let total_mib = 512;
+    let start = Instant::now();
+    for _ in 0..total_mib {
+        f.write_all(&chunk).unwrap();
+    }
+    f.sync_data().unwrap();
+    let rate = total_mib as f64 / start.elapsed().as_secs_f64();
+    std::fs::remove_file(&path).unwrap();
+    rate
+}
+
+/// `writers` tasks each appending one 200-byte event per append, in a loop, for `duration`;
+/// returns acknowledged (durable) events per second.
+async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> f64 {
+    let log = Arc::new(FileLog::open(dir, LogConfig::default()).unwrap());
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let log = log.clone();
+        let acknowledged = acknowledged.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = StreamId::new(format!("student-{w}")).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                log.append(AppendRequest::single(
+                    Uuid::now_v7(),
+                    stream.clone(),
+                    ExpectedVersion::Any,
+                    vec![event()],
+                ))
+                .await
+                .unwrap();
+                acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(duration).await;
+    let count = acknowledged.load(Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    log.close().await;
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// The naive alternative: sled as the event store, one key per event (its position), the
+/// value an encoding of the same size as the log's record, and a `flush` per append before it
+/// is acknowledged. Each writer is an OS thread (sled's `flush` blocks; its `flush_async`
+/// stalled under 256 concurrent callers in a trial). Returns acknowledged events per second.
+fn sled_appends(dir: &Path, writers: usize, duration: Duration) -> f64 {
+    let db = sled::Config::new().path(dir).open().unwrap();
+    let next = Arc::new(AtomicU64::new(1));
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for w in 0..writers {
+        let db = db.clone();
+        let next = next.clone();
+        let acknowledged = acknowledged.clone();
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut value = vec![0u8; 330];
+            value[..8].copy_from_slice(&(w as u64).to_le_bytes());
+            while !stop.load(Ordering::Relaxed) {
+                let position = next.fetch_add(1, Ordering::Relaxed);
+                db.insert(position.to_be_bytes(), value.as_slice()).unwrap();
+                db.flush().unwrap();
+                acknowledged.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let start = Instant::now();
+    std::thread::sleep(duration);
+    let count = acknowledged.load(Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// Fills a log with `events` events of 200 bytes in appends of 256 events to 10,000 streams,
+/// from 8 concurrent tasks so group commit makes big batches.
+async fn fill(dir: &Path, events: u64) {
+    let log = Arc::new(FileLog::open(dir, LogConfig::default()).unwrap());
+    let per_append = 256u64;
+    let appends = events / per_append;
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let log = log.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= appends {
+                    break;
+                }
+                let stream = StreamId::new(format!("student-{}", i % 10_000)).unwrap();
+                let events = (0..per_append).map(|_| event()).collect();
+                log.append(AppendRequest::single(
+                    Uuid::now_v7(),
+                    stream,
+                    ExpectedVersion::Any,
+                    events,
+                ))
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rest = events - appends * per_append;
+    if rest > 0 {
+        let events = (0..rest).map(|_| event()).collect();
+        log.append(AppendRequest::single(
+            Uuid::now_v7(),
+            StreamId::new("student-rest").unwrap(),
+            ExpectedVersion::Any,
+            events,
+        ))
+        .await
+        .unwrap();
+    }
+    log.close().await;
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+/// Builds a log of `events`, then measures opening it (indexes persisted, warm page cache) and
+/// scanning it whole with `read_all(1)`.
+async fn open_and_scan(root: &Path, events: u64, rows: &mut Vec<Row>) {
+    let dir = tempfile::tempdir_in(root).unwrap();
+    let label = if events >= 1_000_000 {
+        format!("{}M", events / 1_000_000)
+    } else {
+        events.to_string()
+    };
+    let start = Instant::now();
+    fill(dir.path(), events).await;
+    let fill_s = start.elapsed().as_secs_f64();
+    println!(
+        "filled a {label}-event log ({} MB on disk) in {fill_s:.1} s",
+        dir_bytes(dir.path()) / 1_000_000
+    );
+    row(
+        rows,
+        format!("fill {label} events (appends of 256 events, 8 tasks)"),
+        events as f64 / fill_s,
+        "events/s",
+    );
+    let start = Instant::now();
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    let open_s = start.elapsed().as_secs_f64();
+    assert_eq!(log.head().position, events);
+    row(rows, format!("open a {label}-event log"), open_s, "s");
+    let start = Instant::now();
+    let mut count = 0u64;
+    let mut bytes = 0usize;
+    for record in log.read_all(1).unwrap() {
+        bytes += record.unwrap().payload.len();
+        count += 1;
+    }
+    let scan_s = start.elapsed().as_secs_f64();
+    assert_eq!(count, events);
+    assert_eq!(bytes, events as usize * PAYLOAD_BYTES);
+    row(
+        rows,
+        format!("read_all scan of the {label}-event log"),
+        events as f64 / scan_s,
+        "events/s",
+    );
+    let start = Instant::now();
+    let seeks = 1000u64;
+    for i in 0..seeks {
+        let from = 1 + (i * 7919 * 1013) % events;
+        let first = log.read_all(from).unwrap().next().unwrap().unwrap();
+        assert_eq!(first.position, from);
+    }
+    row(
+        rows,
+        format!("read_all(n) seek + first record, {label}-event log"),
+        start.elapsed().as_secs_f64() * 1e6 / seeks as f64,
+        "µs",
+    );
+    drop(log);
+}
+
+fn main() {
+    let root = bench_root();
+    std::fs::create_dir_all(&root).unwrap();
+    let duration = seconds();
+    println!(
+        "benchmark directory: {} ({} s per throughput run)",
+        root.display(),
+        duration.as_secs_f64()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut rows = Vec::new();
+
+    let dir = tempfile::tempdir_in(&root).unwrap();
+    row(
+        &mut rows,
+        "disk: 4 KiB write + fdatasync loop, appending",
+        fsync_loop(dir.path(), duration, true),
+        "syncs/s",
+    );
+    row(
+        &mut rows,
+        "disk: 4 KiB write + fdatasync loop, overwriting",
+        fsync_loop(dir.path(), duration, false),
+        "syncs/s",
+    );
+    row(
+        &mut rows,
+        "disk: sequential write (1 MiB writes, one fdatasync)",
+        sequential_write(dir.path()),
+        "MiB/s",
+    );
+    drop(dir);
+
+    let mut log_rates = Vec::new();
+    let mut sled_rates = Vec::new();
+    for writers in WRITER_COUNTS {
+        let dir = tempfile::tempdir_in(&root).unwrap();
+        let rate = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
+        row(
+            &mut rows,
+            format!("eventlog: durable appends, {writers} writers"),
+            rate,
+            "events/s",
+        );
+        log_rates.push(rate);
+        let dir = tempfile::tempdir_in(&root).unwrap();
+        let rate = sled_appends(dir.path(), writers, duration);
+        row(
+            &mut rows,
+            format!("sled, flush per append: {writers} writers"),
+            rate,
+            "events/s",
+        );
+        sled_rates.push(rate);
+    }
+
+    runtime.block_on(open_and_scan(&root, 1_000_000, &mut rows));
+    if std::env::var("EVENTLOG_BENCH_10M").is_ok_and(|v| v == "1") {
+        runtime.block_on(open_and_scan(&root, 10_000_000, &mut rows));
+    }
+
+    let fsyncs = rows[0].value;
+    println!();
+    println!("| measure | figure |");
+    println!("|---|---|");
+    for r in &rows {
+        println!("| {} | {} |", r.what, r.figure);
+    }
+    println!();
+    println!(
+        "| writers | eventlog events/s | sled events/s | eventlog / sled | eventlog / fsync loop |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for (i, writers) in WRITER_COUNTS.iter().enumerate() {
+        println!(
+            "| {writers} | {} | {} | {:.1}× | {:.1}× |",
+            human(log_rates[i]),
+            human(sled_rates[i]),
+            log_rates[i] / sled_rates[i],
+            log_rates[i] / fsyncs,
+        );
+    }
+}
