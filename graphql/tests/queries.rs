@@ -47,15 +47,19 @@ use domain::account::{self as account_domain, AccountCommand};
 use domain::class::ClassCommand;
 use domain::establishment::EstablishmentCommand;
 use domain::evaluation::{EvaluationCommand, Mark};
-use domain::homework::{HomeworkCommand, Submitter};
+use domain::homework::HomeworkCommand;
 use domain::ids::{
-    AbsenceId, AccountId, AssignmentId, ClassId, ConversationId, DesignationId, EstablishmentId,
-    EvaluationId, MessageId, SessionId, SubmissionId,
+    AccountId, AssignmentId, ClassId, ConversationId, DesignationId, EstablishmentId, EvaluationId,
+    MessageId, PublicationId, ReplyRequestId, SessionId, SpaceId,
 };
 use domain::legal::{LegalCommand, NamedAccount};
 use domain::messaging::MessagingCommand;
+use domain::publication::{PublicationCommand, SpaceCommand, SpaceKind};
+use domain::reply::{
+    ContestedPassages, ContestedPublication, MessageKind, ReplyCommand, RequestContents,
+};
 use domain::values::{
-    Coefficient, EstablishmentKind, GradeValue, Login, Name, Scale, SchoolYear, Sector, Text, Uai,
+    Coefficient, EstablishmentKind, GradeValue, Login, Scale, SchoolYear, Sector, Text, Uai,
 };
 use domain::{Actor, Profile};
 use eventlog::{EventStore, FileLog, LogConfig};
@@ -111,11 +115,11 @@ struct Harness {
     store: Arc<FileLog>,
     auth: Arc<Auth>,
     clock: Arc<TestClock>,
-    projections: Projections,
     school: EstablishmentId,
     other_school: EstablishmentId,
     class: ClassId,
     other_class: ClassId,
+    projections: Projections,
     people: People,
     _dir: tempfile::TempDir,
 }
@@ -186,11 +190,11 @@ impl Harness {
             store,
             auth,
             clock,
-            projections,
             school: new_id(),
             other_school: new_id(),
             class: new_id(),
             other_class: new_id(),
+            projections,
             people,
             _dir: dir,
         };
@@ -384,6 +388,14 @@ impl Harness {
         issued.token
     }
 
+    /// Waits until every read model holds the whole log.
+    async fn projections_caught_up(&self) {
+        self.projections
+            .wait_for(self.head(), Duration::from_secs(10))
+            .await
+            .unwrap();
+    }
+
     fn viewer(&self, token: &str) -> Viewer {
         self.auth
             .sessions
@@ -451,8 +463,10 @@ impl Harness {
         let teacher = self.teacher_actor();
         self.run::<graphql::app::Evaluation>(stream.clone(), create, &teacher)
             .await;
-        for (student, centi) in [(self.people.student, marks[0]), (self.people.classmate, marks[1])]
-        {
+        for (student, centi) in [
+            (self.people.student, marks[0]),
+            (self.people.classmate, marks[1]),
+        ] {
             let grade = EvaluationCommand::RecordGrade {
                 evaluation,
                 student,
@@ -471,6 +485,88 @@ impl Harness {
         evaluation
     }
 
+    fn director_actor(&self) -> Actor {
+        Actor::new(self.people.director, Profile::PublicationDirector)
+            .with_grant(self.school, Profile::PublicationDirector)
+    }
+
+    /// A space of the school created by its administrator; its id.
+    async fn space(&self, kind: SpaceKind, title: &str, owner_profiles: Vec<Profile>) -> SpaceId {
+        let space = new_id::<SpaceId>();
+        let create = SpaceCommand::CreateSpace {
+            space,
+            establishment: self.school,
+            kind,
+            title: text(title),
+            pre_moderated: false,
+            owner_profiles,
+        };
+        let admin = Actor::new(self.people.admin, Profile::EstablishmentAdmin)
+            .with_grant(self.school, Profile::EstablishmentAdmin);
+        self.run::<graphql::app::Space>(
+            domain::publication::space_stream_id(space),
+            create,
+            &admin,
+        )
+        .await;
+        space
+    }
+
+    /// The director publishes an article in `space`; its id.
+    async fn article(&self, space: SpaceId, title: &str) -> PublicationId {
+        let publication = new_id::<PublicationId>();
+        let stream = domain::publication::stream_id(publication);
+        let (state, _) = self
+            .app
+            .state::<graphql::app::Space>(&domain::publication::space_stream_id(space))
+            .unwrap();
+        let facts = state.facts().unwrap();
+        let director = self.director_actor();
+        let draft = PublicationCommand::Draft {
+            publication,
+            space: facts.clone(),
+            title: text(title),
+            body: text("La kermesse aura lieu samedi ; les élèves de 4e B tiendront le stand."),
+        };
+        self.run::<graphql::app::Publication>(stream.clone(), draft, &director)
+            .await;
+        let publish = PublicationCommand::Publish {
+            publication,
+            space: facts,
+        };
+        self.run::<graphql::app::Publication>(stream, publish, &director)
+            .await;
+        publication
+    }
+
+    /// The parent asks for a right of reply to `publication`; the request's id.
+    async fn reply_request(&self, publication: PublicationId) -> ReplyRequestId {
+        let request = new_id::<ReplyRequestId>();
+        let (state, _) = self
+            .app
+            .state::<graphql::app::Publication>(&domain::publication::stream_id(publication))
+            .unwrap();
+        let ask = ReplyCommand::Ask {
+            request,
+            publication: ContestedPublication::of(&state).unwrap(),
+            contents: RequestContents {
+                message_reference: text("Article « Kermesse », actualités du collège"),
+                author_name: None,
+                kind: MessageKind::Text,
+                contested_passages: ContestedPassages::new(vec![text("stand")]).unwrap(),
+                reply_text: text("Mon enfant ne tiendra pas de stand."),
+            },
+            named_or_designated: true,
+            may_comment_directly: false,
+        };
+        let parent = Actor::new(self.people.parent, Profile::Parent)
+            .with_grant(self.school, Profile::Parent)
+            .with_child(self.people.student);
+        self.run::<graphql::app::Reply>(domain::reply::stream_id(request), ask, &parent)
+            .await;
+        request
+    }
+
     /// The teacher writes to the parent; the conversation's id.
     async fn conversation(&self, body: &str) -> ConversationId {
         let conversation = new_id::<ConversationId>();
@@ -480,7 +576,10 @@ impl Harness {
             let view = directory
                 .catch_up(self.store.as_ref() as &dyn EventStore, self.now())
                 .unwrap();
-            (view.recipient(self.people.parent, self.school), view.sender(&teacher))
+            (
+                view.recipient(self.people.parent, self.school),
+                view.sender(&teacher),
+            )
         };
         let start = MessagingCommand::StartConversation {
             conversation,
@@ -544,10 +643,9 @@ async fn a_student_sees_their_own_work_and_published_grades_only() {
     let h = Harness::new().await;
     h.homework("Fractions").await;
     h.evaluation("Contrôle 1", [1500, 1200], true).await;
-    h.evaluation("Contrôle 2 (non publié)", [800, 900], false).await;
-    let token = h
-        .login(h.people.student, h.school, Profile::Student)
+    h.evaluation("Contrôle 2 (non publié)", [800, 900], false)
         .await;
+    let token = h.login(h.people.student, h.school, Profile::Student).await;
     let response = h.query(&token, STUDENT_VIEW, json!({})).await;
     let student = &ok(&response)["student"];
     assert_eq!(student["givenName"], "student");
@@ -556,10 +654,7 @@ async fn a_student_sees_their_own_work_and_published_grades_only() {
         student["homework"]["edges"][0]["node"]["assignment"]["title"],
         "Fractions"
     );
-    assert_eq!(
-        student["homework"]["edges"][0]["node"]["status"],
-        "MISSING"
-    );
+    assert_eq!(student["homework"]["edges"][0]["node"]["status"], "MISSING");
     let grades = student["grades"]["grades"].as_array().unwrap();
     assert_eq!(grades.len(), 1, "only the published evaluation: {grades:?}");
     assert_eq!(grades[0]["title"], "Contrôle 1");
@@ -575,4 +670,473 @@ async fn a_student_sees_their_own_work_and_published_grades_only() {
         )
         .await;
     refused(&response, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_parent_sees_their_children_and_no_other_family() {
+    let h = Harness::new().await;
+    h.homework("Fractions").await;
+    h.evaluation("Contrôle 1", [1500, 1200], true).await;
+    let token = h.login(h.people.parent, h.school, Profile::Parent).await;
+    let response = h
+        .query(
+            &token,
+            r#"{ children {
+                id givenName
+                grades { grades { mark { value } } overallAverage }
+                homework { edges { node { assignment { title } status } } }
+                timetable(weekOf: "2027-01-11") { subject }
+            } }"#,
+            json!({}),
+        )
+        .await;
+    let children = ok(&response)["children"].as_array().unwrap().clone();
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0]["id"], h.people.student.to_string());
+    assert_eq!(children[0]["grades"]["grades"][0]["mark"]["value"], "15");
+    assert_eq!(
+        children[0]["homework"]["edges"][0]["node"]["assignment"]["title"],
+        "Fractions"
+    );
+    // Another family's child, in the same class or in another school: refused.
+    for other in [h.people.classmate, h.people.stranger] {
+        let response = h
+            .query(&token, STUDENT_VIEW, json!({ "id": other.to_string() }))
+            .await;
+        refused(&response, "FORBIDDEN");
+    }
+    // An id nobody holds.
+    let response = h
+        .query(
+            &token,
+            STUDENT_VIEW,
+            json!({ "id": Uuid::now_v7().to_string() }),
+        )
+        .await;
+    refused(&response, "NOT_FOUND");
+    // A malformed id.
+    let response = h.query(&token, STUDENT_VIEW, json!({ "id": "x" })).await;
+    refused(&response, "INVALID");
+}
+
+#[tokio::test]
+async fn a_teacher_sees_their_classes_with_every_status_and_unpublished_grades() {
+    let h = Harness::new().await;
+    h.homework("Fractions").await;
+    h.evaluation("Contrôle 2 (non publié)", [800, 900], false)
+        .await;
+    let token = h.login(h.people.teacher, h.school, Profile::Teacher).await;
+    let response = h
+        .query(
+            &token,
+            r#"query($class: ID!) {
+                assignments { edges { node { assignment { title } students { studentId status } } } }
+                gradebooks(classId: $class) { edges { node { title publishedAt average min max grades { mark { value } } } } }
+            }"#,
+            json!({ "class": h.class.to_string() }),
+        )
+        .await;
+    let data = ok(&response);
+    let report = &data["assignments"]["edges"][0]["node"];
+    assert_eq!(report["assignment"]["title"], "Fractions");
+    assert_eq!(report["students"].as_array().unwrap().len(), 2);
+    assert_eq!(report["students"][0]["status"], "MISSING");
+    let book = &data["gradebooks"]["edges"][0]["node"];
+    assert_eq!(book["title"], "Contrôle 2 (non publié)");
+    assert!(book["publishedAt"].is_null());
+    assert_eq!(book["average"], "8.5");
+    assert_eq!(book["min"], "8");
+    // A class they do not teach, and a student of another school: refused.
+    let response = h
+        .query(
+            &token,
+            "query($class: ID!) { gradebooks(classId: $class) { edges { cursor } } }",
+            json!({ "class": h.other_class.to_string() }),
+        )
+        .await;
+    refused(&response, "FORBIDDEN");
+    let response = h
+        .query(
+            &token,
+            STUDENT_VIEW,
+            json!({ "id": h.people.stranger.to_string() }),
+        )
+        .await;
+    refused(&response, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn only_participants_read_a_conversation_the_director_included() {
+    let h = Harness::new().await;
+    let conversation = h.conversation("Votre enfant a oublié son cahier.").await;
+    let query =
+        r#"query($c: ID!) { messages(conversationId: $c) { edges { node { body senderId } } } }"#;
+    let vars = json!({ "c": conversation.to_string() });
+    let parent = h.login(h.people.parent, h.school, Profile::Parent).await;
+    let response = h.query(&parent, query, vars.clone()).await;
+    assert_eq!(
+        ok(&response)["messages"]["edges"][0]["node"]["body"],
+        "Votre enfant a oublié son cahier."
+    );
+    let response = h
+        .query(
+            &parent,
+            "{ conversations { edges { node { subject unread } } } unreadMessages }",
+            json!({}),
+        )
+        .await;
+    let data = ok(&response);
+    assert_eq!(
+        data["conversations"]["edges"][0]["node"]["subject"],
+        "Devoirs"
+    );
+    assert_eq!(data["unreadMessages"], 1);
+    for (account, profile) in [
+        (h.people.director, Profile::PublicationDirector),
+        (h.people.admin, Profile::EstablishmentAdmin),
+        (h.people.student, Profile::Student),
+    ] {
+        let token = h.login(account, h.school, profile).await;
+        let response = h.query(&token, query, vars.clone()).await;
+        refused(&response, "FORBIDDEN");
+        let response = h
+            .query(
+                &token,
+                "{ conversations { edges { node { subject } } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(ok(&response)["conversations"]["edges"], json!([]));
+    }
+    let response = h
+        .query(&parent, query, json!({ "c": Uuid::now_v7().to_string() }))
+        .await;
+    refused(&response, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_analyst_sees_anonymous_statistics_and_no_person() {
+    let h = Harness::new().await;
+    let token = h.login(h.people.analyst, h.school, Profile::Analyst).await;
+    let response = h
+        .query(
+            &token,
+            r#"{
+                live: deploymentStats(asOf: "2027-01-14") { asRecorded lines { kind sector academie share { establishments equipped } } total { establishments } }
+                recorded: deploymentStats(asOf: "2027-01-14", asRecorded: true) { asRecorded position total { establishments } }
+                deploymentSeries(from: "2026-11-01", to: "2027-01-31") { year month share { establishments } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let data = ok(&response);
+    assert_eq!(data["live"]["total"]["establishments"], 2);
+    assert_eq!(data["live"]["lines"][0]["kind"], "COLLEGE");
+    assert_eq!(data["recorded"]["asRecorded"], true);
+    assert_eq!(data["recorded"]["total"]["establishments"], 2);
+    assert_eq!(data["deploymentSeries"].as_array().unwrap().len(), 3);
+    // Nobody's data: a student, grades, the register, the audit trail.
+    for query in [
+        "query($id: ID) { student(id: $id) { id } }",
+        "query($id: ID) { grades(studentId: $id) { overallAverage } }",
+    ] {
+        let response = h
+            .query(&token, query, json!({ "id": h.people.student.to_string() }))
+            .await;
+        refused(&response, "FORBIDDEN");
+    }
+    for query in [
+        "{ replyRegister { edges { cursor } } }",
+        "{ auditTrail { edges { cursor } } }",
+        "{ moderationQueue { edges { cursor } } }",
+    ] {
+        let response = h.query(&token, query, json!({})).await;
+        refused(&response, "FORBIDDEN");
+    }
+    // And the statistics are the analysts' only.
+    let teacher = h.login(h.people.teacher, h.school, Profile::Teacher).await;
+    let response = h
+        .query(
+            &teacher,
+            r#"{ deploymentStats(asOf: "2027-01-14") { asOf } }"#,
+            json!({}),
+        )
+        .await;
+    refused(&response, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_partner_reads_only_their_own_space() {
+    let h = Harness::new().await;
+    let news = h
+        .space(SpaceKind::EstablishmentNews, "Actualités", vec![])
+        .await;
+    let partner_space = h
+        .space(
+            SpaceKind::PartnerSpace {
+                partner: h.people.partner,
+            },
+            "Club de théâtre",
+            vec![Profile::Partner],
+        )
+        .await;
+    h.article(news, "Kermesse").await;
+    let token = h.login(h.people.partner, h.school, Profile::Partner).await;
+    let response = h.query(&token, "{ spaces { id title } }", json!({})).await;
+    let spaces = ok(&response)["spaces"].as_array().unwrap().clone();
+    assert_eq!(spaces.len(), 1, "{spaces:?}");
+    assert_eq!(spaces[0]["id"], partner_space.to_string());
+    let query =
+        "query($s: ID!) { publications(spaceId: $s) { edges { node { current { title } } } } }";
+    let response = h
+        .query(&token, query, json!({ "s": news.to_string() }))
+        .await;
+    refused(&response, "FORBIDDEN");
+    // A student of the school reads the news.
+    let student = h.login(h.people.student, h.school, Profile::Student).await;
+    let response = h
+        .query(&student, query, json!({ "s": news.to_string() }))
+        .await;
+    assert_eq!(
+        ok(&response)["publications"]["edges"][0]["node"]["current"]["title"],
+        "Kermesse"
+    );
+    // Another school's student does not.
+    let stranger = h
+        .login(h.people.stranger, h.other_school, Profile::Student)
+        .await;
+    let response = h
+        .query(&stranger, query, json!({ "s": news.to_string() }))
+        .await;
+    refused(&response, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn the_director_sees_the_register_with_time_left_and_the_audit_trail() {
+    let h = Harness::new().await;
+    let news = h
+        .space(SpaceKind::EstablishmentNews, "Actualités", vec![])
+        .await;
+    let article = h.article(news, "Kermesse").await;
+    let request = h.reply_request(article).await;
+    let token = h
+        .login(h.people.director, h.school, Profile::PublicationDirector)
+        .await;
+    let response = h
+        .query(
+            &token,
+            r#"{
+                replyRegister { edges { node { requestId status dueAt timeLeftSeconds deadlineNear requester { accountId } } } }
+                auditTrail(first: 2) { edges { cursor node { eventType actorId } } pageInfo { hasNextPage endCursor } }
+                legalNotices { director { directorName } designations { effectiveFrom } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let data = ok(&response);
+    let line = &data["replyRegister"]["edges"][0]["node"];
+    assert_eq!(line["requestId"], request.to_string());
+    assert_eq!(line["status"], "PENDING");
+    assert_eq!(line["requester"]["accountId"], h.people.parent.to_string());
+    let left = line["timeLeftSeconds"].as_i64().unwrap();
+    assert!(left > 2 * 86_400 && left <= 4 * 86_400, "time left {left}");
+    assert_eq!(line["deadlineNear"], false);
+    // The trail pages on.
+    let trail = &data["auditTrail"];
+    assert_eq!(trail["edges"].as_array().unwrap().len(), 2);
+    assert_eq!(trail["pageInfo"]["hasNextPage"], true);
+    let cursor = trail["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+    let response = h
+        .query(
+            &token,
+            "query($after: String) { auditTrail(first: 100, after: $after) { edges { node { eventType position } } } }",
+            json!({ "after": cursor }),
+        )
+        .await;
+    let rest = ok(&response)["auditTrail"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!rest.is_empty());
+    let types: Vec<&str> = rest
+        .iter()
+        .map(|e| e["node"]["eventType"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"reply.requested") || types.iter().any(|t| t.starts_with("reply.")),
+        "{types:?}"
+    );
+    assert_eq!(
+        ok(&response)["auditTrail"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        rest.len()
+    );
+    assert_eq!(
+        ok(&h
+            .query(
+                &token,
+                "{ legalNotices { director { directorName } } }",
+                json!({})
+            )
+            .await)["legalNotices"]["director"]["directorName"],
+        "Directeur Test"
+    );
+    // The register is the director's: not the parent's, not the administrator's.
+    for (account, profile) in [
+        (h.people.parent, Profile::Parent),
+        (h.people.admin, Profile::EstablishmentAdmin),
+    ] {
+        let other = h.login(account, h.school, profile).await;
+        let response = h
+            .query(&other, "{ replyRegister { edges { cursor } } }", json!({}))
+            .await;
+        refused(&response, "FORBIDDEN");
+    }
+    // Another establishment's id.
+    let response = h
+        .query(
+            &token,
+            "query($e: ID) { replyRegister(establishmentId: $e) { edges { cursor } } }",
+            json!({ "e": h.other_school.to_string() }),
+        )
+        .await;
+    refused(&response, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_query_reads_its_own_write_by_argument_or_header() {
+    let h = Harness::new().await;
+    let token = h.login(h.people.student, h.school, Profile::Student).await;
+    let query = "query($after: Int) { homework(readAfter: $after) { edges { node { assignment { title } } } } }";
+    h.homework("Fractions").await;
+    let position = h.head();
+    let request = Request::new(query)
+        .variables(Variables::from_json(json!({ "after": position })))
+        .data(h.viewer(&token));
+    let response = h.execute(request).await;
+    assert_eq!(
+        ok(&response)["homework"]["edges"][0]["node"]["assignment"]["title"],
+        "Fractions"
+    );
+    h.homework("Proportions").await;
+    let request = Request::new("{ homework { edges { node { assignment { title } } } } }")
+        .data(h.viewer(&token))
+        .data(ReadAfter(h.head()));
+    let response = h.execute(request).await;
+    assert_eq!(
+        ok(&response)["homework"]["edges"].as_array().unwrap().len(),
+        2
+    );
+    // A position the log has not reached is refused rather than waited for.
+    let request = Request::new(query)
+        .variables(Variables::from_json(json!({ "after": h.head() + 10 })))
+        .data(h.viewer(&token));
+    refused(&h.execute(request).await, "INVALID");
+    // Without a token, nothing.
+    let request = Request::new("{ homework { edges { cursor } } }");
+    refused(&h.execute(request).await, "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn lists_page_with_cursors_and_refuse_oversized_pages() {
+    let h = Harness::new().await;
+    for title in ["A", "B", "C"] {
+        h.homework(title).await;
+    }
+    let token = h.login(h.people.student, h.school, Profile::Student).await;
+    let query = "query($after: String, $first: Int) { homework(first: $first, after: $after) { edges { node { assignment { title } } } pageInfo { hasNextPage endCursor } } }";
+    let mut titles = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let response = h
+            .query(&token, query, json!({ "after": after, "first": 2 }))
+            .await;
+        let page = ok(&response)["homework"].clone();
+        for edge in page["edges"].as_array().unwrap() {
+            titles.push(
+                edge["node"]["assignment"]["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    titles.sort();
+    assert_eq!(titles, vec!["A", "B", "C"]);
+    let response = h.query(&token, query, json!({ "first": 1000 })).await;
+    refused(&response, "LIMIT_EXCEEDED");
+}
+
+/// The next item of a subscription, within a generous bound.
+async fn next_item(
+    stream: &mut (impl futures::Stream<Item = async_graphql::Response> + Unpin),
+) -> Value {
+    let response = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("no subscription item in time")
+        .expect("the subscription ended");
+    serde_json::to_value(&response).unwrap()
+}
+
+#[tokio::test]
+async fn the_timeline_subscription_receives_new_homework() {
+    let h = Harness::new().await;
+    let token = h.login(h.people.student, h.school, Profile::Student).await;
+    h.projections_caught_up().await;
+    let request =
+        Request::new("subscription { timeline { type title position } }").data(h.viewer(&token));
+    let mut stream = Box::pin(h.schema.execute_stream(request));
+    h.homework("Fractions").await;
+    let item = next_item(&mut stream).await;
+    assert_eq!(ok(&item)["timeline"]["type"], "HOMEWORK_PUBLISHED");
+    assert_eq!(ok(&item)["timeline"]["title"], "Fractions");
+    h.homework("Proportions").await;
+    let item = next_item(&mut stream).await;
+    assert_eq!(ok(&item)["timeline"]["title"], "Proportions");
+}
+
+#[tokio::test]
+async fn the_register_subscription_tells_the_director_of_requests_and_deadlines() {
+    let h = Harness::new().await;
+    let news = h
+        .space(SpaceKind::EstablishmentNews, "Actualités", vec![])
+        .await;
+    let article = h.article(news, "Kermesse").await;
+    let token = h
+        .login(h.people.director, h.school, Profile::PublicationDirector)
+        .await;
+    h.projections_caught_up().await;
+    let request = Request::new(
+        "subscription { replyRegister { kind requestId entry { status deadlineNear overdueBySeconds } } }",
+    )
+    .data(h.viewer(&token));
+    let mut stream = Box::pin(h.schema.execute_stream(request));
+    let request_id = h.reply_request(article).await;
+    let item = next_item(&mut stream).await;
+    let change = &ok(&item)["replyRegister"];
+    assert_eq!(change["kind"], "NEW_REQUEST");
+    assert_eq!(change["requestId"], request_id.to_string());
+    // Less than a day before the deadline (3 days after reception, at midnight in Paris).
+    h.clock.0.fetch_add(3 * 86_400 - 6 * 3600, Ordering::SeqCst);
+    let item = next_item(&mut stream).await;
+    let change = &ok(&item)["replyRegister"];
+    assert_eq!(change["kind"], "DEADLINE_NEAR");
+    assert_eq!(change["entry"]["deadlineNear"], true);
+    h.clock.0.fetch_add(86_400, Ordering::SeqCst);
+    let item = next_item(&mut stream).await;
+    let change = &ok(&item)["replyRegister"];
+    assert_eq!(change["kind"], "DEADLINE_PASSED");
+    assert!(change["entry"]["overdueBySeconds"].as_i64().unwrap() > 0);
+    // Not the parent's to watch.
+    let parent = h.login(h.people.parent, h.school, Profile::Parent).await;
+    let request = Request::new("subscription { replyRegister { kind } }").data(h.viewer(&parent));
+    let mut stream = Box::pin(h.schema.execute_stream(request));
+    let item = next_item(&mut stream).await;
+    assert_eq!(codes(&item), vec!["FORBIDDEN".to_owned()]);
 }
