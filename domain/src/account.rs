@@ -11,14 +11,22 @@
 //! notifications. A notification is named by the log position of the event it comes from; the
 //! holder marks everything up to a position as read, or single positions, and the state keeps a
 //! watermark plus the single marks above it, so marking nothing new records nothing.
+//!
+//! Usage statistics count unique users per ISO week without ever learning who they are: the
+//! account, which sees every visit of its holder anyway, remembers per service, profile and
+//! establishment the last week its holder visited, and each visit says whether it is the
+//! holder's first of its week there (`first_in_week`) and for the service at all
+//! (`first_in_week_of_service`). The statistics add up the flags; the only record of who visited
+//! stays in the holder's own stream, personal data erased with the account.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use jiff::{Span, Timestamp};
+use jiff::civil::{Date, ISOWeekDate, Weekday};
+use jiff::{Span, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Context, Grant, Profile};
-use crate::deadline::paris;
+use crate::deadline::{DeadlineError, paris, paris_date};
 use crate::error::DomainError;
 use crate::ids::{AccountId, EstablishmentId, SessionId};
 use crate::policy::{self, require};
@@ -33,6 +41,95 @@ pub const SESSION_HOURS_MAX: i64 = 24 * 30;
 
 /// The most single notifications one command may mark as read.
 pub const NOTIFICATION_MARKS_MAX: usize = 500;
+
+/// An ISO 8601 week (Monday to Sunday) of the Europe/Paris calendar: the week in which usage is
+/// counted, by the account when it flags a first visit and by the statistics that add the flags
+/// up. Weeks order chronologically.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "IsoWeekFields")]
+pub struct IsoWeek {
+    pub year: i16,
+    pub week: i8,
+}
+
+/// The serialized shape of [`IsoWeek`], checked before it becomes one.
+#[derive(Deserialize)]
+struct IsoWeekFields {
+    year: i16,
+    week: i8,
+}
+
+impl TryFrom<IsoWeekFields> for IsoWeek {
+    type Error = String;
+
+    fn try_from(fields: IsoWeekFields) -> Result<IsoWeek, String> {
+        let week = IsoWeek {
+            year: fields.year,
+            week: fields.week,
+        };
+        match week.monday() {
+            Some(_) => Ok(week),
+            None => Err(format!("{week} is not a week of the calendar")),
+        }
+    }
+}
+
+impl IsoWeek {
+    /// The week a date falls in.
+    pub fn of(date: Date) -> IsoWeek {
+        let iso = date.iso_week_date();
+        IsoWeek {
+            year: iso.year(),
+            week: iso.week(),
+        }
+    }
+
+    /// The week an instant falls in, on the Paris calendar: Sunday 23:30 in Paris is still
+    /// that Sunday's week even when it is Monday in UTC.
+    pub fn containing(at: Timestamp) -> Result<IsoWeek, DeadlineError> {
+        Ok(IsoWeek::of(paris_date(at)?))
+    }
+
+    /// The Monday of the week; `None` for a week that does not exist (e.g. week 53 of a
+    /// 52-week year).
+    pub fn monday(&self) -> Option<Date> {
+        ISOWeekDate::new(self.year, self.week, Weekday::Monday)
+            .ok()
+            .map(|d| d.date())
+    }
+
+    /// The week after this one.
+    pub fn next(&self) -> Option<IsoWeek> {
+        let monday = self.monday()?.checked_add(7.days()).ok()?;
+        Some(IsoWeek::of(monday))
+    }
+
+    /// The week before this one.
+    pub fn previous(&self) -> Option<IsoWeek> {
+        let monday = self.monday()?.checked_sub(7.days()).ok()?;
+        Some(IsoWeek::of(monday))
+    }
+
+    /// `year * 100 + week`: a number ordered like the weeks, for keys.
+    pub fn code(&self) -> i64 {
+        i64::from(self.year) * 100 + i64::from(self.week)
+    }
+}
+
+impl std::fmt::Display for IsoWeek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-W{:02}", self.year, self.week)
+    }
+}
+
+/// One usage statistics cell of a visit, without its week: a service used with a profile in an
+/// establishment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VisitCell {
+    pub service: Service,
+    pub profile: Profile,
+    pub establishment: EstablishmentId,
+}
 
 /// Why personal data was erased.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -111,11 +208,20 @@ pub enum AccountEvent {
         reason: SessionEnd,
     },
     /// A visit to one service, for the usage statistics per service, profile and establishment.
+    /// The flags let the statistics count unique users without knowing who they are.
     ServiceVisited {
         account: AccountId,
         establishment: EstablishmentId,
         profile: Profile,
         service: Service,
+        /// The Paris ISO week of the visit (of the event's `at`).
+        week: IsoWeek,
+        /// This is the holder's first visit of `week` to `service` with `profile` in
+        /// `establishment`.
+        first_in_week: bool,
+        /// This is the holder's first visit of `week` to `service`, whatever the profile and
+        /// the establishment.
+        first_in_week_of_service: bool,
     },
     /// The holder read notifications, each named by the log position of the event it comes
     /// from. Only what is new is recorded: `up_to` is present when it moves the watermark, and
@@ -151,6 +257,10 @@ pub struct AccountState {
     pub notifications_read_up_to: u64,
     /// Notifications above the watermark read one by one.
     pub notifications_read: BTreeSet<u64>,
+    /// The latest week the holder visited each service with a profile in an establishment.
+    pub visit_weeks: BTreeMap<VisitCell, IsoWeek>,
+    /// The latest week the holder visited each service, whatever the profile and establishment.
+    pub service_visit_weeks: BTreeMap<Service, IsoWeek>,
 }
 
 impl AccountState {
@@ -169,6 +279,19 @@ impl AccountState {
         self.grants
             .iter()
             .any(|g| g.profile == profile && g.establishment == establishment)
+    }
+
+    /// Whether a visit in `week` would be the holder's first of that week, in `cell` and for its
+    /// service at all. A week before the latest one recorded (a clock that stepped back) is
+    /// never a first: whether the holder was counted then can no longer be told, and counting
+    /// them twice would inflate the figures.
+    pub fn visit_is_first(&self, cell: VisitCell, week: IsoWeek) -> (bool, bool) {
+        let in_cell = self.visit_weeks.get(&cell).is_none_or(|last| *last < week);
+        let of_service = self
+            .service_visit_weeks
+            .get(&cell.service)
+            .is_none_or(|last| *last < week);
+        (in_cell, of_service)
     }
 
     /// Whether the notification of the event at `position` is marked read.
@@ -543,11 +666,21 @@ pub fn decide(
                     "the account does not hold this profile in this establishment",
                 ));
             }
+            let week = IsoWeek::containing(ctx.now)?;
+            let cell = VisitCell {
+                service: *service,
+                profile: *profile,
+                establishment: *establishment,
+            };
+            let (first_in_week, first_in_week_of_service) = state.visit_is_first(cell, week);
             Ok(vec![AccountEvent::ServiceVisited {
                 account: *account,
                 establishment: *establishment,
                 profile: *profile,
                 service: *service,
+                week,
+                first_in_week,
+                first_in_week_of_service,
             }])
         }
         AccountCommand::MarkNotificationsRead {
@@ -679,8 +812,27 @@ pub fn evolve(mut state: AccountState, event: &AccountEvent) -> AccountState {
             state.has_credentials = false;
             state.children.clear();
             state.notifications_read.clear();
+            state.visit_weeks.clear();
+            state.service_visit_weeks.clear();
         }
-        AccountEvent::LoggedIn { .. } | AccountEvent::ServiceVisited { .. } => {}
+        AccountEvent::LoggedIn { .. } => {}
+        AccountEvent::ServiceVisited {
+            establishment,
+            profile,
+            service,
+            week,
+            ..
+        } => {
+            let cell = VisitCell {
+                service: *service,
+                profile: *profile,
+                establishment: *establishment,
+            };
+            let last = state.visit_weeks.entry(cell).or_insert(*week);
+            *last = (*last).max(*week);
+            let last = state.service_visit_weeks.entry(*service).or_insert(*week);
+            *last = (*last).max(*week);
+        }
         AccountEvent::SessionOpened {
             session,
             token_hash,

@@ -14,11 +14,11 @@ use bincode::config;
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use crate::account::AccountEvent;
-use crate::actor::ActorRef;
+use crate::account::{AccountEvent, IsoWeek};
+use crate::actor::{ActorRef, Profile};
 use crate::event::{Event, EventBody, current_schema_version};
-use crate::ids::AccountId;
-use crate::values::Reason;
+use crate::ids::{AccountId, EstablishmentId};
+use crate::values::{Reason, Service};
 
 /// The largest payload decoded; anything bigger is refused before allocating.
 pub const PAYLOAD_BYTES_MAX: usize = 4 * 1024 * 1024;
@@ -122,11 +122,18 @@ pub struct Upcaster {
 }
 
 /// Every upcaster. Add one whenever a schema version is raised in `event.rs`.
-pub const UPCASTERS: &[Upcaster] = &[Upcaster {
-    event_type: "account.deactivated",
-    from_version: 1,
-    upcast: account_deactivated_v1,
-}];
+pub const UPCASTERS: &[Upcaster] = &[
+    Upcaster {
+        event_type: "account.deactivated",
+        from_version: 1,
+        upcast: account_deactivated_v1,
+    },
+    Upcaster {
+        event_type: "account.service_visited",
+        from_version: 1,
+        upcast: account_service_visited_v1,
+    },
+];
 
 /// `account.deactivated` v1 had no `since`: the account stopped being needed when the event
 /// happened, so `since` is the event's `at`.
@@ -161,36 +168,97 @@ fn account_deactivated_v1(payload: &[u8]) -> Result<Event, CodecError> {
     })
 }
 
-/// Position of `EventBody::Account` and of `AccountEvent::Deactivated` in their enums.
+/// `account.service_visited` v1 had neither the week nor the first-visit flags. The week is
+/// the Paris week of the event's `at`, as the account computes it today. Whether the visit was
+/// the holder's first of its week cannot be told from one event, so both flags are taken as
+/// true: the unique-user figures of weeks recorded under v1 become an upper bound (one user per
+/// visit), never below the truth, and never above the visits.
+fn account_service_visited_v1(payload: &[u8]) -> Result<Event, CodecError> {
+    #[derive(Deserialize)]
+    struct ServiceVisitedV1 {
+        account: AccountId,
+        establishment: EstablishmentId,
+        profile: Profile,
+        service: Service,
+    }
+    let (at, by, aggregate_index, event_index, v1): (
+        Timestamp,
+        Option<ActorRef>,
+        u32,
+        u32,
+        ServiceVisitedV1,
+    ) = decode_exact(payload)?;
+    if (aggregate_index, event_index) != (ACCOUNT_INDEX, SERVICE_VISITED_INDEX) {
+        return Err(CodecError::Decode(format!(
+            "account.service_visited v1 payload holds variant ({aggregate_index}, {event_index})"
+        )));
+    }
+    let week = IsoWeek::containing(at).map_err(|e| CodecError::Decode(e.to_string()))?;
+    Ok(Event {
+        at,
+        by,
+        body: EventBody::Account(AccountEvent::ServiceVisited {
+            account: v1.account,
+            establishment: v1.establishment,
+            profile: v1.profile,
+            service: v1.service,
+            week,
+            first_in_week: true,
+            first_in_week_of_service: true,
+        }),
+    })
+}
+
+/// Position of `EventBody::Account` and of the upcast `AccountEvent` variants in their enums.
 const ACCOUNT_INDEX: u32 = 1;
 const DEACTIVATED_INDEX: u32 = 5;
+const SERVICE_VISITED_INDEX: u32 = 10;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use uuid::Uuid;
 
-    /// The v1 upcaster reads the variant positions of today's enums: they must still be where
-    /// `Deactivated` is.
-    #[test]
-    fn the_upcaster_indices_match_the_enums() {
+    fn variant_indices(body: AccountEvent) -> (u32, u32) {
         let event = Event {
             at: Timestamp::UNIX_EPOCH,
             by: None,
-            body: EventBody::Account(AccountEvent::Deactivated {
-                account: AccountId::from_uuid(Uuid::from_u128(1)),
-                since: Timestamp::UNIX_EPOCH,
-                reason: None,
-            }),
+            body: EventBody::Account(body),
         };
         let encoded = encode(&event).unwrap();
         let ((_, _, aggregate_index, event_index), _): (
             (Timestamp, Option<ActorRef>, u32, u32),
             _,
         ) = bincode::serde::decode_from_slice(&encoded.payload, bincode_config()).unwrap();
+        (aggregate_index, event_index)
+    }
+
+    /// The v1 upcasters read the variant positions of today's enums: they must still be where
+    /// `Deactivated` and `ServiceVisited` are.
+    #[test]
+    fn the_upcaster_indices_match_the_enums() {
+        let account = AccountId::from_uuid(Uuid::from_u128(1));
+        let deactivated = AccountEvent::Deactivated {
+            account,
+            since: Timestamp::UNIX_EPOCH,
+            reason: None,
+        };
         assert_eq!(
-            (aggregate_index, event_index),
+            variant_indices(deactivated),
             (ACCOUNT_INDEX, DEACTIVATED_INDEX)
+        );
+        let visited = AccountEvent::ServiceVisited {
+            account,
+            establishment: EstablishmentId::from_uuid(Uuid::from_u128(2)),
+            profile: Profile::Student,
+            service: Service::Homework,
+            week: IsoWeek::containing(Timestamp::UNIX_EPOCH).unwrap(),
+            first_in_week: true,
+            first_in_week_of_service: true,
+        };
+        assert_eq!(
+            variant_indices(visited),
+            (ACCOUNT_INDEX, SERVICE_VISITED_INDEX)
         );
     }
 

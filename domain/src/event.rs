@@ -188,7 +188,9 @@ event_types! {
     Account(AccountEvent::LoggedIn) => "account.logged_in", 1;
     Account(AccountEvent::SessionOpened) => "account.session_opened", 1;
     Account(AccountEvent::SessionClosed) => "account.session_closed", 1;
-    Account(AccountEvent::ServiceVisited) => "account.service_visited", 1;
+    // v2 added `week` and the first-visit flags the usage statistics count unique users from
+    // (codec.rs upcasts v1).
+    Account(AccountEvent::ServiceVisited) => "account.service_visited", 2;
     Account(AccountEvent::NotificationsRead) => "account.notifications_read", 1;
     Class(ClassEvent::Opened) => "class.opened", 1;
     Class(ClassEvent::StudentEnrolled) => "class.student_enrolled", 1;

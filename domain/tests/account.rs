@@ -7,7 +7,7 @@ use common::*;
 use domain::account::*;
 use domain::actor::{Actor, Context, Profile};
 use domain::error::DomainError;
-use domain::ids::SessionId;
+use domain::ids::{EstablishmentId, SessionId};
 use domain::values::*;
 
 fn run(
@@ -452,6 +452,9 @@ fn a_service_visit_is_recorded_for_the_visitor() {
             establishment: est(),
             profile: Profile::Student,
             service: Service::Homework,
+            week: W10,
+            first_in_week: true,
+            first_in_week_of_service: true,
         }]
     );
     assert_refused(
@@ -462,6 +465,290 @@ fn a_service_visit_is_recorded_for_the_visitor() {
         run(&given, visit(Profile::Parent), &at(student(), NOW)),
         "FORBIDDEN",
     );
+}
+
+/// Monday 2 March 2026 (the week of `NOW`).
+const W10: IsoWeek = IsoWeek {
+    year: 2026,
+    week: 10,
+};
+
+fn visit_cmd(profile: Profile, service: Service, establishment: EstablishmentId) -> AccountCommand {
+    AccountCommand::RecordVisit {
+        account: me(),
+        establishment,
+        profile,
+        service,
+    }
+}
+
+/// A visit by the student of `account(STUDENT)` as `decide` records it.
+fn visited(
+    profile: Profile,
+    service: Service,
+    establishment: EstablishmentId,
+    week: IsoWeek,
+    first_in_week: bool,
+    first_in_week_of_service: bool,
+) -> AccountEvent {
+    AccountEvent::ServiceVisited {
+        account: me(),
+        establishment,
+        profile,
+        service,
+        week,
+        first_in_week,
+        first_in_week_of_service,
+    }
+}
+
+/// The holder of a student and a parent profile here and a student profile elsewhere.
+fn visitor() -> (Vec<AccountEvent>, Context) {
+    let given = vec![
+        created(vec![Profile::Student, Profile::Parent]),
+        AccountEvent::ProfileGranted {
+            account: me(),
+            establishment: other_est(),
+            profile: Profile::Student,
+        },
+    ];
+    let actor = student()
+        .with_grant(est(), Profile::Parent)
+        .with_grant(other_est(), Profile::Student);
+    (given, at(actor, NOW))
+}
+
+#[test]
+fn a_second_visit_in_the_same_week_and_cell_is_not_a_first() {
+    let (mut given, ctx) = visitor();
+    given.push(visited(
+        Profile::Student,
+        Service::Homework,
+        est(),
+        W10,
+        true,
+        true,
+    ));
+    // Sunday 8 March, 23:30 in Paris (22:30 UTC): still week 10.
+    let sunday_night = Context::new(ts("2026-03-08T22:30:00Z"), ctx.actor.clone());
+    let events = run(
+        &given,
+        visit_cmd(Profile::Student, Service::Homework, est()),
+        &sunday_night,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![visited(
+            Profile::Student,
+            Service::Homework,
+            est(),
+            W10,
+            false,
+            false
+        )]
+    );
+}
+
+#[test]
+fn the_first_visit_of_a_new_week_is_a_first_again() {
+    let (mut given, ctx) = visitor();
+    given.push(visited(
+        Profile::Student,
+        Service::Homework,
+        est(),
+        W10,
+        true,
+        true,
+    ));
+    given.push(visited(
+        Profile::Student,
+        Service::Homework,
+        est(),
+        W10,
+        false,
+        false,
+    ));
+    // Sunday 8 March, 23:30 UTC is Monday 9 March 00:30 in Paris: week 11.
+    let monday = Context::new(ts("2026-03-08T23:30:00Z"), ctx.actor.clone());
+    let w11 = W10.next().unwrap();
+    let events = run(
+        &given,
+        visit_cmd(Profile::Student, Service::Homework, est()),
+        &monday,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![visited(
+            Profile::Student,
+            Service::Homework,
+            est(),
+            w11,
+            true,
+            true
+        )]
+    );
+}
+
+#[test]
+fn another_service_profile_or_establishment_is_another_first() {
+    let (mut given, ctx) = visitor();
+    given.push(visited(
+        Profile::Student,
+        Service::Homework,
+        est(),
+        W10,
+        true,
+        true,
+    ));
+    // Another service: first in its cell and for its service.
+    assert_eq!(
+        run(
+            &given,
+            visit_cmd(Profile::Student, Service::Grades, est()),
+            &ctx
+        )
+        .unwrap(),
+        vec![visited(
+            Profile::Student,
+            Service::Grades,
+            est(),
+            W10,
+            true,
+            true
+        )]
+    );
+    // Another profile, same service: first in its cell, not for the service.
+    assert_eq!(
+        run(
+            &given,
+            visit_cmd(Profile::Parent, Service::Homework, est()),
+            &ctx
+        )
+        .unwrap(),
+        vec![visited(
+            Profile::Parent,
+            Service::Homework,
+            est(),
+            W10,
+            true,
+            false
+        )]
+    );
+    // Another establishment, same service and profile: likewise.
+    assert_eq!(
+        run(
+            &given,
+            visit_cmd(Profile::Student, Service::Homework, other_est()),
+            &ctx
+        )
+        .unwrap(),
+        vec![visited(
+            Profile::Student,
+            Service::Homework,
+            other_est(),
+            W10,
+            true,
+            false
+        )]
+    );
+}
+
+#[test]
+fn a_visit_in_a_week_before_the_latest_recorded_is_never_a_first() {
+    let (mut given, ctx) = visitor();
+    let w11 = W10.next().unwrap();
+    given.push(visited(
+        Profile::Student,
+        Service::Homework,
+        est(),
+        w11,
+        true,
+        true,
+    ));
+    // The clock stepped back into week 10: the holder may have been counted then already.
+    assert_eq!(
+        run(
+            &given,
+            visit_cmd(Profile::Student, Service::Homework, est()),
+            &ctx
+        )
+        .unwrap(),
+        vec![visited(
+            Profile::Student,
+            Service::Homework,
+            est(),
+            W10,
+            false,
+            false
+        )]
+    );
+}
+
+#[test]
+fn erasure_forgets_the_weeks_of_visits() {
+    let (mut given, _) = visitor();
+    given.push(visited(
+        Profile::Student,
+        Service::Homework,
+        est(),
+        W10,
+        true,
+        true,
+    ));
+    let state = given.iter().fold(AccountState::default(), evolve);
+    assert_eq!(state.visit_weeks.len(), 1);
+    assert_eq!(state.service_visit_weeks.len(), 1);
+    let erased = evolve(
+        state,
+        &AccountEvent::PersonalDataErased {
+            account: me(),
+            ground: ErasureGround::OnRequest,
+        },
+    );
+    assert!(erased.visit_weeks.is_empty() && erased.service_visit_weeks.is_empty());
+}
+
+#[test]
+fn weeks_follow_the_paris_calendar_and_iso_numbering() {
+    // New Year's Eve 2026 is a Thursday: 1 January 2027 (Friday) still belongs to 2026-W53.
+    assert_eq!(
+        IsoWeek::containing(ts("2027-01-01T12:00:00Z")).unwrap(),
+        IsoWeek {
+            year: 2026,
+            week: 53
+        }
+    );
+    // 31 December 2024, 23:30 UTC is already 1 January 2025 in Paris: week 2025-W01, whose
+    // Monday is 30 December 2024.
+    let w = IsoWeek::containing(ts("2024-12-31T23:30:00Z")).unwrap();
+    assert_eq!(w.to_string(), "2025-W01");
+    assert_eq!(w.monday(), Some(jiff::civil::date(2024, 12, 30)));
+    assert_eq!(w.previous().unwrap().to_string(), "2024-W52");
+    assert_eq!(w.code(), 202_501);
+    assert!(
+        IsoWeek {
+            year: 2025,
+            week: 53
+        }
+        .monday()
+        .is_none()
+    );
+}
+
+#[test]
+fn a_week_that_does_not_exist_is_not_decoded() {
+    let bytes =
+        bincode::serde::encode_to_vec((2025i16, 53i8), bincode::config::standard()).unwrap();
+    let decoded: Result<(IsoWeek, usize), _> =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard());
+    assert!(decoded.is_err());
+    let bytes =
+        bincode::serde::encode_to_vec((2026i16, 53i8), bincode::config::standard()).unwrap();
+    let (week, _): (IsoWeek, usize) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    assert_eq!(week.to_string(), "2026-W53");
 }
 
 #[test]

@@ -123,6 +123,12 @@ fn samples() -> Vec<EventBody> {
                 establishment: est(),
                 profile: Profile::Teacher,
                 service: Service::Grades,
+                week: IsoWeek {
+                    year: 2026,
+                    week: 10,
+                },
+                first_in_week: true,
+                first_in_week_of_service: false,
             },
             AccountEvent::NotificationsRead {
                 account: account(1),
@@ -728,8 +734,9 @@ fn bad_records_are_typed_errors() {
     ));
 }
 
-/// The shapes as they were when `account.deactivated` was at version 1: the same enums, with
-/// `Deactivated` lacking `since`.
+/// The shapes as they were when `account.deactivated` and `account.service_visited` were at
+/// version 1: the same enums, with `Deactivated` lacking `since` and `ServiceVisited` its week
+/// and first-visit flags.
 mod v1 {
     use super::*;
 
@@ -758,6 +765,16 @@ mod v1 {
         Deactivated {
             account: AccountId,
             reason: Option<Reason>,
+        },
+        PersonalDataErased,
+        LoggedIn,
+        SessionOpened,
+        SessionClosed,
+        ServiceVisited {
+            account: AccountId,
+            establishment: EstablishmentId,
+            profile: Profile,
+            service: Service,
         },
     }
 }
@@ -792,4 +809,60 @@ fn an_old_account_deactivated_is_upcast_with_since_from_its_time() {
         }
     );
     assert_eq!(event.schema_version(), 2);
+}
+
+#[test]
+fn an_old_service_visit_is_upcast_with_its_paris_week_and_counted_as_a_first() {
+    // Sunday 8 March 2026, 23:30 UTC is Monday 9 March in Paris: week 11, not week 10.
+    let at = ts("2026-03-08T23:30:00Z");
+    let by = Some(ActorRef {
+        account: account(STUDENT),
+        profile: Profile::Student,
+    });
+    let old = v1::Event {
+        at,
+        by,
+        body: v1::EventBody::Account(v1::AccountEvent::ServiceVisited {
+            account: account(STUDENT),
+            establishment: est(),
+            profile: Profile::Student,
+            service: Service::Homework,
+        }),
+    };
+    let payload = bincode::serde::encode_to_vec(&old, bincode::config::standard()).unwrap();
+    let event = decode("account.service_visited", 1, &payload).unwrap();
+    assert_eq!(
+        event,
+        Event {
+            at,
+            by,
+            body: EventBody::Account(AccountEvent::ServiceVisited {
+                account: account(STUDENT),
+                establishment: est(),
+                profile: Profile::Student,
+                service: Service::Homework,
+                week: IsoWeek {
+                    year: 2026,
+                    week: 11,
+                },
+                first_in_week: true,
+                first_in_week_of_service: true,
+            }),
+        }
+    );
+    assert_eq!(event.schema_version(), 2);
+    // A v1 payload of another event is not taken for a visit.
+    let deactivated = v1::Event {
+        at,
+        by,
+        body: v1::EventBody::Account(v1::AccountEvent::Deactivated {
+            account: account(1),
+            reason: None,
+        }),
+    };
+    let payload = bincode::serde::encode_to_vec(&deactivated, bincode::config::standard()).unwrap();
+    assert!(matches!(
+        decode("account.service_visited", 1, &payload),
+        Err(CodecError::Decode(_))
+    ));
 }

@@ -1,8 +1,12 @@
 //! The statistics read models: deployment shares as of dates around deployments and
 //! withdrawals, the monthly series, replays as of a recording date, anonymous weekly usage
-//! (no account id anywhere in the tree), and chunked application equal to a rebuild.
+//! (nothing derived from an account anywhere in the tree, unique users still exact), and chunked
+//! application equal to a rebuild.
 
-use domain::account::AccountEvent;
+use std::collections::{BTreeMap, BTreeSet};
+
+use domain::account::{self, AccountCommand, AccountState};
+use domain::actor::{Actor, Context, Grant};
 use domain::codec;
 use domain::establishment::EstablishmentEvent;
 use domain::ids::{AccountId, EstablishmentId};
@@ -294,16 +298,63 @@ fn a_deployment_of_an_unknown_establishment_stops_the_projection() {
     assert!(outcome.is_err());
 }
 
-fn visit(at_text: &str, who: u128, profile: Profile, service: Service) -> Event {
-    event(
-        at_text,
-        AccountEvent::ServiceVisited {
+/// The account streams behind the visits: each visit is decided by the domain from its
+/// visitor's account state, so the first-of-week flags are the ones the application records.
+#[derive(Default)]
+struct Visitors {
+    states: BTreeMap<u128, AccountState>,
+}
+
+impl Visitors {
+    /// A visit by `who` (holding every profile used here in `establishment(est)`) at `at_text`.
+    fn visit(
+        &mut self,
+        at_text: &str,
+        who: u128,
+        est: u128,
+        profile: Profile,
+        service: Service,
+    ) -> Event {
+        self.visit_at(at(at_text), who, est, profile, service)
+    }
+
+    fn visit_at(
+        &mut self,
+        now: Timestamp,
+        who: u128,
+        est: u128,
+        profile: Profile,
+        service: Service,
+    ) -> Event {
+        let state = self.states.entry(who).or_insert_with(|| AccountState {
+            id: Some(account(who)),
+            grants: [Profile::Student, Profile::Parent, Profile::Teacher]
+                .into_iter()
+                .map(|profile| Grant {
+                    establishment: establishment(est),
+                    profile,
+                })
+                .collect(),
+            ..AccountState::default()
+        });
+        let command = AccountCommand::RecordVisit {
             account: account(who),
-            establishment: establishment(1),
+            establishment: establishment(est),
             profile,
             service,
-        },
-    )
+        };
+        let ctx = Context::new(now, Actor::new(account(who), profile));
+        let events = account::decide(state, &command, &ctx).unwrap();
+        let [body] = &events[..] else {
+            panic!("one visit event expected, got {events:?}");
+        };
+        *state = account::evolve(std::mem::take(state), body);
+        Event {
+            at: now,
+            by: None,
+            body: body.clone().into(),
+        }
+    }
 }
 
 fn usage_log() -> MemLog {
@@ -312,76 +363,59 @@ fn usage_log() -> MemLog {
         &log,
         registered(1, EstablishmentKind::Lycee, Sector::Public, "Paris"),
     );
+    let mut visitors = Visitors::default();
+    let mut visit = |at_text: &str, who: u128, profile: Profile, service: Service| {
+        push(&log, visitors.visit(at_text, who, 1, profile, service));
+    };
     // Week 2026-W47 (Monday 16 November 2026).
-    push(
-        &log,
-        visit(
-            "2026-11-16T08:00:00Z",
-            1,
-            Profile::Student,
-            Service::Homework,
-        ),
+    visit(
+        "2026-11-16T08:00:00Z",
+        1,
+        Profile::Student,
+        Service::Homework,
     );
-    push(
-        &log,
-        visit(
-            "2026-11-17T08:00:00Z",
-            1,
-            Profile::Student,
-            Service::Homework,
-        ),
+    visit(
+        "2026-11-17T08:00:00Z",
+        1,
+        Profile::Student,
+        Service::Homework,
     );
-    push(
-        &log,
-        visit(
-            "2026-11-18T08:00:00Z",
-            2,
-            Profile::Student,
-            Service::Homework,
-        ),
+    visit(
+        "2026-11-18T08:00:00Z",
+        2,
+        Profile::Student,
+        Service::Homework,
     );
-    push(
-        &log,
-        visit(
-            "2026-11-18T09:00:00Z",
-            3,
-            Profile::Teacher,
-            Service::Homework,
-        ),
+    visit(
+        "2026-11-18T09:00:00Z",
+        3,
+        Profile::Teacher,
+        Service::Homework,
     );
-    push(
-        &log,
-        visit("2026-11-18T10:00:00Z", 1, Profile::Student, Service::Grades),
-    );
+    visit("2026-11-18T10:00:00Z", 1, Profile::Student, Service::Grades);
     // Sunday 22 November, 23:30 Paris is still week 47; 23:30 UTC is Monday in Paris (week 48).
-    push(
-        &log,
-        visit(
-            "2026-11-22T22:30:00Z",
-            2,
-            Profile::Student,
-            Service::Homework,
-        ),
+    visit(
+        "2026-11-22T22:30:00Z",
+        2,
+        Profile::Student,
+        Service::Homework,
     );
-    push(
-        &log,
-        visit(
-            "2026-11-22T23:30:00Z",
-            2,
-            Profile::Student,
-            Service::Homework,
-        ),
+    visit(
+        "2026-11-22T23:30:00Z",
+        2,
+        Profile::Student,
+        Service::Homework,
     );
-    // Week 2026-W49: the digests of week 47 are forgotten.
-    push(
-        &log,
-        visit(
-            "2026-12-01T08:00:00Z",
-            1,
-            Profile::Student,
-            Service::Homework,
-        ),
+    // Week 2026-W49.
+    visit(
+        "2026-12-01T08:00:00Z",
+        1,
+        Profile::Student,
+        Service::Homework,
     );
+    // A visit of week 47 recorded after week 49 began still counts its visitor, exactly once.
+    visit("2026-11-19T08:00:00Z", 4, Profile::Student, Service::Grades);
+    visit("2026-11-20T08:00:00Z", 4, Profile::Student, Service::Grades);
     log
 }
 
@@ -410,7 +444,7 @@ fn weekly_usage_counts_visits_and_unique_users_per_service_profile_and_establish
         rows,
         // In the order of the service names, then profiles.
         vec![
-            (Service::Grades, Profile::Student, uai.clone(), counts(1, 1)),
+            (Service::Grades, Profile::Student, uai.clone(), counts(3, 2)),
             (
                 Service::Homework,
                 Profile::Student,
@@ -433,7 +467,7 @@ fn weekly_usage_counts_visits_and_unique_users_per_service_profile_and_establish
     assert_eq!(
         by_service,
         vec![
-            (Service::Grades, counts(1, 1)),
+            (Service::Grades, counts(3, 2)),
             (Service::Homework, counts(5, 3))
         ]
     );
@@ -445,7 +479,7 @@ fn weekly_usage_counts_visits_and_unique_users_per_service_profile_and_establish
     assert_eq!(
         per_week,
         vec![
-            (W47, counts(1, 1)),
+            (W47, counts(3, 2)),
             (W47, counts(4, 2)),
             (W47, counts(1, 1)),
             (w48, counts(1, 1)),
@@ -455,9 +489,9 @@ fn weekly_usage_counts_visits_and_unique_users_per_service_profile_and_establish
 }
 
 #[test]
-fn no_account_id_appears_anywhere_in_the_usage_tree() {
+fn nothing_derived_from_an_account_appears_anywhere_in_the_usage_tree() {
     let store = rebuild(&usage_log(), &UsageStats);
-    let ids: Vec<AccountId> = (1..=3).map(account).collect();
+    let ids: Vec<AccountId> = (1..=4).map(account).collect();
     for (key, value) in store.entries() {
         for id in &ids {
             let binary = id.as_uuid().as_bytes().to_vec();
@@ -471,14 +505,44 @@ fn no_account_id_appears_anywhere_in_the_usage_tree() {
             }
         }
     }
-    // The dedup digests of week 47 were forgotten once week 49 began: only weeks 48 and 49
-    // keep any.
-    let seen = store.scan_prefix(b"seen/").unwrap();
-    assert!(!seen.is_empty());
-    let w47_prefix = projections::Key::new("seen")
-        .i64(i64::from(W47.year) * 100 + i64::from(W47.week))
-        .into_vec();
-    assert!(seen.iter().all(|(k, _)| !k.starts_with(&w47_prefix)));
+    // No digest either: every record is one of the three counter or name layouts, with text
+    // segments only from the known names; nothing else (no `seen/`, no 16- or 32-byte digest).
+    let uai = uai(750_001).as_str().to_owned();
+    let services: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
+    let profiles: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
+    let uais = [uai.as_str()];
+    assert!(store.scan_prefix(b"seen/").unwrap().is_empty());
+    for (key, value) in store.entries() {
+        if let Some(id) = key.strip_prefix(b"uai/") {
+            assert_eq!(id, establishment(1).as_uuid().as_bytes(), "{key:?}");
+            let (text, read): (String, usize) =
+                bincode::serde::decode_from_slice(value, bincode::config::standard()).unwrap();
+            assert_eq!((text, read), (uai.clone(), value.len()));
+            continue;
+        }
+        let (rest, expected): (&[u8], Vec<&[&str]>) = if let Some(rest) = key.strip_prefix(b"u/") {
+            (rest, vec![&services, &profiles, &uais])
+        } else if let Some(rest) = key.strip_prefix(b"ut/") {
+            (rest, vec![&services])
+        } else {
+            panic!("unexpected record {key:?} in the usage tree");
+        };
+        // Eight bytes of week, then NUL-terminated names.
+        let names = &rest[8..];
+        assert!(names.ends_with(&[0]), "{key:?}");
+        let segments: Vec<&[u8]> = names[..names.len() - 1].split(|b| *b == 0).collect();
+        assert_eq!(segments.len(), expected.len(), "{key:?}");
+        for (segment, allowed) in segments.iter().zip(&expected) {
+            assert!(
+                allowed.iter().any(|a| a.as_bytes() == *segment),
+                "{key:?}: {segment:?} is not a known name"
+            );
+            assert!(segment.len() != 16 && segment.len() != 32, "{key:?}");
+        }
+        let (_, read): (UsageCounts, usize) =
+            bincode::serde::decode_from_slice(value, bincode::config::standard()).unwrap();
+        assert_eq!(read, value.len(), "{key:?}");
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -508,10 +572,26 @@ fn spec() -> impl Strategy<Value = Spec> {
     ]
 }
 
+/// Visits and distinct visitors of one usage cell, counted directly from the specs.
+#[derive(Default)]
+struct Expected {
+    visits: u64,
+    visitors: BTreeSet<u128>,
+}
+
 /// Turns specs into a valid history: deployments only when withdrawn, withdrawals only when
-/// deployed, dates never going back; visit times only moving forward.
-fn history(specs: &[Spec]) -> MemLog {
+/// deployed, dates never going back; visit times only moving forward. Also returns the usage
+/// each week and cell should show.
+#[allow(clippy::type_complexity)]
+fn history(
+    specs: &[Spec],
+) -> (
+    MemLog,
+    BTreeMap<(IsoWeek, Service, Profile, u128), Expected>,
+) {
     let log = MemLog::default();
+    let mut visitors = Visitors::default();
+    let mut expected: BTreeMap<(IsoWeek, Service, Profile, u128), Expected> = BTreeMap::new();
     for n in 0..3 {
         push(
             &log,
@@ -546,22 +626,19 @@ fn history(specs: &[Spec]) -> MemLog {
                 now = now
                     .checked_add(jiff::SignedDuration::from_hours(hours_later))
                     .unwrap();
-                let e = Event {
-                    at: now,
-                    by: None,
-                    body: AccountEvent::ServiceVisited {
-                        account: account(who),
-                        establishment: establishment(who % 3),
-                        profile: [Profile::Student, Profile::Parent, Profile::Teacher][profile],
-                        service: [Service::Homework, Service::Grades, Service::News][service],
-                    }
-                    .into(),
-                };
-                push(&log, e);
+                let profile = [Profile::Student, Profile::Parent, Profile::Teacher][profile];
+                let service = [Service::Homework, Service::Grades, Service::News][service];
+                push(&log, visitors.visit_at(now, who, who % 3, profile, service));
+                let week = IsoWeek::containing(now).unwrap();
+                let cell = expected
+                    .entry((week, service, profile, who % 3))
+                    .or_default();
+                cell.visits += 1;
+                cell.visitors.insert(who);
             }
         }
     }
-    log
+    (log, expected)
 }
 
 fn chunked(log: &MemLog, projection: &dyn Projection, flush_every: &[usize]) -> MemStore {
@@ -592,11 +669,42 @@ proptest! {
         specs in prop::collection::vec(spec(), 1..120),
         flush_every in prop::collection::vec(0..7usize, 0..4),
     ) {
-        let log = history(&specs);
+        let (log, expected) = history(&specs);
         for projection in stats::projections() {
             let incremental = chunked(&log, projection.as_ref(), &flush_every);
             prop_assert_eq!(&incremental, &rebuild(&log, projection.as_ref()));
         }
+        // Unique users are exact in every cell and in every service's weekly total.
+        let usage = rebuild(&log, &UsageStats);
+        let weeks: BTreeSet<IsoWeek> = expected.keys().map(|(week, ..)| *week).collect();
+        let mut found = BTreeMap::new();
+        let mut totals_found = BTreeMap::new();
+        for week in &weeks {
+            for row in stats::usage_in_week(&usage, *week).unwrap() {
+                found.insert((row.week, row.service, row.profile, row.uai), row.counts);
+            }
+            for row in stats::usage_by_service(&usage, *week).unwrap() {
+                totals_found.insert((row.week, row.service), row.counts);
+            }
+        }
+        let mut wanted = BTreeMap::new();
+        let mut totals: BTreeMap<(IsoWeek, Service), (u64, BTreeSet<u128>)> = BTreeMap::new();
+        for ((week, service, profile, est), cell) in &expected {
+            let uai = uai(750_000 + *est as u32).as_str().to_owned();
+            wanted.insert(
+                (*week, *service, *profile, uai),
+                counts(cell.visits, cell.visitors.len() as u64),
+            );
+            let total = totals.entry((*week, *service)).or_default();
+            total.0 += cell.visits;
+            total.1.extend(&cell.visitors);
+        }
+        let totals_wanted: BTreeMap<_, _> = totals
+            .into_iter()
+            .map(|(k, (visits, who))| (k, counts(visits, who.len() as u64)))
+            .collect();
+        prop_assert_eq!(found, wanted);
+        prop_assert_eq!(totals_found, totals_wanted);
         // And "equipped as of a date" agrees with the domain's own rule.
         let store = rebuild(&log, &DeploymentStats);
         let facts = stats::establishments(&store).unwrap();

@@ -21,54 +21,47 @@
 //!
 //! # Usage (`stats_usage`)
 //!
-//! Visits (`account.service_visited`) counted per ISO week (Paris time, from the event's `at`),
-//! service, profile and establishment UAI, with the number of unique users. A user id never
-//! enters a statistics record. Counting unique users still needs to know, for one visit, whether
-//! this person was already counted this week in this cell; that knowledge is kept apart from the
-//! statistics, under its own namespace `seen/`, and is designed to be as poor as possible:
-//! - each record is a 16-byte BLAKE3 digest (derived-key mode, a fixed context string) of the
-//!   week, the cell and the account id, and holds NOTHING else: no time, no count, no
-//!   establishment in clear. The account id itself is never stored.
-//! - the records live only as long as they are needed: when the first visit of a new week
-//!   arrives, every record older than the previous week is deleted (the previous week is kept so
-//!   that a visit recorded a moment after midnight on Monday still finds its week). After that,
-//!   nothing links any finished week's figures to anyone.
-//! - no query function reads `seen/`; the analyst's figures come only from `u/` and `ut/`.
+//! Visits (`account.service_visited`) counted per ISO week (Paris time), service, profile and
+//! establishment UAI, with the number of unique users. The usage tree holds nothing derived
+//! from who visited: no account id, no digest of one, no per-person record of any kind, only
+//! counters per cell.
 //!
-//! Why not something else: a per-week salted hash would need a random salt, and a projection
-//! must be deterministic (a rebuild must give the same view); an approximate sketch
-//! (HyperLogLog) would still be built from the same digests and would give inexact counts; and
-//! the domain's visit event carries no per-week pseudonymous flag. A digest of an id taken from a
-//! known set can be tested against a candidate id by whoever holds the sled files, which is why
-//! the digests are short-lived; but whoever holds the files holds the log too, where the visit
-//! events name the account in full, so the dedup records add nothing an insider does not
-//! already have, and nothing reaches the analysts.
+//! Unique users are counted from the visit event itself. The account aggregate, which sees
+//! every visit of its holder anyway, remembers the latest week its holder visited each service
+//! with each profile in each establishment, and flags the visit: `first_in_week` (the holder's
+//! first visit of the week in this cell) and `first_in_week_of_service` (their first visit of
+//! the week to this service at all). The week is the event's own `week`, computed by the
+//! domain ([`IsoWeek::containing`], the one definition of a Paris ISO week), so both sides
+//! agree. This projection adds 1 to the visits of a cell for every event, and 1 to its unique
+//! users for every flagged one; the same for the per-service totals with the other flag.
 //!
-//! A visit whose week is older than the kept window (possible only for a visit recorded more
-//! than a week late) counts as a visit but not as a unique user, since it can no longer be told
-//! apart.
+//! So the only place that knows who visited is the account's own stream: personal data held
+//! for the establishment and erased with the account (crypto-shredding in the log). Analysts
+//! read only counters, and whoever holds the sled files of this view learns no more than them.
+//! The counts are exact, however late a visit is recorded, and a rebuild from the log gives the
+//! same figures. Visits recorded under `account.service_visited` v1 carry no flags; the codec
+//! takes them as firsts, so the unique users of those weeks are an upper bound (see
+//! `domain::codec`).
 //!
-//! Key layout (tree `stats_usage@v1`):
+//! Key layout (tree `stats_usage@v2`):
 //! - `uai/<establishment uuid:16>` → UAI text (bincode `String`), from `establishment.registered`.
 //! - `u/<week:i64>/<service>\0<profile>\0<uai>\0` → [`UsageCounts`] (bincode), `week` being
 //!   `iso_year * 100 + iso_week`.
 //! - `ut/<week:i64>/<service>\0` → [`UsageCounts`] over every profile and establishment.
-//! - `seen/<week:i64>/<digest:16>` → empty: the dedup set described above.
-//! - `latest/` → the latest week seen (bincode `i64`), to know when a week is over.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use domain::EventBody;
 use domain::account::AccountEvent;
-use domain::deadline::{DeadlineError, paris_date, paris_start_of_day};
+use domain::deadline::{DeadlineError, paris_start_of_day};
 use domain::establishment::EstablishmentEvent;
-use domain::ids::{AccountId, EstablishmentId};
+use domain::ids::EstablishmentId;
 use domain::values::{EstablishmentKind, Sector, Service};
 use domain::{Event, Profile};
 use eventlog::{EventStore, Position, RecordedEvent};
 use jiff::ToSpan;
-use jiff::civil::{Date, ISOWeekDate, Weekday};
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::audit::decode;
@@ -445,61 +438,8 @@ pub fn replay_usage_as_of(log: &dyn EventStore, date: Date) -> Result<Replayed, 
 // Usage
 // ---------------------------------------------------------------------------------------------
 
-/// An ISO 8601 week (Monday to Sunday), as Paris dates fall in it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct IsoWeek {
-    pub year: i16,
-    pub week: i8,
-}
-
-impl IsoWeek {
-    /// The week a date falls in.
-    pub fn of(date: Date) -> IsoWeek {
-        let iso = date.iso_week_date();
-        IsoWeek {
-            year: iso.year(),
-            week: iso.week(),
-        }
-    }
-
-    /// The Monday of the week; `None` for a week that does not exist (e.g. week 53 of a
-    /// 52-week year).
-    pub fn monday(&self) -> Option<Date> {
-        ISOWeekDate::new(self.year, self.week, Weekday::Monday)
-            .ok()
-            .map(|d| d.date())
-    }
-
-    /// The week after this one.
-    pub fn next(&self) -> Option<IsoWeek> {
-        let monday = self.monday()?.checked_add(7.days()).ok()?;
-        Some(IsoWeek::of(monday))
-    }
-
-    /// The week before this one.
-    pub fn previous(&self) -> Option<IsoWeek> {
-        let monday = self.monday()?.checked_sub(7.days()).ok()?;
-        Some(IsoWeek::of(monday))
-    }
-
-    /// The key segment: `year * 100 + week`, ordered like the weeks.
-    fn code(&self) -> i64 {
-        i64::from(self.year) * 100 + i64::from(self.week)
-    }
-
-    fn from_code(code: i64) -> Option<IsoWeek> {
-        Some(IsoWeek {
-            year: i16::try_from(code.div_euclid(100)).ok()?,
-            week: i8::try_from(code.rem_euclid(100)).ok()?,
-        })
-    }
-}
-
-impl std::fmt::Display for IsoWeek {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-W{:02}", self.year, self.week)
-    }
-}
+/// The ISO week of the Paris calendar, as the domain defines it.
+pub use domain::account::IsoWeek;
 
 /// Visits and unique users of one statistics cell.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -511,21 +451,6 @@ pub struct UsageCounts {
 /// Folds service visits into anonymous weekly figures (see the module comment).
 #[derive(Debug, Clone, Copy)]
 pub struct UsageStats;
-
-/// The BLAKE3 derived-key context of the dedup digests.
-const SEEN_DIGEST_CONTEXT: &str = "ent projections stats_usage unique visitor v1";
-
-/// The one-way digest of "this account in this cell this week".
-fn seen_digest(week: IsoWeek, cell: &[u8], account: AccountId) -> [u8; 16] {
-    let mut hasher = blake3::Hasher::new_derive_key(SEEN_DIGEST_CONTEXT);
-    hasher.update(&week.code().to_be_bytes());
-    hasher.update(&(cell.len() as u64).to_be_bytes());
-    hasher.update(cell);
-    hasher.update(account.as_uuid().as_bytes());
-    let mut digest = [0u8; 16];
-    digest.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
-    digest
-}
 
 fn uai_key(establishment: EstablishmentId) -> Vec<u8> {
     Key::new("uai").uuid(establishment.as_uuid()).into_vec()
@@ -540,64 +465,12 @@ fn service_from_str(text: &str) -> Option<Service> {
 }
 
 impl UsageStats {
-    /// Forgets the dedup digests of weeks before the one preceding `week`, once `week` is the
-    /// latest week seen.
-    fn advance_week(&self, store: &mut dyn Store, week: IsoWeek) -> Result<bool, StoreError> {
-        let latest_key = Key::new("latest").into_vec();
-        let latest: Option<i64> = store.get_value(&latest_key)?;
-        if latest.is_some_and(|l| l >= week.code()) {
-            // Within the kept window (this week or the previous one) or older.
-            let keep_from = latest
-                .and_then(IsoWeek::from_code)
-                .and_then(|l| l.previous())
-                .map_or(i64::MIN, |w| w.code());
-            return Ok(week.code() >= keep_from);
-        }
-        store.put_value(latest_key, &week.code())?;
-        let keep_from = week.previous().map_or(i64::MIN, |w| w.code());
-        let prefix = Key::new("seen").into_vec();
-        let mut stale = Vec::new();
-        store.visit_prefix(&prefix, &mut |k, _| {
-            let code = k
-                .get(prefix.len()..prefix.len() + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64);
-            if code.is_some_and(|c| c < keep_from) {
-                stale.push(k.to_vec());
-                std::ops::ControlFlow::Continue(())
-            } else {
-                // Keys sort by week: everything after is kept.
-                std::ops::ControlFlow::Break(())
-            }
-        })?;
-        for key in stale {
-            store.delete(&key)?;
-        }
-        Ok(true)
-    }
-
-    /// Adds one visit to a cell, and one unique user if this account was not yet seen in it
-    /// this week.
-    fn count(
-        &self,
-        store: &mut dyn Store,
-        key: Vec<u8>,
-        week: IsoWeek,
-        account: AccountId,
-        dedup: bool,
-    ) -> Result<(), StoreError> {
+    /// Adds one visit to a cell, and one unique user if the visit is its visitor's first of the
+    /// week there.
+    fn count(&self, store: &mut dyn Store, key: Vec<u8>, first: bool) -> Result<(), StoreError> {
         let mut counts: UsageCounts = store.get_value(&key)?.unwrap_or_default();
         counts.visits += 1;
-        if dedup {
-            let seen = Key::new("seen")
-                .i64(week.code())
-                .bytes(&seen_digest(week, &key, account))
-                .into_vec();
-            if store.get(&seen)?.is_none() {
-                store.put(seen, Vec::new())?;
-                counts.unique_users += 1;
-            }
-        }
+        counts.unique_users += u64::from(first);
         store.put_value(key, &counts)
     }
 }
@@ -608,7 +481,9 @@ impl Projection for UsageStats {
     }
 
     fn version(&self) -> u32 {
-        1
+        // v2: unique users come from the visits' first-of-week flags; the dedup digests of v1
+        // are gone.
+        2
     }
 
     fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
@@ -625,32 +500,31 @@ impl Projection for UsageStats {
                 store.put_value(uai_key(establishment), uai.as_str())?;
             }
             EventBody::Account(AccountEvent::ServiceVisited {
-                account,
                 establishment,
                 profile,
                 service,
+                week,
+                first_in_week,
+                first_in_week_of_service,
+                ..
             }) => {
                 let uai: String = store.get_value(&uai_key(establishment))?.ok_or_else(|| {
                     ProjectionError::Inconsistent(format!(
                         "a visit in establishment {establishment}, which is not registered"
                     ))
                 })?;
-                let date = paris_date(decoded.at)
-                    .map_err(|e| ProjectionError::Inconsistent(e.to_string()))?;
-                let week = IsoWeek::of(date);
-                let dedup = self.advance_week(store, week)?;
                 let cell = Key::new("u")
                     .i64(week.code())
                     .str(service.as_str())
                     .str(profile.as_str())
                     .str(&uai)
                     .into_vec();
-                self.count(store, cell, week, account, dedup)?;
+                self.count(store, cell, first_in_week)?;
                 let total = Key::new("ut")
                     .i64(week.code())
                     .str(service.as_str())
                     .into_vec();
-                self.count(store, total, week, account, dedup)?;
+                self.count(store, total, first_in_week_of_service)?;
             }
             _ => {}
         }
