@@ -29,6 +29,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Statistics for analysts, computed by replaying the log into memory.
     Stats(StatsArgs),
+    /// The publication director's audit trail.
+    Audit(AuditArgs),
 }
 
 /// Where the data lives.
@@ -213,6 +215,10 @@ pub struct AuditExportArgs {
 
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
+
+    /// Hides the progress bar.
+    #[arg(long, env = "ENT_QUIET")]
+    pub quiet: bool,
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The `ent` binary's library: the command line ([`cli`]), and one module per command
-//! ([`serve`], [`verify`], [`replay`]), plus the demo académie ([`demo`]). `main.rs` only parses
+//! ([`serve`], [`verify`], [`replay`], [`stats`], [`audit`]), plus the demo académie ([`demo`]). `main.rs` only parses
 //! the arguments and dispatches here; tests use the demo's definitions to compute the figures
 //! the binary must print.
 
+pub mod audit;
 pub mod cli;
 pub mod data;
 pub mod demo;
@@ -23,5 +24,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
     }
 }

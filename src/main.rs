@@ -21,9 +21,19 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(ent::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`ent audit export | head`): not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -63,6 +63,17 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Writes only the rows as CSV, without the header line (for exports written as they
+    /// come).
+    pub fn write_rows_csv(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for row in &self.rows {
+            write_csv_line(out, row.iter().map(csv_cell))?;
+        }
+        Ok(())
+    }
+}
+
 fn csv_cell(value: &Value) -> std::borrow::Cow<'_, str> {
     match value {
         Value::Null => "".into(),

@@ -14,7 +14,7 @@ use graphql::auth::Auth;
 use graphql::config::ServerConfig;
 use graphql::metrics::Metrics;
 use graphql::schema::{self, SchemaDeps};
-use graphql::server::{Server, ServerDeps, shutdown_signal};
+use graphql::server::{Server, ServerDeps};
 use projections::{Projections, RunnerConfig};
 
 use crate::cli::ServeArgs;
@@ -33,6 +33,9 @@ pub enum ServeError {
 
 /// Runs `ent serve` until a signal asks it to stop.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Listen for the signals before anything else: one that arrives while seeding or just
+    // after the address is printed must stop the server, not be lost.
+    let stop = stop_signal().context("listening for SIGINT and SIGTERM")?;
     let data = DataDir::new(&args.data.data);
     let log = data.open_log()?;
     let store: Arc<dyn EventStore> = log.clone();
@@ -118,7 +121,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     announce(&addr.to_string(), logins.as_deref())?;
     tracing::info!(%addr, events = store.head().position, "serving GraphQL");
 
-    let served = server.run(shutdown_signal()).await;
+    let served = server.run(stop).await;
     // No request runs any more. The runner is asked to stop first, so it does not mistake the
     // log closing under it for a failure; the log then finishes and syncs every queued append
     // and closes; last the runner flushes its views (what it did not apply, it catches up on
@@ -132,6 +135,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stopped.context("stopping the read models")?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Resolves on the first SIGINT or SIGTERM received after this call (the listeners are
+/// registered at once, not when the future is first polled).
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+        }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Prints the bound address (first line, for scripts and tests) and the demo logins.

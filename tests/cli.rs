@@ -31,6 +31,8 @@ fn help_works_on_every_command() {
         &["stats"],
         &["stats", "deployment"],
         &["stats", "usage"],
+        &["audit"],
+        &["audit", "export"],
     ];
     for command in commands {
         let mut args = command.to_vec();

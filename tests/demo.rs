@@ -534,3 +534,89 @@ fn replay_stops_at_the_position_it_is_given() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown.stderr).contains("no read model is named"));
 }
+
+#[test]
+fn the_audit_export_names_who_did_what_without_private_messages() {
+    let (_guard, data) = seeded();
+    let today = jiff::Zoned::now().date();
+    let from = today.checked_sub(jiff::Span::new().days(60)).unwrap();
+    let args = |format: &'static str| {
+        vec![
+            "audit".to_owned(),
+            "export".to_owned(),
+            "--data".to_owned(),
+            data.display().to_string(),
+            "--from".to_owned(),
+            from.to_string(),
+            "--to".to_owned(),
+            today.to_string(),
+            "--format".to_owned(),
+            format.to_owned(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ent(&args)
+    };
+    let csv = run(args("csv"));
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let csv = text(&csv.stdout);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("position,at,actor_account,actor_profile,event_type,establishment,entities,summary")
+    );
+    let rows: Vec<&str> = lines.collect();
+    let has = |profile: &str, event_type: &str| {
+        rows.iter()
+            .any(|r| r.contains(&format!(",{profile},{event_type},")))
+    };
+    // The demo's publication facts, each with who did it.
+    assert!(
+        has("publication_director", "publication.withdrawn"),
+        "{csv}"
+    );
+    assert!(has("parent", "publication.reported"), "{csv}");
+    assert!(has("parent", "reply.request_received"), "{csv}");
+    assert!(has("publication_director", "reply.refused"), "{csv}");
+    assert!(has("publication_director", "reply.published"), "{csv}");
+    assert!(
+        has("establishment_admin", "legal.director_designated"),
+        "{csv}"
+    );
+
+    let json = run(args("json"));
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let entries: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        entries.len(),
+        rows.len(),
+        "CSV and JSON carry the same entries"
+    );
+    // Private correspondence never enters the trail: neither the bodies nor the sends.
+    let all = text(&json.stdout);
+    assert!(!all.contains("exercice 14"));
+    assert!(entries.iter().all(|e| {
+        !e["event_type"]
+            .as_str()
+            .unwrap()
+            .starts_with("messaging.message")
+    }));
+
+    // Nothing happened in the demo's collège before the school year was set up.
+    let before = run(vec![
+        "audit".to_owned(),
+        "export".to_owned(),
+        "--data".to_owned(),
+        data.display().to_string(),
+        "--from".to_owned(),
+        "2019-01-01".to_owned(),
+        "--to".to_owned(),
+        "2019-12-31".to_owned(),
+        "--format".to_owned(),
+        "json".to_owned(),
+    ]);
+    assert!(before.status.success());
+    let entries: Vec<Value> = serde_json::from_slice(&before.stdout).unwrap();
+    assert!(entries.is_empty(), "{entries:?}");
+}

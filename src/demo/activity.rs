@@ -64,6 +64,7 @@ pub async fn run(seeder: &Seeder, college: &College) -> Result<(), SeedError> {
     a.conversations().await?;
     a.replies(board_minutes, fair).await?;
     a.timetable_changes().await?;
+    a.visits().await?;
     Ok(())
 }
 
@@ -1066,6 +1067,71 @@ impl Activity<'_> {
             )
             .await?;
         Ok(request)
+    }
+}
+
+impl Activity<'_> {
+    /// Four weeks of visits to the services, day by day in order (the usage statistics count
+    /// unique users per week): 6e A's students check homework and the timetable on school days,
+    /// their parents grades and absences twice a week, the teachers homework and grades.
+    async fn visits(&mut self) -> Result<(), SeedError> {
+        use domain::account::AccountCommand;
+        use domain::values::Service;
+        let college = self.college;
+        for days_ago in (1..=28).rev() {
+            let day = self.day(days_ago)?;
+            let weekday = day.weekday();
+            if matches!(weekday, Weekday::Saturday | Weekday::Sunday) {
+                continue;
+            }
+            let mut visits: Vec<(&Person, Profile, Service, i8)> = Vec::new();
+            for (i, student) in college.classes[0].students.iter().enumerate() {
+                if !(days_ago as usize + i).is_multiple_of(3) {
+                    visits.push((student, Profile::Student, Service::Homework, 17));
+                }
+                if weekday == Weekday::Monday {
+                    visits.push((student, Profile::Student, Service::Timetable, 7));
+                }
+            }
+            if matches!(weekday, Weekday::Tuesday | Weekday::Friday) {
+                for (parent, children) in &college.parents {
+                    if children
+                        .iter()
+                        .any(|c| college.classes[0].students.iter().any(|s| s.id == *c))
+                    {
+                        visits.push((parent, Profile::Parent, Service::Grades, 20));
+                        if weekday == Weekday::Friday {
+                            visits.push((parent, Profile::Parent, Service::Absences, 20));
+                        }
+                    }
+                }
+            }
+            for teacher in &college.teachers {
+                visits.push((&teacher.person, Profile::Teacher, Service::Homework, 12));
+                if weekday == Weekday::Thursday {
+                    visits.push((&teacher.person, Profile::Teacher, Service::Grades, 18));
+                }
+            }
+            visits.sort_by_key(|(_, _, _, hour)| *hour);
+            for (n, (person, profile, service, hour)) in visits.into_iter().enumerate() {
+                let actor = Actor::new(person.id, profile).with_grant(self.e(), profile);
+                self.seeder
+                    .run::<app::Account>(
+                        self.at(days_ago, hour, (n % 60) as i8)?,
+                        domain::account::stream_id(person.id),
+                        AccountCommand::RecordVisit {
+                            account: person.id,
+                            establishment: self.e(),
+                            profile,
+                            service,
+                        },
+                        &actor,
+                        || format!("{} visits {}", person.login, service.as_str()),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }
 
