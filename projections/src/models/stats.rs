@@ -41,7 +41,8 @@
 //! The counts are exact, however late a visit is recorded, and a rebuild from the log gives the
 //! same figures. Visits recorded under `account.service_visited` v1 carry no flags; the codec
 //! takes them as firsts, so the unique users of those weeks are an upper bound (see
-//! `domain::codec`).
+//! `domain::codec`). The v1 tree of this projection kept per-visitor digests; moving to v2 makes
+//! the runner rebuild the view and drop the v1 tree, digests included, once v2 is swapped in.
 //!
 //! Key layout (tree `stats_usage@v2`):
 //! - `uai/<establishment uuid:16>` → UAI text (bincode `String`), from `establishment.registered`.
