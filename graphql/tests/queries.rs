@@ -817,7 +817,45 @@ async fn only_participants_read_a_conversation_the_director_included() {
 #[tokio::test]
 async fn an_analyst_sees_anonymous_statistics_and_no_person() {
     let h = Harness::new().await;
+    for account in [h.people.student, h.people.classmate] {
+        let visit = AccountCommand::RecordVisit {
+            account,
+            establishment: h.school,
+            profile: Profile::Student,
+            service: domain::values::Service::Homework,
+        };
+        let actor = Actor::new(account, Profile::Student).with_grant(h.school, Profile::Student);
+        h.run::<graphql::app::Account>(account_domain::stream_id(account), visit, &actor)
+            .await;
+    }
     let token = h.login(h.people.analyst, h.school, Profile::Analyst).await;
+    let response = h
+        .query(
+            &token,
+            r#"{
+                usageByService(week: "2027-W02") { service visits uniqueUsers }
+                usageStats(fromWeek: "2027-W01", toWeek: "2027-W02") { edges { node { week service profile uai visits uniqueUsers } } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let data = ok(&response);
+    assert_eq!(
+        data["usageByService"],
+        json!([{ "service": "HOMEWORK", "visits": 2, "uniqueUsers": 2 }])
+    );
+    assert_eq!(
+        data["usageStats"]["edges"],
+        json!([{ "node": { "week": "2027-W02", "service": "HOMEWORK", "profile": "STUDENT", "uai": "0750680G", "visits": 2, "uniqueUsers": 2 } }])
+    );
+    let response = h
+        .query(
+            &token,
+            r#"{ usageStats(fromWeek: "2027-W9", toWeek: "x") { edges { cursor } } }"#,
+            json!({}),
+        )
+        .await;
+    refused(&response, "INVALID");
     let response = h
         .query(
             &token,
