@@ -1,10 +1,11 @@
-//! `FileLog`, the file-backed `EventStore`: opening (lock, format check, index, recovery),
-//! the append entry point in front of the writer thread, reads, and graceful shutdown.
+//! `FileLog`, the file-backed `EventStore`: opening (lock, format check, recovery and
+//! indexes), the append entry point in front of the writer thread, reads, and graceful
+//! shutdown.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use futures::future::BoxFuture;
@@ -15,7 +16,7 @@ use crate::api::{
     AppendError, AppendOutcome, AppendRequest, EventIter, EventStore, EventStream, Head, Position,
     ReadError, StreamId, StreamVersion, VerifyError, VerifyReport,
 };
-use crate::index::Index;
+use crate::index::{CommandEntry, INDEX_DIR, IndexState};
 use crate::segment::{create_segment, list_segments, open_for_append, segment_path};
 use crate::writer::{Msg, Writer, prepare};
 
@@ -127,15 +128,15 @@ pub enum OpenError {
 pub struct Shared {
     pub dir: PathBuf,
     pub config: LogConfig,
-    pub db: sled::Db,
-    pub index: Index,
+    /// The derived indexes; the indexer thread is the only one changing them.
+    pub index: RwLock<IndexState>,
     /// The last durable record; readers never look past it.
     pub head: watch::Sender<Head>,
     /// Set once the writer has stopped, after the last head was published.
     pub closed: AtomicBool,
     pub failed: Mutex<Option<String>>,
     /// Commands synced but not yet in the index (see `writer`).
-    pub pending_commands: Mutex<std::collections::HashMap<Uuid, crate::index::CommandEntry>>,
+    pub pending_commands: Mutex<std::collections::HashMap<Uuid, CommandEntry>>,
     /// Held for as long as anything uses the log: two processes never write one log.
     _lock: File,
 }
@@ -148,7 +149,6 @@ pub struct FileLog {
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
-const INDEX_DIR: &str = "index";
 const LOCK_FILE: &str = "LOCK";
 
 impl FileLog {
@@ -180,25 +180,8 @@ impl FileLog {
             create_segment(&dir, 1).map_err(io(&dir))?;
         }
         let index_path = dir.join(INDEX_DIR);
-        let open_index = || {
-            sled::Config::new()
-                .mode(sled::Mode::HighThroughput)
-                .path(&index_path)
-                .open()
-        };
-        let db = match open_index() {
-            Ok(db) => db,
-            Err(e) => {
-                // The index is derived data: a damaged one is rebuilt from the segments.
-                tracing::warn!(error = %e, "the index cannot be opened; rebuilding it");
-                std::fs::remove_dir_all(&index_path).map_err(io(&index_path))?;
-                open_index().map_err(|e| OpenError::Index(e.to_string()))?
-            }
-        };
-        let index = Index {
-            tree: (*db).clone(),
-        };
-        let recovered = crate::recovery::recover(&dir, &index, config.position_index_stride)?;
+        std::fs::create_dir_all(&index_path).map_err(io(&index_path))?;
+        let (recovered, index) = crate::recovery::recover(&dir, config.position_index_stride)?;
         let segment_file_path = segment_path(&dir, recovered.last_segment);
         let file = open_for_append(&segment_file_path).map_err(io(&segment_file_path))?;
         let (head_tx, _) = watch::channel(recovered.head);
@@ -206,8 +189,7 @@ impl FileLog {
         let shared = Arc::new(Shared {
             dir,
             config,
-            db,
-            index,
+            index: RwLock::new(index),
             head: head_tx,
             closed: AtomicBool::new(false),
             failed: Mutex::new(None),
@@ -280,8 +262,26 @@ impl Drop for FileLog {
 impl EventStore for FileLog {
     fn append(&self, request: AppendRequest) -> BoxFuture<'_, Result<AppendOutcome, AppendError>> {
         Box::pin(async move {
-            let prepared = prepare(request, &self.shared.config)?;
+            let mut prepared = prepare(request, &self.shared.config)?;
             let sender = self.sender()?;
+            // Sealed segments are searched here, in the caller's task, so the writer thread
+            // only searches the active segment (and any segment sealed since).
+            let command_id = prepared.request.command_id;
+            let (earlier, sealed_searched) = self
+                .shared
+                .index
+                .read()
+                .unwrap()
+                .sealed_command(&self.shared.dir, command_id)
+                .map_err(|reason| AppendError::Failed { reason })?;
+            if let Some(entry) = earlier {
+                return if entry.fingerprint == prepared.fingerprint {
+                    Ok(entry.outcome(true))
+                } else {
+                    Err(AppendError::CommandIdReused { command_id })
+                };
+            }
+            prepared.sealed_searched = sealed_searched;
             let (ack, answer) = oneshot::channel();
             sender
                 .send(Msg { prepared, ack })
@@ -322,6 +322,8 @@ impl EventStore for FileLog {
     fn stream_version(&self, stream: &StreamId) -> Option<StreamVersion> {
         self.shared
             .index
+            .read()
+            .unwrap()
             .stream_version(stream.as_str())
             .ok()
             .flatten()
@@ -330,7 +332,9 @@ impl EventStore for FileLog {
     fn find_command(&self, command_id: Uuid) -> Option<AppendOutcome> {
         self.shared
             .index
-            .command(command_id)
+            .read()
+            .unwrap()
+            .command(&self.shared.dir, command_id, 0)
             .ok()
             .flatten()
             .map(|entry| entry.outcome(false))

@@ -1,30 +1,49 @@
-//! The derived indexes, persisted in one sled tree so that each batch of updates, checkpoint
-//! included, is applied atomically. They are rebuilt from the segments when missing, stale or
-//! damaged, so losing them loses nothing.
+//! The derived indexes: what lets `read_stream`, `read_all(n)`, expectation checks and
+//! idempotency find records without scanning the log. They are derived data, rebuilt from the
+//! segments when missing, stale or damaged, so losing them loses nothing.
 //!
-//! Keys (one tree, a one-byte prefix per kind):
-//! - `s ‖ stream id ‖ 0xFF ‖ version (u64 BE)` → `position ‖ segment first position ‖ offset`
-//!   (three u64 LE): every record, so `read_stream` reads each record with one positioned read.
-//!   Stream ids are ASCII, so `0xFF` cannot occur inside one and each stream's keys are
-//!   contiguous and sorted by version.
-//! - `p ‖ position (u64 BE)` → `segment first position ‖ offset` (two u64 LE): a sparse
-//!   position index, one entry every `position_index_stride` records plus the first record of
-//!   every segment. `read_all(n)` looks up the greatest entry ≤ n and scans forward at most a
-//!   stride of records. Memory stays flat however long the log grows.
-//! - `c ‖ command id (16 bytes)` → `first position ‖ last position` (u64 LE), the append's
-//!   fingerprint (32 bytes), the stream count (u16 LE), then per stream its last version
-//!   (u64 LE), id length (u8) and id.
-//! - `m checkpoint` → `position ‖ hash (32 bytes) ‖ segment first position ‖ offset`: the last
-//!   record whose entries are in the tree. On open it is trusted only if that record is still on
-//!   disk at that place with that hash; the segments after it are scanned and indexed.
+//! The append path does no per-event disk work for them. The active segment's index lives in
+//! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → outcome,
+//! a sparse position → offset list), fed by the indexer thread batch by batch and rebuilt on
+//! open by the scan of the last segment that recovery does anyway. When the writer seals a
+//! segment, the indexer writes its index once as an immutable file, `index/segment-<first
+//! position, 20 digits>.idx` (layout in the crate's FORMAT section), and keeps in memory only
+//! a [`SealedIndex`] summary: a Bloom filter over the segment's stream ids and command ids,
+//! its sparse position list and its last record. Lookups in a sealed segment test the filter
+//! first and touch the file (a binary search with positioned reads) only on a hit, so a
+//! command id or stream absent from a segment costs a few memory reads.
+//!
+//! Opening loads each sealed segment's summary (one read of the file to check its checksum,
+//! and one read of the segment's last record to check it still matches), rebuilds the
+//! summaries that fail, and scans only the last segment.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::api::{AppendOutcome, Hash32, Position, StreamId, StreamVersion};
 use crate::format::{Fingerprint, RecordView, SEGMENT_HEADER_BYTES};
+use crate::segment::{Frame, FrameReader, open_segment_checked, segment_name};
 
-const CHECKPOINT_KEY: &[u8] = b"mcheckpoint";
-const STREAM_SEPARATOR: u8 = 0xFF;
+/// The directory of the index files, inside the log directory.
+pub const INDEX_DIR: &str = "index";
+
+/// The first eight bytes of every index file.
+const INDEX_MAGIC: [u8; 8] = *b"ENTLOGIX";
+/// The index file format this build writes and reads; another one is rebuilt.
+const INDEX_FORMAT_VERSION: u32 = 1;
+const INDEX_HEADER_BYTES: usize = 96;
+const STREAM_ENTRY_BYTES: usize = 40;
+const COMMAND_ENTRY_BYTES: usize = 32;
+const SPARSE_ENTRY_BYTES: usize = 16;
+/// Bloom filter: bits per key and probes per lookup (about 1 % false positives).
+const BLOOM_BITS_PER_KEY: usize = 10;
+const BLOOM_PROBES: u64 = 7;
 
 /// Where a record lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +52,12 @@ pub struct Location {
     pub offset: u64,
 }
 
-/// The last indexed record.
+/// The last record of a complete append, as the index knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
     pub position: Position,
     pub hash: Hash32,
-    pub location: Location,
+    pub offset: u64,
 }
 
 /// What the index remembers of an append, for idempotency and `find_command`.
@@ -59,164 +78,653 @@ impl CommandEntry {
             deduplicated,
         }
     }
+}
 
-    fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(50 + self.stream_versions.len() * 40);
-        v.extend_from_slice(&self.first_position.to_le_bytes());
-        v.extend_from_slice(&self.last_position.to_le_bytes());
-        v.extend_from_slice(&self.fingerprint.0);
-        v.extend_from_slice(&(self.stream_versions.len() as u16).to_le_bytes());
-        for (stream, version) in &self.stream_versions {
-            v.extend_from_slice(&version.to_le_bytes());
-            v.push(stream.as_str().len() as u8);
-            v.extend_from_slice(stream.as_str().as_bytes());
+/// A stable 64-bit hash of a key (FNV-1a, then a SplitMix64 finaliser), with a domain byte so
+/// stream ids and command ids never collide. It is persisted, so it must never change.
+fn key_hash(domain: u8, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in std::iter::once(&domain).chain(bytes) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+fn stream_hash(stream: &str) -> u64 {
+    key_hash(b's', stream.as_bytes())
+}
+
+fn command_hash(command_id: Uuid) -> u64 {
+    key_hash(b'c', command_id.as_bytes())
+}
+
+/// A Bloom filter over 64-bit key hashes, with double hashing.
+struct Bloom {
+    words: Vec<u64>,
+}
+
+impl Bloom {
+    fn with_keys(keys: usize) -> Self {
+        let bits = (keys * BLOOM_BITS_PER_KEY).max(64);
+        Bloom {
+            words: vec![0; bits.div_ceil(64)],
         }
-        v
     }
 
-    fn decode(b: &[u8]) -> Option<Self> {
-        let u64_at = |at: usize| Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?));
-        let first_position = u64_at(0)?;
-        let last_position = u64_at(8)?;
-        let fingerprint = Hash32(b.get(16..48)?.try_into().ok()?);
-        let count = u16::from_le_bytes(b.get(48..50)?.try_into().ok()?) as usize;
-        let mut at = 50;
-        let mut stream_versions = Vec::with_capacity(count);
-        for _ in 0..count {
-            let version = u64_at(at)?;
-            let len = *b.get(at + 8)? as usize;
-            let name = std::str::from_utf8(b.get(at + 9..at + 9 + len)?).ok()?;
-            stream_versions.push((StreamId::new(name).ok()?, version));
-            at += 9 + len;
+    fn probes(&self, hash: u64) -> impl Iterator<Item = (usize, u64)> + use<> {
+        let bits = self.words.len() as u64 * 64;
+        let step = (hash >> 32) | 1;
+        (0..BLOOM_PROBES).map(move |i| {
+            let bit = hash.wrapping_add(i.wrapping_mul(step)) % bits;
+            ((bit / 64) as usize, 1u64 << (bit % 64))
+        })
+    }
+
+    fn insert(&mut self, hash: u64) {
+        for (word, mask) in self.probes(hash) {
+            self.words[word] |= mask;
         }
-        Some(CommandEntry {
-            first_position,
-            last_position,
-            fingerprint,
-            stream_versions,
+    }
+
+    fn may_contain(&self, hash: u64) -> bool {
+        self.probes(hash)
+            .all(|(word, mask)| self.words[word] & mask != 0)
+    }
+}
+
+/// The records of one stream inside one segment: their versions are consecutive.
+#[derive(Debug, Clone, Default)]
+struct StreamRun {
+    first_version: StreamVersion,
+    /// Frame offsets in the segment, in version order.
+    offsets: Vec<u64>,
+}
+
+/// The index of the segment being written, in memory.
+pub struct ActiveIndex {
+    pub segment: Position,
+    stride: u64,
+    streams: HashMap<String, StreamRun>,
+    /// Per append: its outcome and the offset of its first record.
+    commands: HashMap<Uuid, (CommandEntry, u64)>,
+    /// `(position, offset)` of every `stride`-th record and of the segment's first record.
+    sparse: Vec<(Position, u64)>,
+    /// The segment's last indexed record.
+    last: Option<Checkpoint>,
+}
+
+impl ActiveIndex {
+    pub fn new(segment: Position, stride: u64) -> Self {
+        ActiveIndex {
+            segment,
+            stride: stride.max(1),
+            streams: HashMap::new(),
+            commands: HashMap::new(),
+            sparse: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Adds the complete appends of `batch` and leaves an incomplete one in it.
+    pub fn apply(&mut self, batch: &mut IndexBatch) {
+        let (records, commands, last) = batch.take_complete();
+        for r in records {
+            if r.position % self.stride == 1 % self.stride
+                || r.offset == SEGMENT_HEADER_BYTES as u64
+            {
+                self.sparse.push((r.position, r.offset));
+            }
+            match self.streams.get_mut(r.stream.as_str()) {
+                Some(run) => run.offsets.push(r.offset),
+                None => {
+                    self.streams.insert(
+                        r.stream.as_str().to_owned(),
+                        StreamRun {
+                            first_version: r.version,
+                            offsets: vec![r.offset],
+                        },
+                    );
+                }
+            }
+        }
+        for (command_id, entry, first_offset) in commands {
+            self.commands.insert(command_id, (entry, first_offset));
+        }
+        if last.is_some() {
+            self.last = last;
+        }
+    }
+
+    fn last_version(&self, stream: &str) -> Option<StreamVersion> {
+        let run = self.streams.get(stream)?;
+        Some(run.first_version + run.offsets.len() as u64 - 1)
+    }
+
+    /// Writes this segment's index file (under a temporary name, then renamed) and returns
+    /// its summary. `segment_bytes` is the sealed segment's final length.
+    pub fn seal(&self, dir: &Path, segment_bytes: u64) -> io::Result<SealedIndex> {
+        let Some(last) = self.last else {
+            return Err(io::Error::other(format!(
+                "segment {} holds no record and cannot be sealed",
+                segment_name(self.segment)
+            )));
+        };
+        let mut streams: Vec<(u64, &str, &StreamRun)> = self
+            .streams
+            .iter()
+            .map(|(name, run)| (stream_hash(name), name.as_str(), run))
+            .collect();
+        streams.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut commands: Vec<(&Uuid, u64, u64)> = self
+            .commands
+            .iter()
+            .map(|(id, (entry, offset))| (id, entry.first_position, *offset))
+            .collect();
+        commands.sort_unstable_by_key(|c| *c.0);
+        let mut bloom = Bloom::with_keys(streams.len() + commands.len());
+        for (hash, _, _) in &streams {
+            bloom.insert(*hash);
+        }
+        for (id, _, _) in &commands {
+            bloom.insert(command_hash(**id));
+        }
+        let records = last.position - self.segment + 1;
+        let layout = Layout::new(
+            streams.len() as u64,
+            commands.len() as u64,
+            self.sparse.len() as u64,
+            bloom.words.len() as u64,
+            records,
+            streams.iter().map(|s| s.1.len() as u64).sum(),
+        );
+        let mut out = Vec::with_capacity(layout.total as usize);
+        out.extend_from_slice(&INDEX_MAGIC);
+        out.extend_from_slice(&INDEX_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        for v in [self.segment, segment_bytes, last.position, last.offset] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&last.hash.0);
+        for v in [
+            streams.len(),
+            commands.len(),
+            self.sparse.len(),
+            bloom.words.len(),
+        ] {
+            out.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        debug_assert_eq!(out.len(), INDEX_HEADER_BYTES);
+        for w in &bloom.words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        for (position, offset) in &self.sparse {
+            out.extend_from_slice(&position.to_le_bytes());
+            out.extend_from_slice(&offset.to_le_bytes());
+        }
+        let mut offsets_at = 0u64;
+        let mut name_at = 0u64;
+        for (hash, name, run) in &streams {
+            for v in [
+                *hash,
+                run.first_version,
+                run.offsets.len() as u64,
+                offsets_at,
+            ] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&(name_at as u32).to_le_bytes());
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            offsets_at += run.offsets.len() as u64;
+            name_at += name.len() as u64;
+        }
+        for (id, first_position, offset) in &commands {
+            out.extend_from_slice(id.as_bytes());
+            out.extend_from_slice(&first_position.to_le_bytes());
+            out.extend_from_slice(&offset.to_le_bytes());
+        }
+        for (_, _, run) in &streams {
+            for offset in &run.offsets {
+                out.extend_from_slice(&offset.to_le_bytes());
+            }
+        }
+        for (_, name, _) in &streams {
+            out.extend_from_slice(name.as_bytes());
+        }
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        debug_assert_eq!(out.len() as u64, layout.total);
+        if offsets_at != records {
+            return Err(io::Error::other(format!(
+                "segment {} indexes {offsets_at} records but holds {records}",
+                segment_name(self.segment)
+            )));
+        }
+        let path = index_path(dir, self.segment);
+        let tmp = path.with_extension("idx.tmp");
+        std::fs::create_dir_all(dir.join(INDEX_DIR))?;
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(&out)?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        Ok(SealedIndex {
+            file: File::open(&path)?,
+            segment: self.segment,
+            last,
+            layout,
+            bloom,
+            sparse: self.sparse.clone(),
         })
     }
 }
 
-fn u64s(values: &[u64]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+/// Byte offsets of an index file's sections, from its counts.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    streams: u64,
+    commands: u64,
+    bloom_at: u64,
+    sparse_at: u64,
+    streams_at: u64,
+    commands_at: u64,
+    offsets_at: u64,
+    names_at: u64,
+    total: u64,
 }
 
-fn read_u64(b: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap())
-}
-
-/// The key prefix shared by every record of `stream`.
-pub fn stream_prefix(stream: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(stream.len() + 10);
-    k.push(b's');
-    k.extend_from_slice(stream.as_bytes());
-    k.push(STREAM_SEPARATOR);
-    k
-}
-
-fn stream_key(stream: &str, version: StreamVersion) -> Vec<u8> {
-    let mut k = stream_prefix(stream);
-    k.extend_from_slice(&version.to_be_bytes());
-    k
-}
-
-fn position_key(position: Position) -> [u8; 9] {
-    let mut k = [b'p'; 9];
-    k[1..].copy_from_slice(&position.to_be_bytes());
-    k
-}
-
-fn command_key(command_id: Uuid) -> [u8; 17] {
-    let mut k = [b'c'; 17];
-    k[1..].copy_from_slice(command_id.as_bytes());
-    k
-}
-
-/// Decodes the value of a stream entry: position and location.
-pub fn decode_stream_value(v: &[u8]) -> Option<(Position, Location)> {
-    (v.len() == 24).then(|| {
-        (
-            read_u64(v, 0),
-            Location {
-                segment: read_u64(v, 1),
-                offset: read_u64(v, 2),
-            },
-        )
-    })
-}
-
-/// Read access to the persisted index.
-#[derive(Clone)]
-pub struct Index {
-    pub tree: sled::Tree,
-}
-
-impl Index {
-    pub fn checkpoint(&self) -> sled::Result<Option<Checkpoint>> {
-        Ok(self.tree.get(CHECKPOINT_KEY)?.and_then(|v| {
-            (v.len() == 56).then(|| Checkpoint {
-                position: read_u64(&v, 0),
-                hash: Hash32(v[8..40].try_into().unwrap()),
-                location: Location {
-                    segment: read_u64(&v, 5),
-                    offset: read_u64(&v, 6),
-                },
-            })
-        }))
-    }
-
-    /// The last version of `stream` in the index.
-    pub fn stream_version(&self, stream: &str) -> sled::Result<Option<StreamVersion>> {
-        let prefix = stream_prefix(stream);
-        match self.tree.scan_prefix(&prefix).next_back() {
-            Some(entry) => {
-                let (key, _) = entry?;
-                let tail = &key[prefix.len()..];
-                Ok(tail.try_into().ok().map(u64::from_be_bytes))
-            }
-            None => Ok(None),
+impl Layout {
+    fn new(
+        streams: u64,
+        commands: u64,
+        sparse: u64,
+        bloom_words: u64,
+        records: u64,
+        name_bytes: u64,
+    ) -> Self {
+        let bloom_at = INDEX_HEADER_BYTES as u64;
+        let sparse_at = bloom_at + bloom_words * 8;
+        let streams_at = sparse_at + sparse * SPARSE_ENTRY_BYTES as u64;
+        let commands_at = streams_at + streams * STREAM_ENTRY_BYTES as u64;
+        let offsets_at = commands_at + commands * COMMAND_ENTRY_BYTES as u64;
+        let names_at = offsets_at + records * 8;
+        Layout {
+            streams,
+            commands,
+            bloom_at,
+            sparse_at,
+            streams_at,
+            commands_at,
+            offsets_at,
+            names_at,
+            total: names_at + name_bytes + 4,
         }
     }
+}
 
-    pub fn command(&self, command_id: Uuid) -> sled::Result<Option<CommandEntry>> {
+/// The path of the index file of the segment starting at `segment`.
+pub fn index_path(dir: &Path, segment: Position) -> PathBuf {
+    dir.join(INDEX_DIR)
+        .join(format!("segment-{segment:020}.idx"))
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+/// A sealed segment's index: a summary in memory, the tables in its file.
+pub struct SealedIndex {
+    file: File,
+    pub segment: Position,
+    pub last: Checkpoint,
+    layout: Layout,
+    bloom: Bloom,
+    sparse: Vec<(Position, u64)>,
+}
+
+/// Where a stream's records are in one sealed segment.
+#[derive(Debug, Clone, Copy)]
+struct StreamSpan {
+    first_version: StreamVersion,
+    count: u64,
+    offsets_index: u64,
+}
+
+impl SealedIndex {
+    /// Loads the index file of the segment starting at `segment`, checking its checksum and
+    /// that it describes that segment at that length. Says why when it cannot be used.
+    pub fn load(dir: &Path, segment: Position, segment_bytes: u64) -> Result<Self, String> {
+        let path = index_path(dir, segment);
+        let mut file = File::open(&path).map_err(|e| format!("cannot open: {e}"))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if bytes.len() < INDEX_HEADER_BYTES + 4 {
+            return Err("shorter than its header".into());
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        if crc32c::crc32c(body) != u32_at(crc, 0) {
+            return Err("checksum mismatch".into());
+        }
+        if body[0..8] != INDEX_MAGIC || u32_at(body, 8) != INDEX_FORMAT_VERSION {
+            return Err("wrong magic or index format version".into());
+        }
+        let first = u64_at(body, 16);
+        let bytes_indexed = u64_at(body, 24);
+        let last = Checkpoint {
+            position: u64_at(body, 32),
+            offset: u64_at(body, 40),
+            hash: Hash32(body[48..80].try_into().unwrap()),
+        };
+        if first != segment || bytes_indexed != segment_bytes || last.position < first {
+            return Err(format!(
+                "describes segment {first} of {bytes_indexed} bytes, not {segment} of \
+                 {segment_bytes} bytes"
+            ));
+        }
+        let (streams, commands, sparse, bloom_words) = (
+            u32_at(body, 80) as u64,
+            u32_at(body, 84) as u64,
+            u32_at(body, 88) as u64,
+            u32_at(body, 92) as u64,
+        );
+        let probe = Layout::new(
+            streams,
+            commands,
+            sparse,
+            bloom_words,
+            last.position - first + 1,
+            0,
+        );
+        if probe.names_at + 4 > bytes.len() as u64 || bloom_words == 0 {
+            return Err("its counts do not fit its length".into());
+        }
+        let layout = Layout::new(
+            streams,
+            commands,
+            sparse,
+            bloom_words,
+            last.position - first + 1,
+            bytes.len() as u64 - probe.names_at - 4,
+        );
+        let words = (0..bloom_words as usize)
+            .map(|i| u64_at(body, layout.bloom_at as usize + i * 8))
+            .collect();
+        let sparse = (0..sparse as usize)
+            .map(|i| {
+                let at = layout.sparse_at as usize + i * SPARSE_ENTRY_BYTES;
+                (u64_at(body, at), u64_at(body, at + 8))
+            })
+            .collect::<Vec<_>>();
+        if sparse.first().map(|s| s.0) != Some(first) {
+            return Err("its position list does not start at the segment's first record".into());
+        }
+        Ok(SealedIndex {
+            file,
+            segment,
+            last,
+            layout,
+            bloom: Bloom { words },
+            sparse,
+        })
+    }
+
+    fn read(&self, at: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0; len];
+        self.file.read_exact_at(&mut buf, at)?;
+        Ok(buf)
+    }
+
+    /// The greatest indexed record at or before `position`, in this segment.
+    fn seek(&self, position: Position) -> Option<(Position, u64)> {
+        let i = self.sparse.partition_point(|s| s.0 <= position);
+        i.checked_sub(1).map(|i| self.sparse[i])
+    }
+
+    fn stream_span(&self, stream: &str) -> io::Result<Option<StreamSpan>> {
+        let hash = stream_hash(stream);
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        let entry = |i: u64| self.read(self.layout.streams_at + i * STREAM_ENTRY_BYTES as u64, 40);
+        let (mut lo, mut hi) = (0, self.layout.streams);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if u64_at(&entry(mid)?, 0) < hash {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for i in lo..self.layout.streams {
+            let e = entry(i)?;
+            if u64_at(&e, 0) != hash {
+                break;
+            }
+            let name = self.read(
+                self.layout.names_at + u32_at(&e, 32) as u64,
+                u32_at(&e, 36) as usize,
+            )?;
+            if name == stream.as_bytes() {
+                return Ok(Some(StreamSpan {
+                    first_version: u64_at(&e, 8),
+                    count: u64_at(&e, 16),
+                    offsets_index: u64_at(&e, 24),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The last version of `stream` in this segment.
+    fn last_version(&self, stream: &str) -> io::Result<Option<StreamVersion>> {
         Ok(self
-            .tree
-            .get(command_key(command_id))?
-            .and_then(|v| CommandEntry::decode(&v)))
+            .stream_span(stream)?
+            .filter(|s| s.count > 0)
+            .map(|s| s.first_version + s.count - 1))
+    }
+
+    /// The offsets of `stream`'s records from `from_version` on.
+    fn stream_offsets(&self, stream: &str, from_version: StreamVersion) -> io::Result<Vec<u64>> {
+        let Some(span) = self.stream_span(stream)? else {
+            return Ok(Vec::new());
+        };
+        let skip = from_version
+            .saturating_sub(span.first_version)
+            .min(span.count);
+        let count = (span.count - skip) as usize;
+        let bytes = self.read(
+            self.layout.offsets_at + (span.offsets_index + skip) * 8,
+            count * 8,
+        )?;
+        Ok((0..count).map(|i| u64_at(&bytes, i * 8)).collect())
+    }
+
+    /// Where the append of `command_id` starts in this segment, if it is here.
+    fn command_offset(&self, command_id: Uuid) -> io::Result<Option<u64>> {
+        if !self.bloom.may_contain(command_hash(command_id)) {
+            return Ok(None);
+        }
+        let (mut lo, mut hi) = (0, self.layout.commands);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let e = self.read(
+                self.layout.commands_at + mid * COMMAND_ENTRY_BYTES as u64,
+                COMMAND_ENTRY_BYTES,
+            )?;
+            let id = Uuid::from_bytes(e[0..16].try_into().unwrap());
+            match id.cmp(&command_id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(u64_at(&e, 24))),
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Reads the append starting at `offset` of `segment` back into its command entry.
+fn command_entry_from_segment(
+    dir: &Path,
+    segment: Position,
+    offset: u64,
+) -> Result<CommandEntry, String> {
+    let file = open_segment_checked(dir, segment)?;
+    let mut reader = FrameReader::new(file, offset).map_err(|e| e.to_string())?;
+    let mut run: Option<CommandRun> = None;
+    loop {
+        let record = match reader.next_frame().map_err(|e| e.to_string())? {
+            Frame::Record { record, .. } => record,
+            _ => return Err("an indexed append is not whole in its segment".into()),
+        };
+        let view = RecordView::decode(record)?;
+        let run = run.get_or_insert_with(|| CommandRun::new(view.command_id, view.position));
+        run.add(&view)?;
+        if view.end_of_append() {
+            let run = std::mem::replace(run, CommandRun::new(view.command_id, view.position));
+            return Ok(run.finish(view.position));
+        }
+    }
+}
+
+/// Every index, shared by the writer, the indexer and the readers behind one lock.
+pub struct IndexState {
+    pub sealed: Vec<Arc<SealedIndex>>,
+    pub active: ActiveIndex,
+}
+
+impl IndexState {
+    /// The last version of `stream`: the active segment, then sealed ones newest first.
+    pub fn stream_version(&self, stream: &str) -> io::Result<Option<StreamVersion>> {
+        if let Some(v) = self.active.last_version(stream) {
+            return Ok(Some(v));
+        }
+        for sealed in self.sealed.iter().rev() {
+            if let Some(v) = sealed.last_version(stream)? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The append of `command_id` in the active segment or in the sealed segments from
+    /// `sealed_from` on (earlier ones were already searched by the caller).
+    pub fn command(
+        &self,
+        dir: &Path,
+        command_id: Uuid,
+        sealed_from: usize,
+    ) -> Result<Option<CommandEntry>, String> {
+        if let Some((entry, _)) = self.active.commands.get(&command_id) {
+            return Ok(Some(entry.clone()));
+        }
+        for sealed in self.sealed.iter().skip(sealed_from).rev() {
+            if let Some(offset) = sealed
+                .command_offset(command_id)
+                .map_err(|e| format!("index read failed: {e}"))?
+            {
+                return command_entry_from_segment(dir, sealed.segment, offset).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The append of `command_id` in a sealed segment, and how many sealed segments were
+    /// searched.
+    pub fn sealed_command(
+        &self,
+        dir: &Path,
+        command_id: Uuid,
+    ) -> Result<(Option<CommandEntry>, usize), String> {
+        for sealed in self.sealed.iter().rev() {
+            if let Some(offset) = sealed
+                .command_offset(command_id)
+                .map_err(|e| format!("index read failed: {e}"))?
+            {
+                let entry = command_entry_from_segment(dir, sealed.segment, offset)?;
+                return Ok((Some(entry), self.sealed.len()));
+            }
+        }
+        Ok((None, self.sealed.len()))
     }
 
     /// The indexed record nearest at or before `position`.
-    pub fn seek(&self, position: Position) -> sled::Result<Option<(Position, Location)>> {
-        match self
-            .tree
-            .range(position_key(0)..=position_key(position))
-            .next_back()
-        {
-            Some(entry) => {
-                let (k, v) = entry?;
-                if v.len() != 16 {
-                    return Ok(None);
-                }
-                let at = u64::from_be_bytes(k[1..9].try_into().unwrap());
-                Ok(Some((
+    pub fn seek(&self, position: Position) -> Option<(Position, Location)> {
+        if position >= self.active.segment {
+            let i = self.active.sparse.partition_point(|s| s.0 <= position);
+            if let Some(&(at, offset)) = i.checked_sub(1).map(|i| &self.active.sparse[i]) {
+                return Some((
                     at,
                     Location {
-                        segment: read_u64(&v, 0),
-                        offset: read_u64(&v, 1),
+                        segment: self.active.segment,
+                        offset,
                     },
-                )))
+                ));
             }
-            None => Ok(None),
         }
+        let i = self.sealed.partition_point(|s| s.segment <= position);
+        let sealed = &self.sealed[i.checked_sub(1)?];
+        sealed.seek(position).map(|(at, offset)| {
+            (
+                at,
+                Location {
+                    segment: sealed.segment,
+                    offset,
+                },
+            )
+        })
     }
 
-    /// Iterates the entries of `stream` from `from_version` on.
-    pub fn stream_entries(&self, stream: &str, from_version: StreamVersion) -> sled::Iter {
-        let start = stream_key(stream, from_version);
-        let mut end = stream_prefix(stream);
-        end.extend_from_slice(&[0xFF; 9]);
-        self.tree.range(start..end)
+    /// What `read_stream` walks: the sealed segments that may hold `stream` (resolved lazily)
+    /// and a copy of its offsets in the active segment from `from_version` on.
+    pub fn stream_parts(&self, stream: &str, from_version: StreamVersion) -> Vec<StreamPart> {
+        let hash = stream_hash(stream);
+        let mut parts: Vec<StreamPart> = self
+            .sealed
+            .iter()
+            .filter(|s| s.bloom.may_contain(hash))
+            .map(|s| StreamPart::Sealed(s.clone()))
+            .collect();
+        if let Some(run) = self.active.streams.get(stream) {
+            let skip = from_version.saturating_sub(run.first_version) as usize;
+            if skip < run.offsets.len() {
+                parts.push(StreamPart::Offsets(
+                    self.active.segment,
+                    run.offsets[skip..].to_vec(),
+                ));
+            }
+        }
+        parts
+    }
+}
+
+/// A piece of a stream's records, in one segment.
+pub enum StreamPart {
+    Sealed(Arc<SealedIndex>),
+    Offsets(Position, Vec<u64>),
+}
+
+impl StreamPart {
+    /// The segment and offsets of this part's records from `from_version` on.
+    pub fn resolve(
+        self,
+        stream: &str,
+        from_version: StreamVersion,
+    ) -> io::Result<(Position, Vec<u64>)> {
+        match self {
+            StreamPart::Sealed(sealed) => {
+                Ok((sealed.segment, sealed.stream_offsets(stream, from_version)?))
+            }
+            StreamPart::Offsets(segment, offsets) => Ok((segment, offsets)),
+        }
     }
 }
 
@@ -228,111 +736,174 @@ struct CommandRun {
     stream_versions: Vec<(StreamId, StreamVersion)>,
 }
 
-/// Index updates gathered from records in position order, applied in one atomic sled batch.
-/// Entries are only kept up to the end of the last complete append, so that recovery can drop
-/// a torn append's entries with `rollback_to_append`.
-pub struct IndexBatch {
-    stride: u64,
-    entries: Vec<(Vec<u8>, Vec<u8>)>,
-    run: Option<CommandRun>,
-    /// Entry count and checkpoint at the end of the last complete append.
-    complete: (usize, Option<Checkpoint>),
-}
-
-impl IndexBatch {
-    pub fn new(stride: u64) -> Self {
-        IndexBatch {
-            stride: stride.max(1),
-            entries: Vec::new(),
-            run: None,
-            complete: (0, None),
+impl CommandRun {
+    fn new(command_id: Uuid, first_position: Position) -> Self {
+        CommandRun {
+            command_id,
+            first_position,
+            fingerprint: Fingerprint::default(),
+            stream_versions: Vec::new(),
         }
     }
 
-    /// Adds the entries of one record, found at `location`. Records must come in position
-    /// order, and the records of an append consecutively.
-    pub fn add(&mut self, r: &RecordView<'_>, location: Location) -> Result<(), String> {
-        let stream = StreamId::new(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
-        self.entries.push((
-            stream_key(r.stream, r.stream_version),
-            u64s(&[r.position, location.segment, location.offset]),
-        ));
-        if r.position % self.stride == 1 % self.stride
-            || location.offset == SEGMENT_HEADER_BYTES as u64
-        {
-            self.entries.push((
-                position_key(r.position).to_vec(),
-                u64s(&[location.segment, location.offset]),
-            ));
-        }
-        let run = match &mut self.run {
-            Some(run) if run.command_id == r.command_id => run,
-            _ => self.run.insert(CommandRun {
-                command_id: r.command_id,
-                first_position: r.position,
-                fingerprint: Fingerprint::default(),
-                stream_versions: Vec::new(),
-            }),
-        };
-        run.fingerprint
+    fn add(&mut self, r: &RecordView<'_>) -> Result<(), String> {
+        self.fingerprint
             .add(r.stream, r.event_type, r.schema_version, &r.payload_hash);
-        match run.stream_versions.iter_mut().find(|(s, _)| *s == stream) {
+        match self
+            .stream_versions
+            .iter_mut()
+            .find(|(s, _)| s.as_str() == r.stream)
+        {
             Some(entry) => entry.1 = r.stream_version,
-            None => run.stream_versions.push((stream, r.stream_version)),
+            None => {
+                let stream = StreamId::new(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
+                self.stream_versions.push((stream, r.stream_version));
+            }
         }
+        Ok(())
+    }
+
+    fn finish(self, last_position: Position) -> CommandEntry {
+        CommandEntry {
+            first_position: self.first_position,
+            last_position,
+            fingerprint: self.fingerprint.finish(),
+            stream_versions: self.stream_versions,
+        }
+    }
+}
+
+/// One record's index entry.
+struct RecordEntry {
+    stream: StreamId,
+    position: Position,
+    version: StreamVersion,
+    offset: u64,
+}
+
+/// Index updates gathered from records in position order, within one segment, applied to the
+/// active index in one step. Entries are only applied up to the end of the last complete
+/// append, so that recovery can drop a torn append's entries with `rollback_to_append`.
+#[derive(Default)]
+pub struct IndexBatch {
+    records: Vec<RecordEntry>,
+    commands: Vec<(Uuid, CommandEntry, u64)>,
+    run: Option<(CommandRun, u64)>,
+    /// Record count and last record at the end of the last complete append.
+    complete: (usize, Option<Checkpoint>),
+}
+
+type Complete = (
+    Vec<RecordEntry>,
+    Vec<(Uuid, CommandEntry, u64)>,
+    Option<Checkpoint>,
+);
+
+impl IndexBatch {
+    /// Adds a record the writer has just encoded at `offset`.
+    pub fn add_written(
+        &mut self,
+        stream: &StreamId,
+        version: StreamVersion,
+        position: Position,
+        offset: u64,
+    ) {
+        self.records.push(RecordEntry {
+            stream: stream.clone(),
+            position,
+            version,
+            offset,
+        });
+    }
+
+    /// Closes an append the writer has just encoded: its entry, the offset of its first
+    /// record, and its last record.
+    pub fn end_written(
+        &mut self,
+        command_id: Uuid,
+        entry: CommandEntry,
+        first_offset: u64,
+        last: Checkpoint,
+    ) {
+        self.commands.push((command_id, entry, first_offset));
+        self.complete = (self.records.len(), Some(last));
+    }
+
+    /// Adds a record read from a segment at `offset`. Records must come in position order,
+    /// and the records of an append consecutively.
+    pub fn add(&mut self, r: &RecordView<'_>, offset: u64) -> Result<(), String> {
+        let stream = StreamId::new(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
+        self.records.push(RecordEntry {
+            stream,
+            position: r.position,
+            version: r.stream_version,
+            offset,
+        });
+        let (run, _) = match &mut self.run {
+            Some(run) if run.0.command_id == r.command_id => run,
+            _ => self
+                .run
+                .insert((CommandRun::new(r.command_id, r.position), offset)),
+        };
+        run.add(r)?;
         if r.end_of_append() {
-            let run = self.run.take().unwrap();
-            let entry = CommandEntry {
-                first_position: run.first_position,
-                last_position: r.position,
-                fingerprint: run.fingerprint.finish(),
-                stream_versions: run.stream_versions,
-            };
-            self.entries
-                .push((command_key(run.command_id).to_vec(), entry.encode()));
+            let (run, first_offset) = self.run.take().unwrap();
+            let command_id = run.command_id;
+            self.commands
+                .push((command_id, run.finish(r.position), first_offset));
             self.complete = (
-                self.entries.len(),
+                self.records.len(),
                 Some(Checkpoint {
                     position: r.position,
                     hash: r.hash,
-                    location,
+                    offset,
                 }),
             );
         }
         Ok(())
     }
 
-    /// Forgets the entries of an append that was not completed.
-    pub fn rollback_to_append(&mut self) {
-        self.entries.truncate(self.complete.0);
-        self.run = None;
-    }
-
-    /// Number of entries of complete appends waiting to be applied.
+    /// Number of records of complete appends waiting to be applied.
     pub fn len(&self) -> usize {
         self.complete.0
     }
 
-    /// Applies the entries of complete appends and their checkpoint atomically, keeping any
-    /// incomplete append's entries for later.
-    pub fn apply(&mut self, index: &Index) -> sled::Result<()> {
-        let Some(checkpoint) = self.complete.1 else {
-            return Ok(());
-        };
-        let rest = self.entries.split_off(self.complete.0);
-        let mut batch = sled::Batch::default();
-        for (k, v) in self.entries.drain(..) {
-            batch.insert(k, v);
+    /// Forgets the entries of an append that was not completed.
+    pub fn rollback_to_append(&mut self) {
+        self.records.truncate(self.complete.0);
+        self.run = None;
+    }
+
+    fn take_complete(&mut self) -> Complete {
+        let rest = self.records.split_off(self.complete.0);
+        let records = std::mem::replace(&mut self.records, rest);
+        let last = self.complete.1.take();
+        self.complete.0 = 0;
+        (records, std::mem::take(&mut self.commands), last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bloom_filter_finds_every_key_it_holds_and_few_others() {
+        let mut bloom = Bloom::with_keys(1000);
+        for i in 0..1000u32 {
+            bloom.insert(stream_hash(&format!("s-{i}")));
         }
-        let mut cp = Vec::with_capacity(56);
-        cp.extend_from_slice(&checkpoint.position.to_le_bytes());
-        cp.extend_from_slice(&checkpoint.hash.0);
-        cp.extend_from_slice(&checkpoint.location.segment.to_le_bytes());
-        cp.extend_from_slice(&checkpoint.location.offset.to_le_bytes());
-        batch.insert(CHECKPOINT_KEY, cp);
-        index.tree.apply_batch(batch)?;
-        self.entries = rest;
-        self.complete = (0, None);
-        Ok(())
+        assert!((0..1000u32).all(|i| bloom.may_contain(stream_hash(&format!("s-{i}")))));
+        let false_positives = (1000..11_000u32)
+            .filter(|i| bloom.may_contain(stream_hash(&format!("s-{i}"))))
+            .count();
+        assert!(false_positives < 400, "{false_positives} false positives");
+    }
+
+    #[test]
+    fn stream_and_command_keys_hash_apart_and_stably() {
+        assert_ne!(stream_hash("a"), key_hash(b'c', b"a"));
+        assert_eq!(key_hash(b's', b""), key_hash(b's', b""));
+        assert_eq!(command_hash(Uuid::nil()), command_hash(Uuid::nil()));
     }
 }

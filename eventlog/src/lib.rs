@@ -17,8 +17,10 @@
 //!
 //! - `format`: the byte layout below and the hash chain (pure functions).
 //! - `segment`: segment files, their durable creation, the buffered frame reader.
-//! - `index`: the derived indexes in sled, and their checkpoint.
-//! - `recovery`: opening (checkpoint, tail scan, torn-tail repair) and `verify()`.
+//! - `index`: the derived indexes: in memory for the active segment, an immutable index file
+//!   per sealed segment with a Bloom filter kept in memory.
+//! - `recovery`: opening (sealed segments' indexes, last segment scan, torn-tail repair) and
+//!   `verify()`.
 //! - `writer`: the single writer thread and its group commit, and the indexer thread behind it.
 //! - `reader`: `read_all` and `read_stream` iterators.
 //! - `subscribe`: catch-up-then-live subscriptions.
@@ -32,22 +34,25 @@
 //!   decreases along positions.
 //! - An append (one or more streams) is written whole or not at all, also across a crash.
 //! - One process at a time: the `LOCK` file in the directory is locked with `File::try_lock`.
-//! - After a write, sync or index error the log refuses appends (`AppendError::Failed`) until
+//! - After a write, sync or index-file error the log refuses appends (`AppendError::Failed`) until
 //!   it is reopened, and never acknowledges what it could not sync. (A batch synced just before
 //!   an index error is answered `Failed` although it is on disk: a retry with the same command
 //!   id after reopening is deduplicated.)
 //! - Everything is bounded: the append queue (`queue_appends_max`), a group-commit batch
 //!   (`batch_events_max`, `batch_bytes_max`), an append (`append_events_max` events of at most
-//!   `payload_bytes_max` bytes), batches awaiting the indexer (2), and what a subscription
-//!   holds in memory (512 records).
+//!   `payload_bytes_max` bytes), batches awaiting the indexer (2), what a subscription
+//!   holds in memory (512 records), and the in-memory index: the active segment's entries
+//!   (bounded by `segment_bytes_max`) plus, per sealed segment, a Bloom filter (about 10 bits
+//!   per stream and per append) and a sparse position list. The writer also remembers the last
+//!   version of every stream it has written or looked up since opening.
 //! - `close()` stops taking appends, finishes those already queued, and ends subscriptions.
-//!   Dropping a `FileLog` does the same, blocking. The directory stays locked (and its index
-//!   open) until the `FileLog` and every iterator and subscription from it are dropped.
+//!   Dropping a `FileLog` does the same, blocking. The directory stays locked until the
+//!   `FileLog` and every iterator and subscription from it are dropped.
 //!
 //! # FORMAT
 //!
-//! A log is a directory holding `LOCK` (the process lock, empty), `index/` (a sled database of
-//! derived data, see below) and segment files `segment-<first position, 20 digits>.log`.
+//! A log is a directory holding `LOCK` (the process lock, empty), `index/` (derived data, see
+//! below) and segment files `segment-<first position, 20 digits>.log`.
 //! All integers are little-endian unless said otherwise; UUIDs are their 16 bytes in RFC 9562
 //! order.
 //!
@@ -108,25 +113,62 @@
 //!
 //! ## Recovery
 //!
-//! On open, the whole last segment is read (CRCs and chain links), and every record after the
-//! index checkpoint, in whatever segment, is scanned and indexed; sealed segments before the
-//! checkpoint are not read (that is `verify()`'s job), which keeps opening fast. A short frame, a frame with an implausible
-//! length or a bad CRC, a record that does not link to the chain, or a partly written append
-//! (no record with flag 8 closes it) at the end of the last segment is an interrupted write: the
-//! file is cut back to the end of the last complete append and a `tracing::warn!` reports it.
-//! Damage followed by any sound frame, or damage in a sealed segment, is never repaired: opening
-//! fails with `OpenError::Corrupt` naming the segment, byte offset and position.
+//! On open, each sealed segment's index file is loaded and checked (see below); a sealed
+//! segment whose index file is missing, stale or damaged is read whole (CRCs and chain links)
+//! and its index file written again. Sealed segments with a sound index are not read (that is
+//! `verify()`'s job), which keeps opening fast. The last segment is always read whole and
+//! indexed in memory. A short frame, a frame with an implausible length or a bad CRC, a record
+//! that does not link to the chain, or a partly written append (no record with flag 8 closes
+//! it) at the end of the last segment is an interrupted write: the file is cut back to the end
+//! of the last complete append and a `tracing::warn!` reports it. Damage followed by any sound
+//! frame, or damage in a sealed segment, is never repaired: opening fails with
+//! `OpenError::Corrupt` naming the segment, byte offset and position.
 //!
 //! ## Index (derived data, `index/`)
 //!
-//! A sled tree holding, per record, `stream → (position, segment, offset)`; a sparse
-//! `position → (segment, offset)` entry every `position_index_stride` records (and for each
-//! segment's first record); per append, `command id → (first and last position, fingerprint,
-//! stream versions)`; and a checkpoint (last indexed position, its hash and location) updated
-//! atomically with each batch. On open the checkpoint is trusted only if the record at its
-//! location has that position and hash; then only the records after it are scanned. Otherwise
-//! the index is cleared and rebuilt from all segments. In memory the log keeps only the head,
-//! the current segment, and the last version of each stream written since opening.
+//! The appends of the active (last) segment are indexed in memory only: per stream its first
+//! version in the segment and the offsets of its records, per append (command id) its
+//! positions, fingerprint and stream versions, and a sparse `position → offset` list (every
+//! `position_index_stride`-th record and the segment's first). Opening rebuilds it by reading
+//! the last segment, which it does anyway. When the writer starts a new segment, the indexer
+//! writes the sealed segment's index as an immutable file
+//! `index/segment-<first position, 20 digits>.idx` (under a `.tmp` name, then renamed; not
+//! synced: a lost or torn one is rebuilt). In memory the log keeps, per sealed segment, the
+//! file's Bloom filter, its sparse position list and its last record; stream and command
+//! lookups test the filter and read the file only on a hit. An append's stream versions and
+//! fingerprint are not stored: on a hit they are read back from its records.
+//!
+//! Index file (integers little-endian):
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0  | 8  | magic `ENTLOGIX` |
+//! | 8  | 4  | index format version, u32 (currently 1; any other is rebuilt) |
+//! | 12 | 4  | zero |
+//! | 16 | 8  | segment first position |
+//! | 24 | 8  | segment length in bytes |
+//! | 32 | 8  | last position of the segment |
+//! | 40 | 8  | offset of the last record's frame |
+//! | 48 | 32 | last record's hash |
+//! | 80 | 4  | stream count `S` |
+//! | 84 | 4  | append (command) count `C` |
+//! | 88 | 4  | sparse position count `P` |
+//! | 92 | 4  | Bloom filter length `W`, in 64-bit words (at least 1) |
+//! | 96 | 8·W | Bloom filter: 10 bits per key, 7 probes; bit `(h + i·((h >> 32) ∣ 1)) mod 64W` for `i` in 0..7, bit `b` is bit `b mod 64` of word `b / 64`; keys are the streams' and the command ids' hashes |
+//! | … | 16·P | sparse positions: position u64, frame offset u64; ascending, the first is the segment's first record |
+//! | … | 40·S | streams, sorted by (hash, id): hash u64, first version u64, record count u64, index of its first offset in the offsets table u64, id offset in the names blob u32, id length u32 |
+//! | … | 32·C | appends, sorted by command id (16 bytes, compared as bytes): command id, first position u64, first record's frame offset u64 |
+//! | … | 8·R | offsets table: frame offsets, u64, grouped by stream in the streams' order, each stream's in version order; `R` = last position − first position + 1 |
+//! | … | … | names blob: the stream ids, concatenated |
+//! | end−4 | 4 | CRC32C of every byte before it |
+//!
+//! A key's hash is FNV-1a 64 over a domain byte (`s` for a stream id, `c` for a command id)
+//! followed by the key's bytes, then the SplitMix64 finaliser. An index file is used only if
+//! its CRC, magic and version are sound, its counts fit its length, it names the segment and
+//! its current length, the record at its last offset has its last position and hash, closes an
+//! append and ends the file, and the next segment starts right after its last position.
+//! Otherwise it is rebuilt from the segment. Files in `index/` that are not index files of a
+//! current segment are ignored.
 
 mod file_log;
 mod format;

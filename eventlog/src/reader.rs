@@ -1,6 +1,6 @@
 //! Streaming reads. `read_all` seeks through the sparse position index, then reads segments
-//! sequentially with large buffered reads; `read_stream` walks the stream's index entries and
-//! reads each record with a positioned read. Both stop at the durable head taken when the read
+//! sequentially with large buffered reads; `read_stream` walks the stream's record offsets,
+//! segment by segment, and reads each record with a positioned read. Both stop at the durable head taken when the read
 //! started, so they never see a record that is not yet synced.
 
 use std::fs::File;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::api::{EventIter, Position, ReadError, RecordedEvent, StreamId, StreamVersion};
 use crate::file_log::Shared;
 use crate::format::{RecordView, SEGMENT_HEADER_BYTES};
-use crate::index::decode_stream_value;
+use crate::index::StreamPart;
 use crate::segment::{Frame, FrameReader, open_segment_checked, read_frame_at};
 
 fn corrupt(position: Position, reason: impl Into<String>) -> ReadError {
@@ -30,10 +30,10 @@ pub fn read_all(
     if from > limit {
         return Ok(Box::new(std::iter::empty()));
     }
-    let (next, segment, offset) = match shared.index.seek(from) {
-        Ok(Some((at, location))) => (at, location.segment, location.offset),
-        Ok(None) => (1, 1, SEGMENT_HEADER_BYTES as u64),
-        Err(e) => return Err(ReadError::Io(format!("index read failed: {e}"))),
+    let seek = shared.index.read().unwrap().seek(from);
+    let (next, segment, offset) = match seek {
+        Some((at, location)) => (at, location.segment, location.offset),
+        None => (1, 1, SEGMENT_HEADER_BYTES as u64),
     };
     let file = open_segment_checked(&shared.dir, segment).map_err(|r| corrupt(next, r))?;
     let reader = FrameReader::new(file, offset).map_err(|e| ReadError::Io(e.to_string()))?;
@@ -120,9 +120,17 @@ pub fn read_stream(
     from_version: StreamVersion,
     limit: Position,
 ) -> EventIter {
+    let parts = shared
+        .index
+        .read()
+        .unwrap()
+        .stream_parts(stream.as_str(), from_version);
     Box::new(StreamIter {
         dir: shared.dir.clone(),
-        entries: shared.index.stream_entries(stream.as_str(), from_version),
+        stream: stream.clone(),
+        from_version,
+        parts: parts.into_iter(),
+        offsets: Vec::new().into_iter(),
         limit,
         file: None,
         scratch: Vec::new(),
@@ -132,7 +140,12 @@ pub fn read_stream(
 
 struct StreamIter {
     dir: PathBuf,
-    entries: sled::Iter,
+    stream: StreamId,
+    from_version: StreamVersion,
+    /// Segments still to read, oldest first.
+    parts: std::vec::IntoIter<StreamPart>,
+    /// Offsets of the stream's records left in the segment of `file`.
+    offsets: std::vec::IntoIter<u64>,
     limit: Position,
     file: Option<(Position, File)>,
     scratch: Vec<u8>,
@@ -141,31 +154,43 @@ struct StreamIter {
 
 impl StreamIter {
     fn step(&mut self) -> Result<Option<RecordedEvent>, ReadError> {
-        let Some(entry) = self.entries.next() else {
+        let offset = loop {
+            if let Some(offset) = self.offsets.next() {
+                break offset;
+            }
+            let Some(part) = self.parts.next() else {
+                return Ok(None);
+            };
+            let (segment, offsets) = part
+                .resolve(self.stream.as_str(), self.from_version)
+                .map_err(|e| ReadError::Io(format!("index read failed: {e}")))?;
+            if !offsets.is_empty() && self.file.as_ref().map(|(s, _)| *s) != Some(segment) {
+                let file =
+                    open_segment_checked(&self.dir, segment).map_err(|r| corrupt(segment, r))?;
+                self.file = Some((segment, file));
+            }
+            self.offsets = offsets.into_iter();
+        };
+        let Some((segment, file)) = self.file.as_ref() else {
             return Ok(None);
         };
-        let (_, value) = entry.map_err(|e| ReadError::Io(format!("index read failed: {e}")))?;
-        let (position, location) = decode_stream_value(&value)
-            .ok_or_else(|| ReadError::Io("damaged index entry".into()))?;
-        if position > self.limit {
+        read_frame_at(file, offset, &mut self.scratch).map_err(|r| corrupt(*segment, r))?;
+        let view = RecordView::decode(&self.scratch).map_err(|r| corrupt(*segment, r))?;
+        if view.position > self.limit {
             return Ok(None);
         }
-        if self.file.as_ref().map(|(s, _)| *s) != Some(location.segment) {
-            let file = open_segment_checked(&self.dir, location.segment)
-                .map_err(|r| corrupt(position, r))?;
-            self.file = Some((location.segment, file));
-        }
-        let (_, file) = self.file.as_ref().unwrap();
-        read_frame_at(file, location.offset, &mut self.scratch)
-            .map_err(|r| corrupt(position, r))?;
-        let view = RecordView::decode(&self.scratch).map_err(|r| corrupt(position, r))?;
-        if view.position != position {
+        if view.stream != self.stream.as_str() || view.stream_version < self.from_version {
             return Err(corrupt(
-                position,
-                format!("index points at position {}", view.position),
+                view.position,
+                format!(
+                    "the index points at {} version {} while reading {} from version {}",
+                    view.stream, view.stream_version, self.stream, self.from_version
+                ),
             ));
         }
-        view.event().map(Some).map_err(|r| corrupt(position, r))
+        view.event()
+            .map(Some)
+            .map_err(|r| corrupt(view.position, r))
     }
 }
 

@@ -1,7 +1,7 @@
-//! Opening and checking a log: the recovery scan that trusts the persisted index up to its
-//! checkpoint, scans (and indexes) only what follows, reads the whole last segment, truncates
-//! a torn tail of it and refuses any other damage; and `verify()`, the full walk of every frame
-//! and chain link.
+//! Opening and checking a log: the recovery that loads each sealed segment's index (and
+//! rebuilds it from the segment when it is missing, stale or damaged), reads the whole last
+//! segment, indexes it in memory, truncates a torn tail of it and refuses any other damage;
+//! and `verify()`, the full walk of every frame and chain link.
 //!
 //! Tail or damage? In the last segment, scanning stops at the first frame that is short, has
 //! an implausible length or a bad checksum, or does not link to the chain. If no sound frame
@@ -21,14 +21,16 @@ use crate::format::{
     FRAME_HEADER_BYTES, GENESIS_HASH, RECORD_BYTES_CAP, RECORD_BYTES_MIN, RecordView,
     SEGMENT_HEADER_BYTES, SegmentHeaderError, decode_segment_header, frame_crc,
 };
-use crate::index::{Index, IndexBatch, Location};
+use std::sync::Arc;
+
+use crate::index::{ActiveIndex, IndexBatch, IndexState, SealedIndex};
 use crate::segment::{
     Frame, FrameReader, list_segments, open_segment_checked, read_frame_at, segment_name,
     segment_path,
 };
 
-/// Index entries applied per sled batch while scanning.
-const SCAN_BATCH_ENTRIES: usize = 32 * 1024;
+/// Records indexed per step while scanning.
+const SCAN_BATCH_RECORDS: usize = 32 * 1024;
 
 /// The state of the log after recovery.
 #[derive(Debug, Clone, Copy)]
@@ -87,36 +89,6 @@ pub fn check_segment_headers(dir: &Path, firsts: &[Position]) -> Result<(), Open
     Ok(())
 }
 
-/// Where the scan starts: a trusted checkpoint, or the beginning.
-struct Start {
-    segment_index: usize,
-    offset: u64,
-    head: Head,
-    recorded_at_us: i64,
-}
-
-/// The checkpoint is trusted when its record is still on disk, at its place, with its hash.
-fn trusted_start(dir: &Path, index: &Index, firsts: &[Position]) -> Option<Start> {
-    let cp = index.checkpoint().ok()??;
-    let segment_index = firsts.binary_search(&cp.location.segment).ok()?;
-    let file = open_segment_checked(dir, cp.location.segment).ok()?;
-    let mut record = Vec::new();
-    read_frame_at(&file, cp.location.offset, &mut record).ok()?;
-    let view = RecordView::decode(&record).ok()?;
-    if view.position != cp.position || view.hash != cp.hash || !view.end_of_append() {
-        return None;
-    }
-    Some(Start {
-        segment_index,
-        offset: cp.location.offset + (FRAME_HEADER_BYTES + record.len()) as u64,
-        head: Head {
-            position: cp.position,
-            hash: cp.hash,
-        },
-        recorded_at_us: view.recorded_at_us,
-    })
-}
-
 /// Whether a frame with a sound checksum, whose position lies after `last_position`, starts
 /// anywhere in `bytes`.
 fn sound_frame_in(bytes: &[u8], last_position: Position) -> bool {
@@ -151,47 +123,58 @@ struct SegmentEnd {
     end: u64,
 }
 
-/// Scans the log from the checkpoint (or the start), indexing what it reads, and repairs a
-/// torn tail. Returns where appends continue.
-pub fn recover(dir: &Path, index: &Index, stride: u64) -> Result<Recovered, OpenError> {
+/// Loads the index of the sealed segment starting at `segment`, if it is sound and still
+/// describes the segment: same length, and its last record on disk has the position and hash
+/// the index says, ends an append and ends the file, and the next segment follows it. Returns
+/// it with the last record's time.
+fn load_sealed(
+    dir: &Path,
+    segment: Position,
+    next_segment: Position,
+) -> Result<(SealedIndex, i64), String> {
+    let path = segment_path(dir, segment);
+    let len = std::fs::metadata(&path)
+        .map_err(|e| format!("cannot read the segment's length: {e}"))?
+        .len();
+    let sealed = SealedIndex::load(dir, segment, len)?;
+    if sealed.last.position + 1 != next_segment {
+        return Err(format!(
+            "ends at position {} but the next segment starts at {next_segment}",
+            sealed.last.position
+        ));
+    }
+    let file = open_segment_checked(dir, segment)?;
+    let mut record = Vec::new();
+    read_frame_at(&file, sealed.last.offset, &mut record)?;
+    let view = RecordView::decode(&record)?;
+    let frame_end = sealed.last.offset + (FRAME_HEADER_BYTES + record.len()) as u64;
+    if view.position != sealed.last.position
+        || view.hash != sealed.last.hash
+        || !view.end_of_append()
+        || frame_end != len
+    {
+        return Err("its last record is not the segment's last record".into());
+    }
+    Ok((sealed, view.recorded_at_us))
+}
+
+/// Opens the log's segments: loads each sealed segment's index (rebuilding it by a scan when
+/// it is missing, stale or damaged), then scans the last segment whole, building its index in
+/// memory and repairing a torn tail. Returns where appends continue and the indexes.
+pub fn recover(dir: &Path, stride: u64) -> Result<(Recovered, IndexState), OpenError> {
     let firsts = list_segments(dir).map_err(|e| io_error(dir, e))?;
     debug_assert!(!firsts.is_empty(), "open creates the first segment");
-    let start = match trusted_start(dir, index, &firsts) {
-        Some(start) => {
-            if start.segment_index + 1 == firsts.len() {
-                check_before_checkpoint(
-                    dir,
-                    firsts[start.segment_index],
-                    start.offset,
-                    start.head,
-                )?;
-            }
-            start
-        }
-        None => {
-            index
-                .tree
-                .clear()
-                .map_err(|e| OpenError::Index(e.to_string()))?;
-            Start {
-                segment_index: 0,
-                offset: SEGMENT_HEADER_BYTES as u64,
-                head: Head {
-                    position: 0,
-                    hash: GENESIS_HASH,
-                },
-                recorded_at_us: 0,
-            }
-        }
+    let mut head = Head {
+        position: 0,
+        hash: GENESIS_HASH,
     };
-    let mut batch = IndexBatch::new(stride);
-    let mut head = start.head;
-    let mut recorded_at_us = start.recorded_at_us;
-    let mut offset = start.offset;
-    let mut last_bytes = offset;
-    for (i, &segment) in firsts.iter().enumerate().skip(start.segment_index) {
-        let sealed = i + 1 < firsts.len();
-        if offset == SEGMENT_HEADER_BYTES as u64 && segment != head.position + 1 {
+    let mut recorded_at_us = 0;
+    let mut sealed = Vec::with_capacity(firsts.len());
+    let mut last_bytes = SEGMENT_HEADER_BYTES as u64;
+    let mut active = ActiveIndex::new(1, stride);
+    for (i, &segment) in firsts.iter().enumerate() {
+        let next_segment = firsts.get(i + 1).copied();
+        if segment != head.position + 1 {
             return Err(corrupt(
                 segment,
                 0,
@@ -202,16 +185,37 @@ pub fn recover(dir: &Path, index: &Index, stride: u64) -> Result<Recovered, Open
                 ),
             ));
         }
+        if let Some(next_segment) = next_segment {
+            match load_sealed(dir, segment, next_segment) {
+                Ok((index, at_us)) => {
+                    head = Head {
+                        position: index.last.position,
+                        hash: index.last.hash,
+                    };
+                    recorded_at_us = at_us;
+                    sealed.push(Arc::new(index));
+                    continue;
+                }
+                Err(reason) => tracing::info!(
+                    segment = %segment_name(segment),
+                    %reason,
+                    "rebuilding the segment's index from its records"
+                ),
+            }
+        }
         let file = open_segment_checked(dir, segment)
             .map_err(|reason| corrupt(segment, 0, head.position + 1, reason))?;
-        let mut reader = FrameReader::new(file, offset).map_err(|e| io_error(dir, e))?;
+        let mut reader =
+            FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(|e| io_error(dir, e))?;
+        let mut index = ActiveIndex::new(segment, stride);
+        let mut batch = IndexBatch::default();
         let end = scan_segment(
             &mut reader,
             segment,
             &mut head,
             &mut recorded_at_us,
             &mut batch,
-            index,
+            &mut index,
         )?;
         let (complete_offset, complete_head, complete_at) = end.complete;
         let clean = end.damage.is_none() && complete_offset == end.end;
@@ -223,7 +227,7 @@ pub fn recover(dir: &Path, index: &Index, stride: u64) -> Result<Recovered, Open
                 end.end,
             ));
             let position = complete_head.position + 1;
-            if sealed {
+            if next_segment.is_some() {
                 return Err(corrupt(segment, offset, position, reason));
             }
             let mut tail = Vec::new();
@@ -260,83 +264,30 @@ pub fn recover(dir: &Path, index: &Index, stride: u64) -> Result<Recovered, Open
             batch.rollback_to_append();
             head = complete_head;
             recorded_at_us = complete_at;
-            last_bytes = complete_offset;
-        } else {
-            last_bytes = end.end;
         }
-        offset = SEGMENT_HEADER_BYTES as u64;
-    }
-    batch
-        .apply(index)
-        .map_err(|e| OpenError::Index(e.to_string()))?;
-    Ok(Recovered {
-        head,
-        head_recorded_at_us: recorded_at_us,
-        last_segment: *firsts.last().unwrap(),
-        last_segment_bytes: last_bytes,
-    })
-}
-
-/// Checks the records of the last segment up to the checkpoint (`end_offset` is the end of the
-/// checkpoint's record): they are already indexed, but the last segment is always read whole
-/// on open, so that damage before its tail is found. Each record must link to the one before
-/// it; the first one's link reaches into the previous segment and is left to `verify()`.
-fn check_before_checkpoint(
-    dir: &Path,
-    segment: Position,
-    end_offset: u64,
-    end: Head,
-) -> Result<(), OpenError> {
-    let file = open_segment_checked(dir, segment)
-        .map_err(|reason| corrupt(segment, 0, segment, reason))?;
-    let mut reader =
-        FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(|e| io_error(dir, e))?;
-    let mut prev: Option<Head> = None;
-    while reader.offset() < end_offset {
-        let expected = prev.map_or(segment, |h| h.position + 1);
-        let frame = reader.next_frame().map_err(|e| io_error(dir, e))?;
-        let (offset, view) = match frame {
-            Frame::Record { offset, record } => {
-                let checked = RecordView::decode(record).and_then(|view| match prev {
-                    Some(h) => view.check_link(h.position, &h.hash).map(|()| view),
-                    None if view.position == segment => Ok(view),
-                    None => Err(format!(
-                        "record holds position {} where {segment} was expected",
-                        view.position
-                    )),
-                });
-                match checked {
-                    Ok(view) => (offset, view),
-                    Err(reason) => return Err(corrupt(segment, offset, expected, reason)),
-                }
+        index.apply(&mut batch);
+        match next_segment {
+            Some(_) => {
+                let index = index
+                    .seal(dir, end.end)
+                    .map_err(|e| OpenError::Index(format!("cannot write an index file: {e}")))?;
+                sealed.push(Arc::new(index));
             }
-            Frame::End { offset } | Frame::Short { offset } => {
-                return Err(corrupt(
-                    segment,
-                    offset,
-                    expected,
-                    "segment ends before the index checkpoint".into(),
-                ));
+            None => {
+                last_bytes = complete_offset;
+                active = index;
             }
-            Frame::Bad { offset, reason } => {
-                return Err(corrupt(segment, offset, expected, reason));
-            }
-        };
-        debug_assert!(offset < end_offset);
-        prev = Some(Head {
-            position: view.position,
-            hash: view.hash,
-        });
+        }
     }
-    if prev != Some(end) {
-        return Err(corrupt(
-            segment,
-            end_offset,
-            end.position,
-            "the records before the index checkpoint do not lead to it".into(),
-        ));
-    }
-    Ok(())
+    Ok((
+        Recovered {
+            head,
+            head_recorded_at_us: recorded_at_us,
+            last_segment: *firsts.last().unwrap(),
+            last_segment_bytes: last_bytes,
+        },
+        IndexState { sealed, active },
+    ))
 }
 
 fn scan_segment(
@@ -345,7 +296,7 @@ fn scan_segment(
     head: &mut Head,
     recorded_at_us: &mut i64,
     batch: &mut IndexBatch,
-    index: &Index,
+    index: &mut ActiveIndex,
 ) -> Result<SegmentEnd, OpenError> {
     let mut complete = (reader.offset(), *head, *recorded_at_us);
     loop {
@@ -368,7 +319,7 @@ fn scan_segment(
                     }
                 };
                 batch
-                    .add(&view, Location { segment, offset })
+                    .add(&view, offset)
                     .map_err(|reason| corrupt(segment, offset, view.position, reason))?;
                 *head = Head {
                     position: view.position,
@@ -377,10 +328,8 @@ fn scan_segment(
                 *recorded_at_us = view.recorded_at_us;
                 if view.end_of_append() {
                     complete = (frame_end, *head, *recorded_at_us);
-                    if batch.len() >= SCAN_BATCH_ENTRIES {
-                        batch
-                            .apply(index)
-                            .map_err(|e| OpenError::Index(e.to_string()))?;
+                    if batch.len() >= SCAN_BATCH_RECORDS {
+                        index.apply(batch);
                     }
                 }
             }

@@ -10,8 +10,10 @@
 //! it once with `fdatasync`. It then hands the batch's index updates and answers to the
 //! indexer thread (through a channel of `INDEXER_QUEUE_BATCHES`, so it cannot run ahead
 //! without bound) and starts on the next batch: syncing batch N+1 overlaps indexing batch N.
-//! The indexer applies the updates to sled, publishes the new head, and only then answers each
-//! caller, so an acknowledged append is durable and visible to every read.
+//! The indexer applies the updates to the in-memory index of the active segment (and, when the
+//! writer has started a new segment, first writes the sealed one's index file), publishes the
+//! new head, and only then answers each caller, so an acknowledged append is durable and
+//! visible to every read.
 //!
 //! While a batch waits for the indexer, its command ids are in `Shared::pending_commands`, so
 //! a resend is still recognised; the writer keeps the last version of every stream it wrote,
@@ -36,10 +38,9 @@ use crate::api::{
 };
 use crate::file_log::{LogConfig, Shared};
 use crate::format::{
-    Fingerprint, RecordFields, RecordView, SEGMENT_HEADER_BYTES, encode_frame, frame_bytes,
-    payload_hash,
+    Fingerprint, RecordFields, SEGMENT_HEADER_BYTES, encode_frame, frame_bytes, payload_hash,
 };
-use crate::index::{CommandEntry, IndexBatch, Location};
+use crate::index::{ActiveIndex, Checkpoint, CommandEntry, IndexBatch};
 use crate::segment::create_segment;
 
 /// An append checked and hashed by its caller, ready for the writer.
@@ -51,6 +52,8 @@ pub struct Prepared {
     pub events: usize,
     /// The exact size of the frames this append writes.
     pub bytes: usize,
+    /// How many sealed segments the caller already searched for the command id.
+    pub sealed_searched: usize,
 }
 
 /// One queued append and where its answer goes.
@@ -112,6 +115,7 @@ pub fn prepare(request: AppendRequest, config: &LogConfig) -> Result<Prepared, A
         fingerprint: fingerprint.finish(),
         events,
         bytes,
+        sealed_searched: 0,
     })
 }
 
@@ -141,6 +145,9 @@ type Answer = (
 
 /// A synced batch handed to the indexer.
 struct Synced {
+    /// When the writer started a new segment before this batch: the length of the segment it
+    /// sealed, and the first position of the new one.
+    seal: Option<(u64, u64)>,
     index: IndexBatch,
     /// The head after the batch.
     head: Head,
@@ -208,9 +215,6 @@ impl Writer {
         if let Some(indexer) = indexer {
             let _ = indexer.join();
         }
-        if let Err(e) = self.shared.db.flush() {
-            tracing::warn!(error = %e, "could not flush the index on close; it will be rebuilt");
-        }
         self.shared
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -238,6 +242,8 @@ impl Writer {
         let v = self
             .shared
             .index
+            .read()
+            .unwrap()
             .stream_version(stream.as_str())
             .map_err(|e| format!("index read failed: {e}"))?;
         if let Some(v) = v {
@@ -262,11 +268,11 @@ impl Writer {
         };
         let earlier = match pending.get(&command_id).cloned().or_else(in_flight) {
             Some(entry) => Some(entry),
-            None => self
-                .shared
-                .index
-                .command(command_id)
-                .map_err(|e| format!("index read failed: {e}"))?,
+            None => self.shared.index.read().unwrap().command(
+                &self.shared.dir,
+                command_id,
+                p.sealed_searched,
+            )?,
         };
         if let Some(entry) = earlier {
             return Ok(Decision::Answer(if entry.fingerprint == p.fingerprint {
@@ -301,6 +307,8 @@ impl Writer {
         now_us: i64,
     ) -> Result<CommandEntry, String> {
         let first_position = self.head.position + 1;
+        let first_offset = self.segment_bytes + self.buf.len() as u64;
+        let mut last_offset = first_offset;
         let mut stream_versions = Vec::with_capacity(p.request.streams.len());
         let mut hashes = p.payload_hashes.iter();
         let last_stream = p.request.streams.len() - 1;
@@ -324,13 +332,8 @@ impl Writer {
                     payload_hash: *hashes.next().unwrap(),
                 };
                 let hash = encode_frame(&mut self.buf, &fields, &self.head.hash);
-                let view = RecordView::decode(&self.buf[frame_start + 8..])?;
-                debug_assert_eq!(view.hash, hash);
-                let location = Location {
-                    segment: self.segment,
-                    offset: self.segment_bytes + frame_start as u64,
-                };
-                index.add(&view, location)?;
+                last_offset = self.segment_bytes + frame_start as u64;
+                index.add_written(&s.stream, version, position, last_offset);
                 self.head = Head { position, hash };
                 version += 1;
             }
@@ -338,12 +341,19 @@ impl Writer {
             self.versions.insert(s.stream.clone(), last);
             stream_versions.push((s.stream.clone(), last));
         }
-        Ok(CommandEntry {
+        let entry = CommandEntry {
             first_position,
             last_position: self.head.position,
             fingerprint: p.fingerprint,
             stream_versions,
-        })
+        };
+        let last = Checkpoint {
+            position: self.head.position,
+            hash: self.head.hash,
+            offset: last_offset,
+        };
+        index.end_written(p.request.command_id, entry.clone(), first_offset, last);
+        Ok(entry)
     }
 
     /// Starts a new segment for the next record.
@@ -370,16 +380,19 @@ impl Writer {
             return Self::refuse_all(batch, &reason);
         }
         let segment_bytes_max = self.shared.config.segment_bytes_max;
-        let stride = self.shared.config.position_index_stride;
+        let mut seal = None;
         if self.segment_bytes > SEGMENT_HEADER_BYTES as u64
             && self.segment_bytes + batch_bytes as u64 > segment_bytes_max
-            && let Err(e) = self.roll_segment()
         {
-            self.fail(format!("could not create a segment: {e}"));
-            return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
+            let sealed_bytes = self.segment_bytes;
+            if let Err(e) = self.roll_segment() {
+                self.fail(format!("could not create a segment: {e}"));
+                return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
+            }
+            seal = Some((sealed_bytes, self.segment));
         }
         let now_us = now_us().max(self.recorded_at_us);
-        let mut index = IndexBatch::new(stride);
+        let mut index = IndexBatch::default();
         let mut pending: HashMap<Uuid, CommandEntry> = HashMap::new();
         let mut results = Vec::with_capacity(batch.len());
         let head_before = self.head;
@@ -423,6 +436,7 @@ impl Writer {
         let commands: Vec<Uuid> = pending.keys().copied().collect();
         self.shared.pending_commands.lock().unwrap().extend(pending);
         let synced = Synced {
+            seal,
             index,
             head: self.head,
             commands,
@@ -442,17 +456,15 @@ impl Writer {
     }
 }
 
-/// The indexer thread: applies each synced batch's index updates in order, publishes the head
-/// and answers the callers. Stops when the writer drops its sender.
+/// The indexer thread: applies each synced batch's index updates in order (sealing the
+/// previous segment's index first when the batch opened a new segment), publishes the head and
+/// answers the callers. Stops when the writer drops its sender.
 fn run_indexer(shared: &Shared, batches: std_mpsc::Receiver<Synced>) {
     while let Ok(mut synced) = batches.recv() {
         let failed = shared.failed.lock().unwrap().clone();
         let result = match failed {
             Some(reason) => Err(reason),
-            None => synced
-                .index
-                .apply(&shared.index)
-                .map_err(|e| format!("index update failed: {e}")),
+            None => index_batch(shared, &mut synced),
         };
         if let Err(reason) = &result {
             tracing::error!(%reason, "the event log failed and refuses appends until reopened");
@@ -481,4 +493,28 @@ fn run_indexer(shared: &Shared, batches: std_mpsc::Receiver<Synced>) {
             let _ = ack.send(answer);
         }
     }
+}
+
+fn index_batch(shared: &Shared, synced: &mut Synced) -> Result<(), String> {
+    if let Some((sealed_bytes, next_segment)) = synced.seal {
+        // Only this thread changes the index, so the file is written under a read lock:
+        // readers go on meanwhile.
+        let sealed = shared
+            .index
+            .read()
+            .unwrap()
+            .active
+            .seal(&shared.dir, sealed_bytes)
+            .map_err(|e| format!("could not write a segment's index: {e}"))?;
+        let mut state = shared.index.write().unwrap();
+        state.sealed.push(std::sync::Arc::new(sealed));
+        state.active = ActiveIndex::new(next_segment, shared.config.position_index_stride);
+    }
+    shared
+        .index
+        .write()
+        .unwrap()
+        .active
+        .apply(&mut synced.index);
+    Ok(())
 }

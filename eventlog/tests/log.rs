@@ -614,46 +614,61 @@ async fn close_finishes_in_flight_appends_then_refuses_and_ends_subscriptions() 
     }
 }
 
+/// Twenty single-event appends alternating between streams `s-0` and `s-1`, with 200-byte
+/// payloads, so two logs written this way have segments of the same names and lengths.
+async fn twenty_appends(log: &FileLog) {
+    for i in 0..20 {
+        append_one(
+            log,
+            &format!("s-{}", i % 2),
+            ExpectedVersion::Any,
+            &[i; 200],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn index_files(index: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[tokio::test]
-async fn a_missing_stale_or_foreign_index_is_rebuilt_from_the_segments() {
+async fn a_missing_stale_damaged_or_foreign_index_is_rebuilt_from_the_segments() {
     let dir = tempfile::tempdir().unwrap();
     let foreign = tempfile::tempdir().unwrap();
     let index = dir.path().join("index");
     let stale = tempfile::tempdir().unwrap();
     let command_id = Uuid::now_v7();
     {
+        // Same streams, sizes and positions, other records: only their hashes differ.
         let log = FileLog::open(foreign.path(), small_segments()).unwrap();
-        append_one(&log, "x-1", ExpectedVersion::Any, b"foreign")
-            .await
-            .unwrap();
+        twenty_appends(&log).await;
+        twenty_appends(&log).await;
+        log.append(AppendRequest::single(
+            Uuid::now_v7(),
+            stream("s-0"),
+            ExpectedVersion::Any,
+            vec![event("E", b"cmd")],
+        ))
+        .await
+        .unwrap();
     }
     {
         let log = FileLog::open(dir.path(), small_segments()).unwrap();
-        for i in 0..20 {
-            append_one(
-                &log,
-                &format!("s-{}", i % 2),
-                ExpectedVersion::Any,
-                &[i; 200],
-            )
-            .await
-            .unwrap();
-        }
+        twenty_appends(&log).await;
         log.close().await;
     }
     copy_dir(&index, stale.path());
     {
         let log = FileLog::open(dir.path(), small_segments()).unwrap();
-        for i in 0..20 {
-            append_one(
-                &log,
-                &format!("s-{}", i % 2),
-                ExpectedVersion::Any,
-                &[i; 200],
-            )
-            .await
-            .unwrap();
-        }
+        twenty_appends(&log).await;
         log.append(AppendRequest::single(
             command_id,
             stream("s-0"),
@@ -663,11 +678,32 @@ async fn a_missing_stale_or_foreign_index_is_rebuilt_from_the_segments() {
         .await
         .unwrap();
     }
+    let sealed = index_files(&index);
+    assert!(
+        sealed.len() >= 4,
+        "the test needs several sealed segments, it has {}",
+        sealed.len()
+    );
+    assert_eq!(
+        index_files(&foreign.path().join("index"))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        sealed
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        "the foreign log has index files of the same names"
+    );
+    let sealed_copy = tempfile::tempdir().unwrap();
+    copy_dir(&index, sealed_copy.path());
     let check = |log: &FileLog| {
         assert_eq!(log.head().position, 41);
         assert_eq!(all(log, 1).len(), 41);
         assert_eq!(all(log, 30).len(), 12);
+        assert_eq!(all(log, 7)[0].position, 7);
         assert_eq!(in_stream(log, "s-0", 0).len(), 21);
+        assert_eq!(in_stream(log, "s-1", 5).len(), 15);
         assert_eq!(log.stream_version(&stream("s-1")), Some(19));
         assert_eq!(log.stream_version(&stream("x-1")), None);
         assert_eq!(
@@ -675,26 +711,51 @@ async fn a_missing_stale_or_foreign_index_is_rebuilt_from_the_segments() {
             Some(41)
         );
     };
-    let variants: [&dyn Fn(); 4] = [
+    let restore = || {
+        std::fs::remove_dir_all(&index).unwrap();
+        copy_dir(sealed_copy.path(), &index);
+    };
+    let variants: [&dyn Fn(); 7] = [
+        // Intact.
+        &|| {},
+        // Garbage.
         &|| {
-            for entry in std::fs::read_dir(&index).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_file() {
-                    std::fs::write(&path, b"not a sled file").unwrap();
-                }
+            for path in index_files(&index) {
+                std::fs::write(&path, b"not an index file").unwrap();
             }
         },
+        // One flipped byte in each file (the checksum catches it).
+        &|| {
+            for path in index_files(&index) {
+                let mut bytes = std::fs::read(&path).unwrap();
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x10;
+                std::fs::write(&path, bytes).unwrap();
+            }
+        },
+        // Each file under the name of the next segment (it describes another segment).
+        &|| {
+            let files = index_files(&index);
+            let bytes: Vec<_> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
+            for (i, path) in files.iter().enumerate() {
+                std::fs::write(path, &bytes[(i + 1) % bytes.len()]).unwrap();
+            }
+        },
+        // Missing.
         &|| std::fs::remove_dir_all(&index).unwrap(),
+        // Stale: from before the last twenty appends.
         &|| {
             std::fs::remove_dir_all(&index).unwrap();
             copy_dir(stale.path(), &index);
         },
+        // Foreign: sound files of another log with segments of the same names and lengths.
         &|| {
             std::fs::remove_dir_all(&index).unwrap();
             copy_dir(&foreign.path().join("index"), &index);
         },
     ];
     for replace_index in variants {
+        restore();
         replace_index();
         let log = FileLog::open(dir.path(), small_segments()).unwrap();
         check(&log);
@@ -709,7 +770,77 @@ async fn a_missing_stale_or_foreign_index_is_rebuilt_from_the_segments() {
             .unwrap();
         assert!(again.deduplicated);
         log.verify().unwrap();
+        drop(log);
+        // Whatever it found, the log left sound index files behind.
+        assert_eq!(index_files(&index).len(), sealed.len());
+        for (rebuilt, original) in index_files(&index).iter().zip(&sealed) {
+            assert_eq!(
+                std::fs::read(rebuilt).unwrap(),
+                std::fs::read(original).unwrap()
+            );
+        }
     }
+}
+
+#[tokio::test]
+async fn a_command_in_a_sealed_segment_is_recognised_with_its_streams_before_and_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let command_id = Uuid::now_v7();
+    let request = |payload: &[u8]| AppendRequest {
+        command_id,
+        streams: vec![
+            StreamAppend {
+                stream: stream("homework-1"),
+                expected: ExpectedVersion::NoStream,
+                events: vec![event("Set", payload), event("Assigned", b"3A")],
+            },
+            StreamAppend {
+                stream: stream("class-3A"),
+                expected: ExpectedVersion::Any,
+                events: vec![event("HomeworkSet", b"1")],
+            },
+        ],
+    };
+    let original = {
+        let log = FileLog::open(dir.path(), small_segments()).unwrap();
+        append_one(&log, "class-3A", ExpectedVersion::Any, b"")
+            .await
+            .unwrap();
+        let original = log.append(request(b"maths")).await.unwrap();
+        assert_eq!(
+            original.stream_versions,
+            vec![(stream("homework-1"), 1), (stream("class-3A"), 1)]
+        );
+        // Enough appends to seal the segment holding the command several times over.
+        twenty_appends(&log).await;
+        assert!(index_files(&dir.path().join("index")).len() >= 2);
+        let again = log.append(request(b"maths")).await.unwrap();
+        assert!(again.deduplicated);
+        assert_eq!(again.stream_versions, original.stream_versions);
+        assert_eq!(
+            log.append(request(b"physics")).await,
+            Err(AppendError::CommandIdReused { command_id })
+        );
+        assert_eq!(log.find_command(command_id), Some(original.clone()));
+        original
+    };
+    let log = FileLog::open(dir.path(), small_segments()).unwrap();
+    let head = log.head().position;
+    let again = log.append(request(b"maths")).await.unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(
+        (again.first_position, again.stream_versions.clone()),
+        (original.first_position, original.stream_versions.clone())
+    );
+    assert_eq!(
+        log.append(request(b"physics")).await,
+        Err(AppendError::CommandIdReused { command_id })
+    );
+    assert_eq!(log.find_command(command_id), Some(original));
+    assert_eq!(log.find_command(Uuid::now_v7()), None);
+    assert_eq!(log.head().position, head);
+    assert_eq!(log.stream_version(&stream("homework-1")), Some(1));
+    assert_eq!(in_stream(&log, "homework-1", 1).len(), 1);
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
