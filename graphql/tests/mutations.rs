@@ -1,56 +1,12 @@
-//! The mutations, login and `me` seen through a GraphQL schema over a real log in a temporary
-//! directory: each area's mutation succeeds and answers a position, the policy refuses what a
-//! role may not do, and bad input writes nothing.
-
-/// The crate's own modules, under the names the mutation files use (`crate::app`, …), so the
-/// schema parts compile here before they are merged into the server's root.
-mod app {
-    pub use graphql::app::*;
-}
-mod auth {
-    pub use graphql::auth::*;
-}
-mod errors {
-    pub use graphql::errors::*;
-}
-mod http {
-    #[allow(unused_imports)]
-    pub use graphql::http::*;
-}
-mod limits {
-    #[allow(unused_imports)]
-    pub use graphql::limits::*;
-}
-// Until the parts are merged into the server's root, only what the tests reach is used here.
-#[allow(dead_code)]
-#[path = "../src/schema/facts.rs"]
-mod facts;
-#[allow(dead_code)]
-#[path = "../src/schema/mutations/mod.rs"]
-mod mutations;
-#[allow(dead_code)]
-#[path = "../src/schema/session.rs"]
-mod session;
-// The queries are built into the test schema so that a GraphQL type name used by both sides
-// is caught here.
-#[allow(dead_code)]
-#[path = "../src/schema/queries/mod.rs"]
-mod queries;
-mod schema {
-    pub(crate) use super::facts;
-    #[allow(unused_imports)]
-    pub(crate) use super::mutations;
-    #[allow(unused_imports)]
-    pub(crate) use super::queries;
-    #[allow(unused_imports)]
-    pub(crate) use super::session;
-}
+//! The mutations, login and `me` seen from outside: the real server on 127.0.0.1:0 over a real
+//! log in a temporary directory, spoken to over HTTP. Each area's mutation succeeds for the
+//! right role and answers the log position it wrote at; the policy refuses what a role may not
+//! do or another establishment's ids; bad input and retries write nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use async_graphql::{EmptySubscription, MergedObject, Request, Schema, Variables};
 use domain::account::{self as account_domain, AccountCommand};
 use domain::establishment::{self as establishment_domain, EstablishmentCommand};
 use domain::ids::{AccountId, EstablishmentId};
@@ -58,20 +14,15 @@ use domain::values::{EstablishmentKind, Login, Name, PasswordHash, Sector, Uai};
 use domain::{Actor, Profile};
 use eventlog::{EventStore, FileLog, LogConfig};
 use graphql::app::{App, Clock};
-use graphql::auth::{Auth, ThrottleConfig, Viewer, hash_password_blocking};
+use graphql::auth::{Auth, ThrottleConfig, hash_password_blocking};
+use graphql::config::ServerConfig;
 use graphql::metrics::Metrics;
+use graphql::schema::{self, SchemaDeps};
+use graphql::server::{Server, ServerDeps};
 use jiff::Timestamp;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 use uuid::Uuid;
-
-/// The schema under test: the mutations, login and `me`.
-#[derive(MergedObject, Default)]
-struct TestMutation(mutations::Mutations, session::SessionMutation);
-
-#[derive(MergedObject, Default)]
-struct TestQuery(session::SessionQuery, queries::Queries);
-
-type TestSchema = Schema<TestQuery, TestMutation, EmptySubscription>;
 
 /// A clock the test moves by hand: 2027-01-15T08:00:00Z, a Friday of the school year.
 struct TestClock(AtomicI64);
@@ -86,13 +37,15 @@ const START_S: i64 = 1_800_000_000;
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Harness {
-    schema: TestSchema,
+    base: String,
+    http: reqwest::Client,
     store: Arc<FileLog>,
-    auth: Arc<Auth>,
     clock: Arc<TestClock>,
     /// The school every scenario starts with, and its administrator's token.
     school: EstablishmentId,
     admin_token: String,
+    stop: Option<oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -101,33 +54,49 @@ impl Harness {
     /// (also platform administrator), whose account and password are written directly.
     async fn new() -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
-        let dyn_store: Arc<dyn EventStore> = store.clone();
-        let clock = Arc::new(TestClock(AtomicI64::new(START_S)));
-        let throttle = ThrottleConfig {
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
+        config.token_ttl = Duration::from_secs(3600);
+        config.throttle = ThrottleConfig {
             failures_free: 3,
             delay_base: Duration::from_secs(60),
             delay_max: Duration::from_secs(600),
             identifiers_max: 1000,
         };
-        let auth = Arc::new(Auth::new(Duration::from_secs(3600), throttle));
+        config.shutdown_grace = Duration::from_secs(5);
+        let store = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+        let dyn_store: Arc<dyn EventStore> = store.clone();
+        let clock = Arc::new(TestClock(AtomicI64::new(START_S)));
+        let metrics = Arc::new(Metrics::new());
+        let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
         let app = App::new(
             dyn_store.clone(),
-            Arc::new(Metrics::new()),
+            metrics.clone(),
             clock.clone(),
             auth.clone(),
         );
-        let directory = Arc::new(facts::Directory::new());
-        let schema = Schema::build(
-            TestQuery::default(),
-            TestMutation::default(),
-            EmptySubscription,
-        )
-        .data(app.clone())
-        .data(auth.clone())
-        .data(dyn_store)
-        .data(directory)
-        .finish();
+        let schema = schema::build(
+            &config,
+            SchemaDeps {
+                app: app.clone(),
+                auth: auth.clone(),
+                store: dyn_store.clone(),
+                metrics: metrics.clone(),
+            },
+        );
+        let deps = ServerDeps {
+            schema,
+            store: dyn_store,
+            auth,
+            metrics,
+            clock: clock.clone(),
+            readiness: Arc::new(|| 0u64),
+        };
+        let server = Server::bind(config, deps).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
 
         let school = EstablishmentId::from_uuid(Uuid::now_v7());
         let root = AccountId::from_uuid(Uuid::now_v7());
@@ -174,12 +143,14 @@ impl Harness {
             .unwrap();
 
         let mut harness = Harness {
-            schema,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
             store,
-            auth,
             clock,
             school,
             admin_token: String::new(),
+            stop: Some(stop),
+            running: Some(running),
             _dir: dir,
         };
         harness.admin_token = harness.login("root", Some("ESTABLISHMENT_ADMIN")).await;
@@ -198,21 +169,29 @@ impl Harness {
         self.clock.now()
     }
 
-    /// Runs a request as the holder of `token` (anonymous without one).
-    async fn run(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = Request::new(query).variables(Variables::from_json(variables));
-        if let Some(token) = token {
-            let viewer = self
-                .auth
-                .sessions
-                .viewer(Some(&format!("Bearer {token}")), self.now())
-                .unwrap();
-            request = request.data(viewer);
-        } else {
-            request = request.data(Viewer::Anonymous);
+    /// Stops the server, waits for in-flight requests, and closes the log.
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-        let response = self.schema.execute(request).await;
-        serde_json::to_value(&response).unwrap()
+        if let Some(running) = self.running.take() {
+            running.await.unwrap().unwrap();
+        }
+        self.store.close().await;
+    }
+
+    /// POSTs a request as the holder of `token` (anonymous without one) and returns the
+    /// GraphQL response.
+    async fn run(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
     }
 
     /// Runs a request that must succeed and returns its `data`.
@@ -415,6 +394,7 @@ async fn login_opens_a_session_and_me_describes_the_viewer() {
         h.refused(None, "{ me { login } }", json!({})).await,
         "UNAUTHENTICATED"
     );
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -465,6 +445,7 @@ async fn login_failures_look_alike_and_are_throttled() {
         )
         .await;
     assert_eq!(response["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -478,6 +459,7 @@ async fn mutations_need_a_viewer() {
         )
         .await;
     assert_eq!(code, "UNAUTHENTICATED");
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -608,6 +590,7 @@ async fn homework_grades_and_absences_follow_the_roles() {
         data["acceptJustification"]["events"],
         json!(["absence.justification_accepted"])
     );
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -652,6 +635,7 @@ async fn timetable_and_groups_are_written_by_the_administration() {
         )
         .await;
     assert!(group["formGroup"]["id"].as_str().is_some());
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -713,6 +697,7 @@ async fn messages_go_where_the_policy_allows() {
         .await,
         "FORBIDDEN"
     );
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -786,6 +771,7 @@ async fn another_establishments_ids_are_refused_and_nothing_is_written() {
         )
         .await;
     assert_eq!(again, "CONFLICT");
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -854,6 +840,7 @@ async fn invalid_input_is_refused_with_the_field_and_writes_nothing() {
         assert!(message.starts_with(&format!("{field}:")), "{message}");
     }
     assert_eq!(h.head(), head, "invalid input wrote nothing");
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -875,6 +862,7 @@ async fn a_command_id_makes_a_retry_harmless() {
     );
     assert_eq!(retry["openClass"]["deduplicated"], true);
     assert_eq!(first["openClass"]["deduplicated"], false);
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -996,6 +984,7 @@ async fn publications_and_the_right_of_reply_run_through_the_director() {
     );
     h.ok(&director_token, withdraw, json!({ "p": publication }))
         .await;
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -1104,6 +1093,7 @@ async fn establishment_life_legal_notices_and_dated_designations() {
         withdrawn["withdrawEnt"]["events"],
         json!(["establishment.ent_withdrawn"])
     );
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -1267,6 +1257,7 @@ async fn accounts_classes_and_work_are_managed_and_changed() {
         erased["erasePersonalData"]["events"],
         json!(["account.personal_data_erased"])
     );
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -1389,6 +1380,7 @@ async fn pre_moderated_spaces_need_approval() {
             .await,
         "NOT_FOUND"
     );
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -1538,6 +1530,7 @@ async fn replies_are_refused_lapsed_recorded_from_letters_and_taken_offline() {
         .login("principal.roux", Some("PUBLICATION_DIRECTOR"))
         .await;
     h.ok(&director, offline, json!({ "r": letter })).await;
+    h.stop().await;
 }
 
 #[tokio::test]
@@ -1617,4 +1610,5 @@ async fn resources_are_shared_and_withdrawn_and_conversations_grow_and_shrink() 
         json!({ "c": conversation }),
     )
     .await;
+    h.stop().await;
 }

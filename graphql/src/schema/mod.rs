@@ -17,17 +17,27 @@ use crate::config::ServerConfig;
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
 
+pub mod facts;
+pub mod mutations;
+pub mod queries;
+pub mod session;
+pub mod subscriptions;
+
 /// The schema type the server runs.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(InfraQuery);
+pub struct QueryRoot(InfraQuery, session::SessionQuery, queries::Queries);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(InfraMutation);
+pub struct MutationRoot(
+    InfraMutation,
+    session::SessionMutation,
+    mutations::Mutations,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(InfraSubscription);
+pub struct SubscriptionRoot(InfraSubscription, subscriptions::Subscriptions);
 
 /// What the schema's resolvers find in `ctx.data::<T>()`: these, plus per request the
 /// [`crate::auth::Viewer`] and, when asked, [`crate::http::ReadAfter`].
@@ -38,8 +48,29 @@ pub struct SchemaDeps {
     pub metrics: Arc<Metrics>,
 }
 
-/// Builds the schema with the server's limits applied and the shared services in its data.
+/// Builds the schema with the server's limits applied and the shared services in its data
+/// (and the [`facts::Directory`] the resolvers build the domain's actors and facts from; it
+/// reads the log's tail itself before each use).
 pub fn build(config: &ServerConfig, deps: SchemaDeps) -> AppSchema {
+    build_serving(config, deps, None)
+}
+
+/// [`build`], with the read models the queries and subscriptions read (without them, those
+/// fields answer INTERNAL): what `ent serve` runs.
+pub fn build_with_read_models(
+    config: &ServerConfig,
+    deps: SchemaDeps,
+    read_models: projections::Projections,
+) -> AppSchema {
+    build_serving(config, deps, Some(read_models))
+}
+
+fn build_serving(
+    config: &ServerConfig,
+    deps: SchemaDeps,
+    read_models: Option<projections::Projections>,
+) -> AppSchema {
+    let directory = Arc::new(facts::Directory::new());
     let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -48,7 +79,12 @@ pub fn build(config: &ServerConfig, deps: SchemaDeps) -> AppSchema {
     .data(deps.app)
     .data(deps.auth)
     .data(deps.store)
-    .data(deps.metrics);
+    .data(deps.metrics)
+    .data(directory);
+    let builder = match read_models {
+        Some(read_models) => builder.data(read_models),
+        None => builder,
+    };
     config.limits.apply(builder).finish()
 }
 
