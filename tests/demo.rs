@@ -620,3 +620,57 @@ fn the_audit_export_names_who_did_what_without_private_messages() {
     let entries: Vec<Value> = serde_json::from_slice(&before.stdout).unwrap();
     assert!(entries.is_empty(), "{entries:?}");
 }
+
+#[test]
+fn usage_statistics_count_visits_and_unique_users_without_naming_anyone() {
+    let (_guard, data) = seeded();
+    let today = jiff::Zoned::now().date();
+    let from = today.checked_sub(jiff::Span::new().days(35)).unwrap();
+    let output = ent(&[
+        "stats",
+        "usage",
+        "--data",
+        data.to_str().unwrap(),
+        "--from",
+        &from.to_string(),
+        "--to",
+        &today.to_string(),
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    // Four weeks of visits by 6e A's pupils, their parents and the teachers.
+    let weeks: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r["week"].as_str().unwrap()).collect();
+    assert!(weeks.len() >= 4, "{weeks:?}");
+    let pupils = catalogue::establishments()[catalogue::POPULATED_COLLEGE].uai;
+    for row in &rows {
+        let visits = row["visits"].as_u64().unwrap();
+        let unique = row["unique_users"].as_u64().unwrap();
+        assert!(unique >= 1 && unique <= visits, "{row}");
+        assert_eq!(row["uai"], pupils.as_str());
+        // A class has 8 pupils: no cell counts more unique students than that.
+        if row["profile"] == "ELEVE" {
+            assert!(unique <= 8, "{row}");
+        }
+        let keys: Vec<&String> = row.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "profile",
+                "service",
+                "uai",
+                "unique_users",
+                "visits",
+                "week"
+            ],
+            "no column names a person"
+        );
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["service"] == "homework" && r["profile"] == "ELEVE"),
+        "{rows:?}"
+    );
+}

@@ -78,7 +78,7 @@ const PATRONS: [&str; 20] = [
 
 /// The UAI of the `n`-th demo establishment: département 78, a 4-digit number, the check letter.
 pub fn demo_uai(n: usize) -> Uai {
-    let number = 780_0000 + 100 + n as u32 * 7;
+    let number = 78_0000 + 100 + n as u32 * 7;
     let text = format!("{number:07}{}", Uai::check_letter(number) as char);
     // The check letter is computed from the number, so the text always parses.
     Uai::parse(&text).unwrap_or_else(|e| panic!("demo UAI {text} does not parse: {e}"))
@@ -247,6 +247,8 @@ mod tests {
         uais.sort();
         uais.dedup();
         assert_eq!(uais.len(), all.len());
+        assert!(all.iter().all(|e| e.uai.departement() == "78"));
+        assert_eq!(all[0].uai.as_str(), "0780100K");
         assert!(all.len() >= 36, "several dozen establishments");
     }
 
