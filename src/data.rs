@@ -1,7 +1,7 @@
 //! The data directory's layout and opening its two halves: the event log in `DIR/log` and the
 //! read models' sled database in `DIR/views`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -52,14 +52,5 @@ impl DataDir {
     pub fn open_views(&self) -> anyhow::Result<sled::Db> {
         sled::open(self.views())
             .with_context(|| format!("opening the read models in {}", self.views().display()))
-    }
-}
-
-/// Whether a directory is missing or holds nothing.
-pub fn is_empty_dir(path: &Path) -> anyhow::Result<bool> {
-    match std::fs::read_dir(path) {
-        Ok(mut entries) => Ok(entries.next().is_none()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }

@@ -189,7 +189,8 @@ pub async fn populate(
     let college_name = &establishments[POPULATED_COLLEGE].name;
     let today = seeder.started_at.to_zoned(paris_tz()?).date();
     let year = SchoolYear::of(today).map_err(|e| SeedError::Time(e.to_string()))?;
-    // Six weeks of history before today, and never before the year's first day.
+    // The people and classes are set up 45 days before today, so the demo always shows six
+    // weeks of school life ending today; the classes belong to today's school year.
     let set_up_on = today
         .checked_sub(45.days())
         .map_err(|e| SeedError::Time(e.to_string()))?;
