@@ -1059,3 +1059,47 @@ async fn shutdown_lets_in_flight_requests_finish() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_login_failures_are_throttled() {
+    let server = start().await;
+    create_account(&server).await;
+    let login = |password: &str| {
+        json!({
+            "query": "mutation($i: String!, $p: String!) { login(identifier: $i, password: $p) { token } }",
+            "variables": { "i": "j.dupont", "p": password },
+        })
+    };
+    let attempt = |password: &str| {
+        let request = server.post().json(&login(password));
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body
+        }
+    };
+
+    // Five free failures, a sixth that starts the back-off: all UNAUTHENTICATED.
+    for _ in 0..6 {
+        let body = attempt("wrong").await;
+        assert_eq!(code_of(&body), "UNAUTHENTICATED", "{body}");
+    }
+    // During the back-off even the right password is refused.
+    let body = attempt("s3cret passphrase").await;
+    assert_eq!(code_of(&body), "RATE_LIMITED", "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["retryAfterSeconds"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+
+    // Once it is over, the right password opens a session the server accepts.
+    server.clock.advance(2);
+    let body = attempt("s3cret passphrase").await;
+    let token = body["data"]["login"]["token"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .query("{ session { accountId } }", Some(&token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    server.stop().await;
+}
