@@ -1,0 +1,462 @@
+//! The queries and subscriptions through the real server: an axum server on 127.0.0.1:0 over
+//! a real log and real read models in a temporary directory, spoken to over HTTP (reqwest) and
+//! WebSocket (`graphql-transport-ws`). A teacher's mutation is read back by a student with the
+//! `x-ent-read-after` header, pushed to the student's timeline subscription, and what a role
+//! may not see is refused over the wire as in the schema.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use domain::account::{self as account_domain, AccountCommand};
+use domain::class::ClassCommand;
+use domain::establishment::EstablishmentCommand;
+use domain::ids::{AccountId, ClassId, EstablishmentId, SessionId};
+use domain::values::{EstablishmentKind, Login, SchoolYear, Sector, Text, Uai};
+use domain::{Actor, Profile};
+use eventlog::{EventStore, FileLog, LogConfig};
+use futures::{SinkExt, StreamExt};
+use graphql::app::{Aggregate, App, Clock};
+use graphql::auth::Auth;
+use graphql::config::ServerConfig;
+use graphql::metrics::Metrics;
+use graphql::schema::{self, SchemaDeps};
+use graphql::server::{Server, ServerDeps};
+use jiff::Timestamp;
+use projections::{Projections, RunnerConfig};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use uuid::Uuid;
+
+/// 2027-01-15T08:00:00Z, a Friday of the 2026-2027 school year; moved by hand.
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_second(self.0.load(Ordering::SeqCst)).unwrap()
+    }
+}
+
+fn text<const MAX: usize, const MULTILINE: bool>(s: &str) -> Text<MAX, MULTILINE> {
+    Text::new(s).unwrap()
+}
+
+fn new_id<T: From<Uuid>>() -> T {
+    T::from(Uuid::now_v7())
+}
+
+struct TestServer {
+    base: String,
+    ws_url: String,
+    app: App,
+    auth: Arc<Auth>,
+    clock: Arc<TestClock>,
+    store: Arc<FileLog>,
+    projections: Projections,
+    school: EstablishmentId,
+    class: ClassId,
+    teacher: AccountId,
+    student: AccountId,
+    other_student: AccountId,
+    stop: Option<oneshot::Sender<()>>,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path());
+    config.shutdown_grace = Duration::from_secs(5);
+    let store = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+    let dyn_store: Arc<dyn EventStore> = store.clone();
+    let metrics = Arc::new(Metrics::new());
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let auth = Arc::new(Auth::new(config.token_ttl, config.throttle));
+    let app = App::new(
+        dyn_store.clone(),
+        metrics.clone(),
+        clock.clone(),
+        auth.clone(),
+    );
+    let views = sled::Config::new()
+        .path(dir.path().join("views"))
+        .open()
+        .unwrap();
+    let projections = Projections::start(
+        views,
+        dyn_store.clone(),
+        projections::models::all(),
+        RunnerConfig {
+            apply_threads_max: 1,
+            ..RunnerConfig::default()
+        },
+    )
+    .unwrap();
+    let schema = schema::build_with_read_models(
+        &config,
+        SchemaDeps {
+            app: app.clone(),
+            auth: auth.clone(),
+            store: dyn_store.clone(),
+            metrics: metrics.clone(),
+        },
+        projections.clone(),
+    );
+    let lagging = projections.clone();
+    let deps = ServerDeps {
+        schema,
+        store: dyn_store,
+        auth: auth.clone(),
+        metrics,
+        clock: clock.clone(),
+        readiness: Arc::new(move || {
+            lagging
+                .status()
+                .iter()
+                .map(|s| s.lag_events)
+                .max()
+                .unwrap_or(0)
+        }),
+    };
+    let server = Server::bind(config, deps).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    let mut server = TestServer {
+        base: format!("http://{addr}"),
+        ws_url: format!("ws://{addr}/graphql"),
+        app,
+        auth,
+        clock,
+        store,
+        projections,
+        school: new_id(),
+        class: new_id(),
+        teacher: new_id(),
+        student: new_id(),
+        other_student: new_id(),
+        stop: Some(stop),
+        running,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    };
+    server.seed().await;
+    server
+}
+
+impl TestServer {
+    async fn run<A: Aggregate>(&self, stream: String, command: A::Command, actor: &Actor) {
+        self.app
+            .execute::<A>(&stream, &command, actor, None)
+            .await
+            .unwrap_or_else(|e| panic!("{stream}: {} {}", e.code(), e.message()));
+    }
+
+    /// A school with a class of two students and their mathematics teacher.
+    async fn seed(&mut self) {
+        let admin_id: AccountId = new_id();
+        let admin = Actor::new(admin_id, Profile::PlatformAdmin)
+            .with_grant(self.school, Profile::PlatformAdmin);
+        let register = EstablishmentCommand::Register {
+            establishment: self.school,
+            uai: Uai::parse("0750680G").unwrap(),
+            name: text("Collège Jean Moulin"),
+            kind: EstablishmentKind::College,
+            sector: Sector::Public,
+            academie: text("Paris"),
+            commune: text("Paris"),
+            uai_in_use: false,
+        };
+        self.run::<graphql::app::Establishment>(
+            domain::establishment::stream_id(self.school),
+            register,
+            &admin,
+        )
+        .await;
+        for (account, profile, login) in [
+            (self.teacher, Profile::Teacher, "teacher"),
+            (self.student, Profile::Student, "student"),
+            (self.other_student, Profile::Student, "other"),
+        ] {
+            let create = AccountCommand::Create {
+                account,
+                establishment: self.school,
+                profiles: vec![profile],
+                login: Login::parse(login).unwrap(),
+                given_name: text(login),
+                family_name: text("Test"),
+                login_in_use: false,
+            };
+            self.run::<graphql::app::Account>(account_domain::stream_id(account), create, &admin)
+                .await;
+        }
+        let stream = domain::class::stream_id(self.class);
+        let open = ClassCommand::Open {
+            class: self.class,
+            establishment: self.school,
+            year: SchoolYear::new(2026).unwrap(),
+            name: text("4e B"),
+        };
+        self.run::<graphql::app::Class>(stream.clone(), open, &admin)
+            .await;
+        for student in [self.student, self.other_student] {
+            let enrol = ClassCommand::Enrol {
+                class: self.class,
+                student,
+                from: None,
+                is_student_here: true,
+                enrolled_in: None,
+            };
+            self.run::<graphql::app::Class>(stream.clone(), enrol, &admin)
+                .await;
+        }
+        let assign = ClassCommand::AssignTeacher {
+            class: self.class,
+            teacher: self.teacher,
+            subject: text("Mathématiques"),
+            is_teacher_here: true,
+        };
+        self.run::<graphql::app::Class>(stream, assign, &admin)
+            .await;
+    }
+
+    /// A session recorded in the log as a login would be; the bearer token.
+    async fn login(&self, account: AccountId, profile: Profile) -> String {
+        let issued = self.auth.issue_token(self.clock.now()).unwrap();
+        let command = AccountCommand::RecordLogin {
+            account,
+            establishment: self.school,
+            profile,
+            session: new_id::<SessionId>(),
+            token_hash: issued.hash.to_domain(),
+            expires_at: issued.expires_at,
+        };
+        let actor = Actor::new(account, profile).with_grant(self.school, profile);
+        self.run::<graphql::app::Account>(account_domain::stream_id(account), command, &actor)
+            .await;
+        issued.token
+    }
+
+    /// POSTs a GraphQL request; the JSON body.
+    async fn post(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+        read_after: Option<u64>,
+    ) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(position) = read_after {
+            request = request.header("x-ent-read-after", position.to_string());
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// The teacher publishes homework through the API; the position it was written at.
+    async fn publish_homework(&self, token: &str, title: &str) -> u64 {
+        let body = self
+            .post(
+                token,
+                r#"mutation($input: PublishHomeworkInput!) { publishHomework(input: $input) { position } }"#,
+                json!({ "input": {
+                    "classId": self.class.to_string(),
+                    "subject": "Mathématiques",
+                    "title": title,
+                    "instructions": "Exercices 1 à 4 page 52.",
+                    "dueAt": "2027-01-18T08:00:00Z",
+                } }),
+                None,
+            )
+            .await;
+        body["data"]["publishHomework"]["position"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no position: {body}"))
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.running).await.unwrap().unwrap();
+        self.projections.shutdown().await.unwrap();
+        self.store.close().await;
+    }
+}
+
+fn code_of(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+#[tokio::test]
+async fn a_student_reads_the_teachers_write_with_the_read_after_header() {
+    let server = start().await;
+    let teacher = server.login(server.teacher, Profile::Teacher).await;
+    let student = server.login(server.student, Profile::Student).await;
+    let position = server.publish_homework(&teacher, "Fractions").await;
+    let body = server
+        .post(
+            &student,
+            "{ homework { edges { node { assignment { title } status } } } }",
+            json!({}),
+            Some(position),
+        )
+        .await;
+    let edge = &body["data"]["homework"]["edges"][0]["node"];
+    assert_eq!(edge["assignment"]["title"], "Fractions", "{body}");
+    assert_eq!(edge["status"], "MISSING");
+
+    // The teacher's gradebooks and the other student's homework are not the student's.
+    let body = server
+        .post(
+            &student,
+            "query($c: ID!) { gradebooks(classId: $c) { edges { cursor } } }",
+            json!({ "c": server.class.to_string() }),
+            None,
+        )
+        .await;
+    assert_eq!(code_of(&body), "FORBIDDEN", "{body}");
+    assert!(body["data"].is_null());
+    let body = server
+        .post(
+            &student,
+            "query($s: ID) { homework(studentId: $s) { edges { cursor } } }",
+            json!({ "s": server.other_student.to_string() }),
+            None,
+        )
+        .await;
+    assert_eq!(code_of(&body), "FORBIDDEN", "{body}");
+    assert!(body["data"].is_null());
+    // The teacher sees each student's status on their assignment.
+    let body = server
+        .post(
+            &teacher,
+            "{ assignments { edges { node { students { studentId status } } } } }",
+            json!({}),
+            Some(position),
+        )
+        .await;
+    let students = body["data"]["assignments"]["edges"][0]["node"]["students"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .len();
+    assert_eq!(students, 2);
+    server.stop().await;
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_connect(url: &str, token: &str) -> Ws {
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws_send(
+        &mut socket,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    assert_eq!(ws_next(&mut socket).await["type"], "connection_ack");
+    socket
+}
+
+async fn ws_send(socket: &mut Ws, value: Value) {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+async fn ws_next(socket: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("no WebSocket message within 20 s")
+            .expect("the WebSocket closed")
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_timeline_subscription_receives_what_a_mutation_causes() {
+    let server = start().await;
+    let teacher = server.login(server.teacher, Profile::Teacher).await;
+    let student = server.login(server.student, Profile::Student).await;
+    server
+        .projections
+        .wait_caught_up(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut socket = ws_connect(&server.ws_url, &student).await;
+    ws_send(
+        &mut socket,
+        json!({ "id": "t", "type": "subscribe", "payload": { "query": "subscription { timeline { type title } }" } }),
+    )
+    .await;
+    // The subscription starts listening once the server has it; publishing until a
+    // notification arrives avoids racing its start, and each one is new homework anyway.
+    let mut published = 0;
+    let next = loop {
+        published += 1;
+        server
+            .publish_homework(&teacher, &format!("Devoir {published}"))
+            .await;
+        let waited = tokio::time::timeout(Duration::from_millis(500), ws_next(&mut socket)).await;
+        if let Ok(next) = waited {
+            break next;
+        }
+        assert!(published < 20, "no notification after {published} homework");
+    };
+    assert_eq!(next["type"], "next", "{next}");
+    assert_eq!(
+        next["payload"]["data"]["timeline"]["type"],
+        "HOMEWORK_PUBLISHED"
+    );
+    let title = next["payload"]["data"]["timeline"]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(title.starts_with("Devoir "), "{title}");
+
+    // The director's register is not a student's to watch.
+    ws_send(
+        &mut socket,
+        json!({ "id": "r", "type": "subscribe", "payload": { "query": "subscription { replyRegister { kind } }" } }),
+    )
+    .await;
+    loop {
+        let message = ws_next(&mut socket).await;
+        if message["id"] == "r" {
+            // A refusal at the subscription's start comes as a `next` carrying the error (or,
+            // before execution, as an `error` message); either way with its code and no data.
+            let code = match message["type"].as_str() {
+                Some("next") => {
+                    assert!(message["payload"]["data"].is_null(), "{message}");
+                    message["payload"]["errors"][0]["extensions"]["code"].clone()
+                }
+                Some("error") => message["payload"][0]["extensions"]["code"].clone(),
+                _ => panic!("unexpected message {message}"),
+            };
+            assert_eq!(code, "FORBIDDEN", "{message}");
+            break;
+        }
+    }
+    server.stop().await;
+}
