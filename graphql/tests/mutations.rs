@@ -1108,6 +1108,34 @@ async fn accounts_classes_and_work_are_managed_and_changed() {
         json!({}),
     )
     .await;
+    let head = h.head();
+    let marked = h
+        .ok(
+            &student,
+            "mutation($p: Int!) { markNotificationsRead(upTo: $p) { events position } }",
+            json!({ "p": head }),
+        )
+        .await;
+    assert_eq!(
+        marked["markNotificationsRead"]["events"],
+        json!(["account.notifications_read"])
+    );
+    let beyond = h
+        .refused(
+            Some(&student),
+            "mutation($p: Int!) { markNotificationsRead(positions: [$p]) { events } }",
+            json!({ "p": head + 100 }),
+        )
+        .await;
+    assert_eq!(beyond, "INVALID");
+    let short = h
+        .refused(
+            Some(&h.admin_token),
+            "mutation($a: ID!) { setPassword(accountId: $a, password: \"court\") { events } }",
+            json!({ "a": class.student }),
+        )
+        .await;
+    assert_eq!(short, "INVALID");
 
     // Homework is amended and cancelled by its teacher only.
     let data = h

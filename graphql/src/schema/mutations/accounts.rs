@@ -13,6 +13,9 @@ use crate::app;
 use crate::auth::hash_password;
 use crate::errors::ApiError;
 
+/// The shortest password accepted (characters).
+pub const PASSWORD_CHARS_MIN: usize = 8;
+
 /// A new account.
 #[derive(InputObject)]
 pub struct CreateAccountInput {
@@ -167,6 +170,13 @@ impl AccountMutations {
             let view = env.view()?;
             env.actor(&view)?
         };
+        if password.chars().count() < PASSWORD_CHARS_MIN {
+            return Err(invalid(
+                "password",
+                format!("a password has at least {PASSWORD_CHARS_MIN} characters"),
+            )
+            .into());
+        }
         let phc = hash_password(password).await.map_err(|e| match e {
             ApiError::Invalid(m) => invalid("password", m),
             other => other,
@@ -306,6 +316,40 @@ impl AccountMutations {
         let command = AccountCommand::ErasePersonalData {
             account,
             ground: ErasureGround::OnRequest,
+        };
+        Ok(env
+            .run::<app::Account>(
+                "account",
+                account,
+                account::stream_id(account),
+                command,
+                actor,
+                command_id,
+            )
+            .await?)
+    }
+
+    /// Marks the viewer's notifications read: every one up to a log position ("mark all
+    /// read"), single ones by position, or both.
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        up_to: Option<u64>,
+        #[graphql(default)] positions: Vec<u64>,
+        command_id: Option<ID>,
+    ) -> async_graphql::Result<Written> {
+        let env = Env::of(ctx)?;
+        let command_id = super::command_id(command_id)?;
+        let actor = {
+            let view = env.view()?;
+            env.actor(&view)?
+        };
+        let account = actor.account;
+        let command = AccountCommand::MarkNotificationsRead {
+            account,
+            up_to,
+            positions,
+            log_head: env.app.store().head().position,
         };
         Ok(env
             .run::<app::Account>(
