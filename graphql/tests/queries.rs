@@ -3,41 +3,6 @@
 //! authorization matrix (each role asking for what it may not see gets FORBIDDEN or NOT_FOUND
 //! and nothing else), read-your-writes, and subscriptions receiving what a later write causes.
 
-/// The crate's own modules, under the names the schema files use (`crate::app`, …), so the
-/// query and subscription parts compile here before they are merged into the server's root.
-mod app {
-    pub use graphql::app::*;
-}
-mod auth {
-    pub use graphql::auth::*;
-}
-mod errors {
-    pub use graphql::errors::*;
-}
-mod http {
-    pub use graphql::http::*;
-}
-mod limits {
-    pub use graphql::limits::*;
-}
-#[allow(dead_code)]
-#[path = "../src/schema/facts.rs"]
-mod facts;
-#[allow(dead_code)]
-#[path = "../src/schema/mutations/mod.rs"]
-mod mutations;
-#[allow(dead_code)]
-#[path = "../src/schema/queries/mod.rs"]
-mod queries;
-#[allow(dead_code)]
-#[path = "../src/schema/subscriptions.rs"]
-mod subscriptions;
-mod schema {
-    pub(crate) use super::facts;
-    pub(crate) use super::mutations;
-    pub(crate) use super::queries;
-}
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -68,6 +33,7 @@ use graphql::app::{Aggregate, App, Clock};
 use graphql::auth::{Auth, ThrottleConfig, Viewer};
 use graphql::http::ReadAfter;
 use graphql::metrics::Metrics;
+use graphql::schema::{facts, queries, subscriptions};
 use jiff::Timestamp;
 use projections::{Projections, RunnerConfig};
 use serde_json::{Value, json};
