@@ -1144,3 +1144,131 @@ async fn the_register_subscription_tells_the_director_of_requests_and_deadlines(
     let item = next_item(&mut stream).await;
     assert_eq!(codes(&item), vec!["FORBIDDEN".to_owned()]);
 }
+
+#[tokio::test]
+async fn the_director_works_the_reports_queue_and_filters_the_audit_trail() {
+    let h = Harness::new().await;
+    let news = h
+        .space(SpaceKind::EstablishmentNews, "Actualités", vec![])
+        .await;
+    let reported = h.article(news, "Kermesse").await;
+    let other = h.article(news, "Cantine").await;
+    let report = PublicationCommand::Report {
+        publication: reported,
+        report: new_id(),
+        reason: Some(text("Mon nom y figure sans mon accord.")),
+    };
+    let student = Actor::new(h.people.student, Profile::Student)
+        .with_grant(h.school, Profile::Student)
+        .with_enrolment(h.class);
+    h.run::<graphql::app::Publication>(domain::publication::stream_id(reported), report, &student)
+        .await;
+    let token = h
+        .login(h.people.director, h.school, Profile::PublicationDirector)
+        .await;
+    let response = h
+        .query(
+            &token,
+            r#"query($p: ID!) {
+                reportsQueue { edges { node { publicationId reporterId reason withdrawnAt } } }
+                moderationQueue { edges { cursor } }
+                publication(id: $p) { status versions { title } reports { reportId } directorKnowledgeSince }
+                auditTrail(entityKind: PUBLICATION, entityId: $p, first: 100) { edges { node { eventType entities { kind id } } } }
+            }"#,
+            json!({ "p": reported.to_string() }),
+        )
+        .await;
+    let data = ok(&response);
+    let line = &data["reportsQueue"]["edges"][0]["node"];
+    assert_eq!(line["publicationId"], reported.to_string());
+    assert_eq!(line["reporterId"], h.people.student.to_string());
+    assert!(line["withdrawnAt"].is_null());
+    assert_eq!(data["moderationQueue"]["edges"], json!([]));
+    assert_eq!(data["publication"]["status"], "PUBLISHED");
+    assert_eq!(data["publication"]["reports"].as_array().unwrap().len(), 1);
+    assert!(data["publication"]["directorKnowledgeSince"].is_string());
+    // Filtered by entity: every entry names the reported publication, none the other one.
+    let entries = data["auditTrail"]["edges"].as_array().unwrap();
+    assert!(entries.len() >= 3, "{entries:?}");
+    for entry in entries {
+        let ids: Vec<&str> = entry["node"]["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&reported.to_string().as_str()), "{entry}");
+        assert!(!ids.contains(&other.to_string().as_str()), "{entry}");
+    }
+    // Filtered by type and actor.
+    let response = h
+        .query(
+            &token,
+            r#"query($a: ID) { auditTrail(actorId: $a, first: 100) { edges { node { actorId eventType } } } }"#,
+            json!({ "a": h.people.student.to_string() }),
+        )
+        .await;
+    let entries = ok(&response)["auditTrail"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["node"]["actorId"], h.people.student.to_string());
+    let response = h
+        .query(
+            &token,
+            r#"{ auditTrail(from: "2030-01-01T00:00:00Z", to: "2029-01-01T00:00:00Z") { edges { cursor } } }"#,
+            json!({}),
+        )
+        .await;
+    refused(&response, "INVALID");
+    // The queues, the trail and a publication's history are not a teacher's.
+    let teacher = h.login(h.people.teacher, h.school, Profile::Teacher).await;
+    for query in [
+        "{ reportsQueue { edges { cursor } } }",
+        "{ moderationQueue { edges { cursor } } }",
+        "{ auditTrail { edges { cursor } } }",
+    ] {
+        refused(&h.query(&teacher, query, json!({})).await, "FORBIDDEN");
+    }
+    let response = h
+        .query(
+            &teacher,
+            "query($p: ID!) { publication(id: $p) { status } }",
+            json!({ "p": reported.to_string() }),
+        )
+        .await;
+    refused(&response, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn the_log_integrity_is_for_administrators_and_analysts() {
+    let h = Harness::new().await;
+    let token = h
+        .login(h.people.admin, h.school, Profile::PlatformAdmin)
+        .await;
+    let response = h
+        .query(
+            &token,
+            "{ logIntegrity { intact records headPosition headHash damage { reason } } }",
+            json!({}),
+        )
+        .await;
+    let integrity = &ok(&response)["logIntegrity"];
+    assert_eq!(integrity["intact"], true);
+    assert_eq!(integrity["headPosition"], h.head());
+    assert_eq!(integrity["records"], h.head());
+    assert_eq!(integrity["headHash"], h.store.head().hash.to_hex());
+    assert!(integrity["damage"].is_null());
+    for (account, profile) in [
+        (h.people.student, Profile::Student),
+        (h.people.parent, Profile::Parent),
+        (h.people.teacher, Profile::Teacher),
+    ] {
+        let other = h.login(account, h.school, profile).await;
+        let response = h
+            .query(&other, "{ logIntegrity { intact } }", json!({}))
+            .await;
+        refused(&response, "FORBIDDEN");
+    }
+}
