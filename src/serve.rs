@@ -88,7 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             error.code()
         )
     })?;
-    let schema = schema::build(
+    let schema = schema::build_with_read_models(
         &config,
         SchemaDeps {
             app,
@@ -96,6 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             store: store.clone(),
             metrics: metrics.clone(),
         },
+        projections.clone(),
     );
     let lagging = projections.clone();
     let readiness = move || {

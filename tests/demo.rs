@@ -111,7 +111,7 @@ impl Server {
     fn wait_ready(&self) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
-            if let Ok((200, _)) = http(&self.addr, "GET", "/ready", None) {
+            if let Ok((200, _)) = http(&self.addr, "GET", "/ready", None, None) {
                 return;
             }
             assert!(Instant::now() < deadline, "the server never became ready");
@@ -120,8 +120,13 @@ impl Server {
     }
 
     fn graphql(&self, query: &str) -> Value {
+        self.graphql_as(None, query)
+    }
+
+    /// A GraphQL request, with a bearer token when given.
+    fn graphql_as(&self, token: Option<&str>, query: &str) -> Value {
         let body = serde_json::json!({ "query": query }).to_string();
-        let (status, body) = http(&self.addr, "POST", "/graphql", Some(&body)).unwrap();
+        let (status, body) = http(&self.addr, "POST", "/graphql", Some(&body), token).unwrap();
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
@@ -157,14 +162,19 @@ fn http(
     method: &str,
     path: &str,
     body: Option<&str>,
+    token: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let body = body.unwrap_or("");
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Accept: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         Accept: application/json\r\n{authorization}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut response = Vec::new();
@@ -276,6 +286,70 @@ fn the_demo_seeds_serves_stops_on_sigterm_and_restarts_with_everything() {
         );
     }
     server.wait_ready();
+
+    // Every printed login works, under the printed role.
+    let mut tokens = std::collections::HashMap::new();
+    for line in &logins {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (identifier, password) = (fields[fields.len() - 2], fields[fields.len() - 1]);
+        let answer = server.graphql_as(
+            None,
+            &format!(
+                r#"mutation {{ login(identifier: "{identifier}", password: "{password}") {{ token profile }} }}"#
+            ),
+        );
+        let token = answer["data"]["login"]["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{identifier} cannot log in: {answer}"));
+        let profile = answer["data"]["login"]["profile"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        tokens.insert(profile, token.to_owned());
+    }
+    assert_eq!(
+        tokens.len(),
+        9,
+        "nine distinct profiles: {:?}",
+        tokens.keys()
+    );
+
+    // The director's register holds one request of each demo case.
+    let register = server.graphql_as(
+        Some(&tokens["PUBLICATION_DIRECTOR"]),
+        "{ replyRegister { nodes { status timeLeftSeconds overdueBySeconds refusalGround } } }",
+    );
+    let nodes = register["data"]["replyRegister"]["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{register}"));
+    let count = |f: &dyn Fn(&Value) -> bool| nodes.iter().filter(|n| f(n)).count();
+    assert_eq!(
+        count(&|n| n["status"] == "PUBLISHED_ON_TIME"),
+        1,
+        "{register}"
+    );
+    assert_eq!(count(&|n| n["status"] == "REFUSED"), 1, "{register}");
+    assert_eq!(
+        count(&|n| n["status"] == "PENDING" && n["overdueBySeconds"].as_i64() > Some(0)),
+        1,
+        "one overdue: {register}"
+    );
+    assert_eq!(
+        count(&|n| n["status"] == "PENDING" && n["timeLeftSeconds"].as_i64() > Some(0)),
+        1,
+        "one with time left: {register}"
+    );
+
+    // The parent with two children sees both.
+    let children = server.graphql_as(Some(&tokens["PARENT"]), "{ children { givenName } }");
+    let names: Vec<&str> = children["data"]["children"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{children}"))
+        .iter()
+        .map(|c| c["givenName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{children}");
+
     let head = server.graphql("{ logHead { position hash } }");
     let position = head["data"]["logHead"]["position"].as_u64().unwrap();
     let hash = head["data"]["logHead"]["hash"].as_str().unwrap().to_owned();
