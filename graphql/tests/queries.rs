@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_graphql::{EmptyMutation, Request, Schema, Variables};
+use domain::absence::{AbsenceCommand, AbsenceKind};
 use domain::account::{self as account_domain, AccountCommand};
 use domain::class::ClassCommand;
 use domain::establishment::EstablishmentCommand;
 use domain::evaluation::{EvaluationCommand, Mark};
 use domain::homework::HomeworkCommand;
 use domain::ids::{
-    AccountId, AssignmentId, ClassId, ConversationId, DesignationId, EstablishmentId, EvaluationId,
-    MessageId, PublicationId, ReplyRequestId, SessionId, SpaceId,
+    AbsenceId, AccountId, AssignmentId, ClassId, ConversationId, DesignationId, EstablishmentId,
+    EvaluationId, MessageId, PublicationId, ReplyRequestId, SessionId, SlotId, SpaceId,
 };
 use domain::legal::{LegalCommand, NamedAccount};
 use domain::messaging::MessagingCommand;
@@ -23,8 +24,10 @@ use domain::publication::{PublicationCommand, SpaceCommand, SpaceKind};
 use domain::reply::{
     ContestedPassages, ContestedPublication, MessageKind, ReplyCommand, RequestContents,
 };
+use domain::timetable::TimetableCommand;
 use domain::values::{
-    Coefficient, EstablishmentKind, GradeValue, Login, Scale, SchoolYear, Sector, Text, Uai,
+    Coefficient, Day, EstablishmentKind, GradeValue, Login, Scale, SchoolYear, Sector, Text,
+    TimeRange, Uai,
 };
 use domain::{Actor, Profile};
 use eventlog::{EventStore, FileLog, LogConfig};
@@ -73,6 +76,8 @@ struct People {
     partner: AccountId,
     /// A student of the other school.
     stranger: AccountId,
+    /// The school's conseiller principal d'éducation.
+    staff: AccountId,
 }
 
 struct Harness {
@@ -149,6 +154,7 @@ impl Harness {
             analyst: new_id(),
             partner: new_id(),
             stranger: new_id(),
+            staff: new_id(),
         };
         let mut harness = Harness {
             schema,
@@ -271,6 +277,7 @@ impl Harness {
             (p.analyst, school, Profile::Analyst, "analyst"),
             (p.partner, school, Profile::Partner, "partner"),
             (p.stranger, other, Profile::Student, "stranger"),
+            (p.staff, school, Profile::Staff, "cpe"),
         ] {
             self.account(account, establishment, profile, login).await;
         }
@@ -1271,4 +1278,106 @@ async fn the_log_integrity_is_for_administrators_and_analysts() {
             .await;
         refused(&response, "FORBIDDEN");
     }
+}
+
+#[tokio::test]
+async fn absences_reach_the_family_and_the_staff_and_the_timetable_its_class() {
+    let h = Harness::new().await;
+    let absence = new_id::<AbsenceId>();
+    let record = AbsenceCommand::Record {
+        absence,
+        establishment: h.school,
+        class: h.class,
+        student: h.people.student,
+        kind: AbsenceKind::Absence {
+            from: Timestamp::from_second(START_S - 86_400).unwrap(),
+            to: Timestamp::from_second(START_S - 86_400 + 3600).unwrap(),
+        },
+        note: None,
+        student_in_class: true,
+    };
+    h.run::<graphql::app::Absence>(
+        domain::absence::stream_id(absence),
+        record,
+        &h.teacher_actor(),
+    )
+    .await;
+    let slot = TimetableCommand::AddSlot {
+        class: h.class,
+        establishment: h.school,
+        slot: new_id::<SlotId>(),
+        subject: text("Mathématiques"),
+        teacher: h.people.teacher,
+        room: Some(text("B12")),
+        day: Day::Monday,
+        time: TimeRange::new("08:00".parse().unwrap(), "09:00".parse().unwrap()).unwrap(),
+        teacher_assigned: true,
+        clashes_elsewhere: false,
+    };
+    h.run::<graphql::app::Timetable>(
+        domain::timetable::stream_id(h.class),
+        slot,
+        &h.admin_actor(),
+    )
+    .await;
+
+    let parent = h.login(h.people.parent, h.school, Profile::Parent).await;
+    let response = h
+        .query(
+            &parent,
+            r#"query($s: ID) {
+                absences(studentId: $s, toJustify: true) { edges { node { kind status } } }
+                timetable(studentId: $s, weekOf: "2027-01-13") { date subject room start end status }
+            }"#,
+            json!({ "s": h.people.student.to_string() }),
+        )
+        .await;
+    let data = ok(&response);
+    assert_eq!(
+        data["absences"]["edges"],
+        json!([{ "node": { "kind": "ABSENCE", "status": "UNJUSTIFIED" } }])
+    );
+    assert_eq!(
+        data["timetable"],
+        json!([{ "date": "2027-01-11", "subject": "Mathématiques", "room": "B12", "start": "08:00", "end": "09:00", "status": "AS_PLANNED" }])
+    );
+    // The staff follow absences up; a teacher does not.
+    let staff = h.login(h.people.staff, h.school, Profile::Staff).await;
+    let response = h
+        .query(
+            &staff,
+            "{ absencesToFollowUp { edges { node { studentId } } } justificationsToReview { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    let data = ok(&response);
+    assert_eq!(
+        data["absencesToFollowUp"]["edges"][0]["node"]["studentId"],
+        h.people.student.to_string()
+    );
+    assert_eq!(data["justificationsToReview"]["edges"], json!([]));
+    let teacher = h.login(h.people.teacher, h.school, Profile::Teacher).await;
+    refused(
+        &h.query(
+            &teacher,
+            "{ absencesToFollowUp { edges { cursor } } }",
+            json!({}),
+        )
+        .await,
+        "FORBIDDEN",
+    );
+    // A class's timetable: for its teacher, not for another class's family.
+    let query = r#"query($c: ID) { timetable(classId: $c, weekOf: "2027-01-13") { subject } }"#;
+    let response = h
+        .query(&teacher, query, json!({ "c": h.class.to_string() }))
+        .await;
+    assert_eq!(ok(&response)["timetable"][0]["subject"], "Mathématiques");
+    let stranger = h
+        .login(h.people.stranger, h.other_school, Profile::Student)
+        .await;
+    refused(
+        &h.query(&stranger, query, json!({ "c": h.class.to_string() }))
+            .await,
+        "FORBIDDEN",
+    );
 }
