@@ -1144,6 +1144,22 @@ async fn the_register_subscription_tells_the_director_of_requests_and_deadlines(
     let change = &ok(&item)["replyRegister"];
     assert_eq!(change["kind"], "DEADLINE_PASSED");
     assert!(change["entry"]["overdueBySeconds"].as_i64().unwrap() > 0);
+    // A late refusal changes the status.
+    let refuse = ReplyCommand::RefuseReply {
+        request: request_id,
+        ground: domain::reply::RefusalGround::Other,
+        note: Some(text("La réponse met en cause un tiers nommément.")),
+    };
+    h.run::<graphql::app::Reply>(
+        domain::reply::stream_id(request_id),
+        refuse,
+        &h.director_actor(),
+    )
+    .await;
+    let item = next_item(&mut stream).await;
+    let change = &ok(&item)["replyRegister"];
+    assert_eq!(change["kind"], "STATUS_CHANGED");
+    assert_eq!(change["entry"]["status"], "REFUSED");
     // Not the parent's to watch.
     let parent = h.login(h.people.parent, h.school, Profile::Parent).await;
     let request = Request::new("subscription { replyRegister { kind } }").data(h.viewer(&parent));
