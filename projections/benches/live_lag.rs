@@ -10,7 +10,8 @@
 //! position was announced is kept; the lag of an append is the time from its acknowledgement
 //! (durable, visible to subscribers) until every view announced a position at or past it.
 //!
-//! Run: `cargo bench -p projections --bench live_lag`.
+//! Run: `cargo bench -p projections --bench live_lag` (`ENT_BENCH_LIVE_WITHOUT=timeline` leaves
+//! read models out, by name, to see which one limits the lag).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,10 +69,16 @@ fn main() {
         );
         let db = sled::open(dir.path().join("views")).expect("sled opens");
         let started = Instant::now();
+        // `ENT_BENCH_LIVE_WITHOUT=timeline,audit` leaves read models out, to see what limits.
+        let without = std::env::var("ENT_BENCH_LIVE_WITHOUT").unwrap_or_default();
+        let read_models: Vec<_> = models::all()
+            .into_iter()
+            .filter(|p| !without.split(',').any(|name| name == p.name()))
+            .collect();
         let projections = Projections::start(
             db,
             log.clone() as Arc<dyn EventStore>,
-            models::all(),
+            read_models,
             RunnerConfig::default(),
         )
         .expect("the runner starts");

@@ -78,6 +78,9 @@ use uuid::Uuid;
 /// The seed of every benchmark log.
 pub const SEED: u64 = 2026;
 
+/// Part of the cached log's name: bump it whenever the generator changes what it writes.
+const GENERATOR_VERSION: u32 = 2;
+
 /// Target events per simulated student: sizes the population to the log.
 const EVENTS_PER_STUDENT: u64 = 50;
 
@@ -147,7 +150,9 @@ const SUMMARY_FILE: &str = "generated.txt";
 
 /// The log of `target_events` events for `seed`, generated once and then reused.
 pub fn cached_log(seed: u64, target_events: u64) -> LogInfo {
-    let dir = bench_data_dir().join(format!("region-seed{seed}-{target_events}"));
+    let dir = bench_data_dir().join(format!(
+        "region-v{GENERATOR_VERSION}-seed{seed}-{target_events}"
+    ));
     if let Some(info) = read_summary(&dir) {
         return info;
     }
@@ -792,7 +797,9 @@ impl Region {
             (EstablishmentKind::Lycee | EstablishmentKind::LyceeProfessionnel, Sector::Public) => {
                 (0.99, 2012, 2017)
             }
-            (EstablishmentKind::College, Sector::Public) => (0.97, 2014, 2019),
+            // Nine in ten by the 2018 school year, the rest since.
+            (EstablishmentKind::College, Sector::Public) if self.chance(0.9) => (0.99, 2013, 2018),
+            (EstablishmentKind::College, Sector::Public) => (0.99, 2019, 2023),
             (EstablishmentKind::Ecole, _) => (0.55, 2018, 2025),
             _ => (0.75, 2016, 2023),
         };
