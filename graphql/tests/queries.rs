@@ -1084,6 +1084,21 @@ async fn lists_page_with_cursors_and_refuse_oversized_pages() {
     refused(&response, "LIMIT_EXCEEDED");
 }
 
+/// Starts a subscription and lets it take its starting point (the resolver runs on the
+/// stream's first poll), before the test writes what it should report.
+async fn subscribe(
+    h: &Harness,
+    request: Request,
+) -> std::pin::Pin<Box<impl futures::Stream<Item = async_graphql::Response> + use<>>> {
+    let mut stream = Box::pin(h.schema.execute_stream(request));
+    let first = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
+    assert!(
+        first.is_err(),
+        "an item before anything happened: {first:?}"
+    );
+    stream
+}
+
 /// The next item of a subscription, within a generous bound.
 async fn next_item(
     stream: &mut (impl futures::Stream<Item = async_graphql::Response> + Unpin),
@@ -1102,7 +1117,7 @@ async fn the_timeline_subscription_receives_new_homework() {
     h.projections_caught_up().await;
     let request =
         Request::new("subscription { timeline { type title position } }").data(h.viewer(&token));
-    let mut stream = Box::pin(h.schema.execute_stream(request));
+    let mut stream = subscribe(&h, request).await;
     h.homework("Fractions").await;
     let item = next_item(&mut stream).await;
     assert_eq!(ok(&item)["timeline"]["type"], "HOMEWORK_PUBLISHED");
@@ -1127,7 +1142,7 @@ async fn the_register_subscription_tells_the_director_of_requests_and_deadlines(
         "subscription { replyRegister { kind requestId entry { status deadlineNear overdueBySeconds } } }",
     )
     .data(h.viewer(&token));
-    let mut stream = Box::pin(h.schema.execute_stream(request));
+    let mut stream = subscribe(&h, request).await;
     let request_id = h.reply_request(article).await;
     let item = next_item(&mut stream).await;
     let change = &ok(&item)["replyRegister"];
