@@ -1125,6 +1125,21 @@ async fn the_timeline_subscription_receives_new_homework() {
     h.homework("Proportions").await;
     let item = next_item(&mut stream).await;
     assert_eq!(ok(&item)["timeline"]["title"], "Proportions");
+    // From a position on: what the view already holds comes at once, then what follows.
+    let position = ok(&item)["timeline"]["position"].as_u64().unwrap();
+    let request = Request::new("subscription($p: Int) { timeline(afterPosition: $p) { title } }")
+        .variables(Variables::from_json(json!({ "p": position - 1 })))
+        .data(h.viewer(&token));
+    let mut from = Box::pin(h.schema.execute_stream(request));
+    assert_eq!(
+        ok(&next_item(&mut from).await)["timeline"]["title"],
+        "Proportions"
+    );
+    h.homework("Pourcentages").await;
+    assert_eq!(
+        ok(&next_item(&mut from).await)["timeline"]["title"],
+        "Pourcentages"
+    );
 }
 
 #[tokio::test]

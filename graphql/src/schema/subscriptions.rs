@@ -307,10 +307,14 @@ pub struct Subscriptions;
 
 #[Subscription]
 impl Subscriptions {
-    /// The viewer's new notifications as they happen, oldest first.
+    /// The viewer's new notifications as they happen, oldest first. `afterPosition` (a log
+    /// position, e.g. the head the client last read) starts the stream from the events after
+    /// it, sending at once those already in the view, so nothing falls between a query and
+    /// the subscription; without it, the stream starts from what the view holds now.
     async fn timeline(
         &self,
         ctx: &Context<'_>,
+        after_position: Option<u64>,
     ) -> async_graphql::Result<impl Stream<Item = Item<Notification>> + use<>> {
         let reads = Reads::of(ctx, None)?;
         let handle = reads
@@ -319,13 +323,17 @@ impl Subscriptions {
             .map_err(view_error)?;
         let rx = handle.watch();
         let account = reads.actor.account;
-        let view = handle.view().map_err(view_error)?;
-        let last = timeline_model::notifications(&view, account, 1)
-            .map_err(store_error)?
-            .first()
-            .map_or(0, |n| n.position);
-        drop(view);
-        let feed = TimelineFeed {
+        let last = match after_position {
+            Some(position) => position,
+            None => {
+                let view = handle.view().map_err(view_error)?;
+                timeline_model::notifications(&view, account, 1)
+                    .map_err(store_error)?
+                    .first()
+                    .map_or(0, |n| n.position)
+            }
+        };
+        let mut feed = TimelineFeed {
             handle,
             rx,
             account,
@@ -333,6 +341,13 @@ impl Subscriptions {
             queue: VecDeque::new(),
             done: false,
         };
+        if after_position.is_some() {
+            let already = feed.read_new()?;
+            if let Some(newest) = already.last() {
+                feed.last = newest.position;
+            }
+            feed.queue.extend(already);
+        }
         Ok(futures::stream::unfold(feed, TimelineFeed::next))
     }
 
