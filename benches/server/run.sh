@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# The server benchmarks of `ent serve`, in one run, on 127.0.0.1 only:
+#
+# 1. a release `ent serve --demo` on a fresh temporary data directory;
+# 2. the parent's dashboard query (both children, each with classes, grades and averages,
+#    homework and this week's timetable), at 64 connections, and beside it, in the same run,
+#    a plain axum endpoint (benches/server/plain_axum) serving that query's captured JSON
+#    answer from memory: the HTTP stack's own limit;
+# 3. a mix of queries and durable mutations at 64 connections: 58 connections run the
+#    teacher's dashboard query while 6 others, one per demo account, record service visits
+#    (`recordVisit`, one event appended and fsynced per request) — two wrk processes at once,
+#    so each kind keeps its own latency histogram; the achieved share of mutations is printed;
+# 4. the peak memory (VmHWM) of `ent serve` with the demo académie after all that load, and
+#    with a generated région (projections/benches/gen) of about 100,000 accounts, once its
+#    read models have caught up with the log.
+#
+# The load tool is wrk (Debian package), driven by benches/server/graphql.lua. wrk and the
+# server share the machine's cores; with ENT_BENCH_PIN=1 (the default) the server under test
+# runs on CPU 0 and wrk on CPU 1 (taskset), so neither steals the other's core.
+#
+# Usage: benches/server/run.sh            (writes benches/results/server.md)
+# Environment:
+#   ENT_BENCH_SECONDS       seconds per measurement (default 15; a 2 s warm-up precedes each)
+#   ENT_BENCH_REGION_EVENTS events of the generated région (default 2000000: about 100,000
+#                           accounts at 50 events per student); 0 skips the région
+#   ENT_BENCH_PIN           1 pins server and wrk to separate CPUs (default), 0 does not
+#   ENT_BENCH_OUT           where the Markdown figures go
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE="$ROOT/benches/server"
+SECONDS_EACH=${ENT_BENCH_SECONDS:-15}
+WARMUP_SECONDS=2
+CONNECTIONS=64
+MUTATION_CONNECTIONS=6
+QUERY_CONNECTIONS=$((CONNECTIONS - MUTATION_CONNECTIONS))
+REGION_EVENTS=${ENT_BENCH_REGION_EVENTS:-2000000}
+PIN=${ENT_BENCH_PIN:-1}
+OUT=${ENT_BENCH_OUT:-$ROOT/benches/results/server.md}
+READY_TIMEOUT_S=1800
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ent-server-bench.XXXXXX")
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { echo "== $*" >&2; }
+fail() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+# --- tools -------------------------------------------------------------------------------------
+
+if ! command -v wrk >/dev/null; then
+  say "installing wrk (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
+  fi
+fi
+for tool in curl jq; do
+  command -v "$tool" >/dev/null || fail "$tool is needed (apt-get install $tool)"
+done
+
+server_cpu=()
+load_cpu=()
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  server_cpu=(taskset -c 0)
+  load_cpu=(taskset -c 1)
+fi
+
+say "building ent (release) and the plain axum baseline"
+(cd "$ROOT" && cargo build --release --quiet --bin ent)
+(cd "$HERE/plain_axum" && CARGO_TARGET_DIR="$ROOT/target/plain_axum" cargo build --release --quiet)
+ENT="$ROOT/target/release/ent"
+PLAIN="$ROOT/target/plain_axum/release/plain_axum"
+
+# --- helpers -----------------------------------------------------------------------------------
+
+# start NAME COMMAND...: starts a server in the background, waits for its "listening on" line;
+# sets PID and ADDR.
+start() {
+  local name=$1
+  shift
+  "${server_cpu[@]}" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  PID=$!
+  PIDS+=("$PID")
+  local waited=0
+  until grep -q '^listening on http://' "$WORK/$name.out" 2>/dev/null; do
+    kill -0 "$PID" 2>/dev/null || fail "$name exited: $(tail -5 "$WORK/$name.err")"
+    sleep 0.2
+    waited=$((waited + 1))
+    [ "$waited" -lt $((READY_TIMEOUT_S * 5)) ] || fail "$name never printed its address"
+  done
+  ADDR=$(sed -n 's|^listening on http://||p' "$WORK/$name.out" | head -1)
+}
+
+# stop PID: SIGTERM, and wait for the exit.
+stop() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# wait_ready ADDR: polls /ready until 200; prints the seconds waited.
+wait_ready() {
+  local started
+  started=$(date +%s.%N)
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$1/ready")" = 200 ]; do
+    sleep 0.2
+    [ "$(echo "$(date +%s.%N) - $started < $READY_TIMEOUT_S" | bc)" = 1 ] ||
+      fail "http://$1 never became ready"
+  done
+  echo "$(date +%s.%N) - $started" | bc
+}
+
+# body QUERY: a GraphQL request body.
+body() { jq -cn --arg q "$1" '{query: $q}'; }
+
+# gql ADDR TOKEN QUERY: the JSON answer.
+gql() {
+  local auth=()
+  [ -n "$2" ] && auth=(-H "Authorization: Bearer $2")
+  curl -s "http://$1/graphql" -H 'Content-Type: application/json' \
+    -H 'Accept: application/graphql-response+json' "${auth[@]}" --data-binary "$(body "$3")"
+}
+
+# login ADDR IDENTIFIER PASSWORD: a bearer token.
+login() {
+  local q
+  q=$(jq -rn --arg i "$2" --arg p "$3" '"mutation { login(identifier: \($i|tojson), password: \($p|tojson)) { token } }"')
+  gql "$1" "" "$q" | jq -er '.data.login.token' || fail "cannot log in as $2"
+}
+
+# vmhwm PID: peak resident set in KiB.
+vmhwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+vmrss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# load NAME ADDR THREADS CONNECTIONS SECONDS BODY_FILE TOKENS: one wrk run; prints its RESULT
+# line (and keeps wrk's whole output in $WORK/NAME.wrk).
+load() {
+  WRK_BODY_FILE=$6 WRK_TOKENS=$7 "${load_cpu[@]}" wrk -t "$3" -c "$4" -d "${5}s" --timeout 10s \
+    --latency -s "$HERE/graphql.lua" "http://$2" >"$WORK/$1.wrk" 2>&1 ||
+    fail "wrk failed: $(cat "$WORK/$1.wrk")"
+  grep '^RESULT' "$WORK/$1.wrk" || fail "wrk printed no result: $(cat "$WORK/$1.wrk")"
+}
+
+# field LINE NAME: one number of a RESULT line.
+field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<" $1"; }
+rps() { echo "scale=0; $(field "$1" requests) * 1000000 / $(field "$1" duration_us)" | bc; }
+ms() { echo "scale=2; $(field "$1" "$2") / 1000" | bc | sed 's/^\./0./'; }
+ratio() { echo "scale=2; $1 / $2" | bc | sed 's/^\./0./'; }
+
+# metric TEXT NAME: one sample of a /metrics snapshot, by its full name (labels included).
+metric() { awk -v n="$2" '$1 == n {print $2}' <<<"$1"; }
+
+# --- the demo académie -------------------------------------------------------------------------
+
+say "seeding the demo académie (ent serve --demo)"
+seed_started=$(date +%s.%N)
+start demo "$ENT" serve --demo --data "$WORK/demo" --listen 127.0.0.1:0
+DEMO_PID=$PID
+DEMO=$ADDR
+# The logins follow the address; wait for the last one.
+until [ "$(sed -n '/^demo logins/,$p' "$WORK/demo.out" | tail -n +2 | wc -l)" -ge 9 ]; do sleep 0.2; done
+wait_ready "$DEMO" >/dev/null
+seed_s=$(echo "$(date +%s.%N) - $seed_started" | bc)
+say "demo serving on $DEMO after ${seed_s} s"
+
+# "  role words…   identifier   password": the last two words are the credentials.
+declare -A ID PW
+while read -r line; do
+  words=($line)
+  n=${#words[@]}
+  role="${words[*]:0:n-2}"
+  ID[$role]=${words[n - 2]}
+  PW[$role]=${words[n - 1]}
+done < <(sed -n '/^demo logins/,$p' "$WORK/demo.out" | tail -n +2)
+
+PARENT=$(login "$DEMO" "${ID[parent]}" "${PW[parent]}")
+TEACHER=$(login "$DEMO" "${ID[teacher]}" "${PW[teacher]}")
+
+DASHBOARD='{ children { id givenName familyName
+  classes { id name year }
+  grades { grades { subject title date scale coefficient mark { kind value } comment corrected }
+           subjectAverages { subject average } overallAverage }
+  homework(first: 20) { edges { node { status assignment { id subject title dueAt instructions }
+                                       submission { id versions { version handedInAt late } } } } }
+  timetable { date start end subject room status reason } } }'
+body "$DASHBOARD" >"$WORK/dashboard.body"
+gql "$DEMO" "$PARENT" "$DASHBOARD" >"$WORK/dashboard.json"
+jq -e '(.errors | not) and (.data.children | length == 2)' "$WORK/dashboard.json" >/dev/null ||
+  fail "the parent's dashboard failed: $(head -c 600 "$WORK/dashboard.json")"
+dashboard_bytes=$(wc -c <"$WORK/dashboard.json")
+dashboard_shape=$(jq -r '[.data.children[] | "\(.grades.grades | length) grades, \(.homework.edges | length) homework, \(.timetable | length) lessons"] | join("; ")' "$WORK/dashboard.json")
+
+TEACHER_DASHBOARD='{ me { givenName familyName teaches { id name subject } }
+  assignments(first: 10) { edges { node { assignment { id title dueAt } students { studentId status versions } } } }
+  conversations(first: 10) { edges { node { id subject unread } } }
+  unreadNotifications }'
+body "$TEACHER_DASHBOARD" >"$WORK/teacher.body"
+gql "$DEMO" "$TEACHER" "$TEACHER_DASHBOARD" >"$WORK/teacher.json"
+jq -e '.errors | not' "$WORK/teacher.json" >/dev/null ||
+  fail "the teacher's dashboard failed: $(head -c 600 "$WORK/teacher.json")"
+teacher_bytes=$(wc -c <"$WORK/teacher.json")
+
+# The mutation: a visit to a service, by distinct accounts (one connection each, so no two
+# requests in flight ever write to one account's stream at once).
+VISIT='mutation { recordVisit(service: HOMEWORK) { position events } }'
+body "$VISIT" >"$WORK/visit.body"
+visitors=()
+for role in teacher parent student "staff (vie scolaire)" "establishment admin" "publication director" \
+  "partner company" analyst "platform admin"; do
+  [ "${#visitors[@]}" -lt "$MUTATION_CONNECTIONS" ] || break
+  token=$(login "$DEMO" "${ID[$role]}" "${PW[$role]}")
+  if gql "$DEMO" "$token" "$VISIT" | jq -e '(.errors | not) and (.data.recordVisit.events | length == 1)' >/dev/null; then
+    visitors+=("$token")
+  fi
+done
+[ "${#visitors[@]}" -eq "$MUTATION_CONNECTIONS" ] ||
+  fail "only ${#visitors[@]} demo accounts may record a visit"
+VISITORS=$(
+  IFS=,
+  echo "${visitors[*]}"
+)
+
+say "plain axum baseline serving the captured dashboard answer"
+start plain "$PLAIN" 127.0.0.1:0 "$WORK/dashboard.json"
+PLAIN_PID=$PID
+PLAIN_ADDR=$ADDR
+cmp -s <(curl -s "http://$PLAIN_ADDR/graphql" --data-binary @"$WORK/dashboard.body") "$WORK/dashboard.json" ||
+  fail "the baseline does not serve the captured answer"
+
+say "plain endpoint, ${SECONDS_EACH} s at $CONNECTIONS connections"
+load warm "$PLAIN_ADDR" 2 "$CONNECTIONS" "$WARMUP_SECONDS" "$WORK/dashboard.body" "" >/dev/null
+plain=$(load plain "$PLAIN_ADDR" 2 "$CONNECTIONS" "$SECONDS_EACH" "$WORK/dashboard.body" "")
+stop "$PLAIN_PID"
+
+say "parent's dashboard, ${SECONDS_EACH} s at $CONNECTIONS connections"
+load warm "$DEMO" 2 "$CONNECTIONS" "$WARMUP_SECONDS" "$WORK/dashboard.body" "$PARENT" >/dev/null
+dash=$(load dashboard "$DEMO" 2 "$CONNECTIONS" "$SECONDS_EACH" "$WORK/dashboard.body" "$PARENT")
+
+say "mix: teacher's dashboard ($QUERY_CONNECTIONS connections) + recordVisit ($MUTATION_CONNECTIONS connections), ${SECONDS_EACH} s"
+load warm "$DEMO" 2 "$QUERY_CONNECTIONS" "$WARMUP_SECONDS" "$WORK/teacher.body" "$TEACHER" >/dev/null
+head_before=$(gql "$DEMO" "" '{ logHead { position } }' | jq -r .data.logHead.position)
+metrics_before=$(curl -s "http://$DEMO/metrics")
+load mix_queries "$DEMO" 2 "$QUERY_CONNECTIONS" "$SECONDS_EACH" "$WORK/teacher.body" "$TEACHER" >"$WORK/mixq.result" &
+queries_job=$!
+load mix_mutations "$DEMO" "$MUTATION_CONNECTIONS" "$MUTATION_CONNECTIONS" "$SECONDS_EACH" "$WORK/visit.body" "$VISITORS" >"$WORK/mixm.result"
+wait "$queries_job"
+mixq=$(cat "$WORK/mixq.result")
+mixm=$(cat "$WORK/mixm.result")
+head_after=$(gql "$DEMO" "" '{ logHead { position } }' | jq -r .data.logHead.position)
+metrics_after=$(curl -s "http://$DEMO/metrics")
+appended=$((head_after - head_before))
+appends_before=$(metric "$metrics_before" eventlog_append_duration_seconds_count)
+appends_after=$(metric "$metrics_after" eventlog_append_duration_seconds_count)
+grep -E '^eventlog_append_duration_seconds_bucket' <<<"$metrics_after" >"$WORK/append-buckets.after" || true
+grep -E '^eventlog_append_duration_seconds_bucket' <<<"$metrics_before" >"$WORK/append-buckets.before" || true
+
+demo_hwm=$(vmhwm "$DEMO_PID")
+demo_rss=$(vmrss "$DEMO_PID")
+demo_events=$(gql "$DEMO" "" '{ logHead { position } }' | jq -r .data.logHead.position)
+stop "$DEMO_PID"
+
+# --- a generated région ------------------------------------------------------------------------
+
+region_line="not measured (ENT_BENCH_REGION_EVENTS=0)"
+if [ "$REGION_EVENTS" -gt 0 ]; then
+  say "generating (or reusing) a région of $REGION_EVENTS events with projections/benches/gen"
+  # The replay benchmark writes the région's log once under target/bench-data/ (kept between
+  # runs) before measuring replays over it.
+  (cd "$ROOT" && ENT_BENCH_EVENTS=$REGION_EVENTS cargo bench --quiet -p projections --bench replay \
+    >"$WORK/region-gen.out" 2>&1) || fail "generating the région failed: $(tail -5 "$WORK/region-gen.out")"
+  generated=$(ls -d "$ROOT"/target/bench-data/region-v*-seed*-"$REGION_EVENTS" | sort -V | tail -1)
+  [ -f "$generated/generated.txt" ] || fail "no generated région under target/bench-data"
+  region_accounts=$(awk '$1 == "accounts" {print $2}' "$generated/generated.txt")
+  region_establishments=$(awk '$1 == "populated" {print $2}' "$generated/generated.txt")
+  # A copy, so the server's own appends never touch the cached log.
+  mkdir -p "$WORK/region"
+  cp -r "$generated" "$WORK/region/log"
+  rm -f "$WORK/region/log/LOCK" "$WORK/region/log/generated.txt"
+  say "ent serve over the région ($region_accounts accounts): waiting for the read models"
+  start region "$ENT" serve --data "$WORK/region" --listen 127.0.0.1:0
+  REGION_PID=$PID
+  ready_s=$(wait_ready "$ADDR")
+  region_hwm_ready=$(vmhwm "$REGION_PID")
+  region_rss_ready=$(vmrss "$REGION_PID")
+  stop "$REGION_PID"
+  region_line=$(printf '%s events, %s accounts (%s populated establishments): ready after %.0f s of catching up; VmHWM %s MiB, VmRSS %s MiB once ready' \
+    "$REGION_EVENTS" "$region_accounts" "$region_establishments" "$ready_s" \
+    "$((region_hwm_ready / 1024))" "$((region_rss_ready / 1024))")
+fi
+
+# --- the report --------------------------------------------------------------------------------
+
+plain_rps=$(rps "$plain")
+dash_rps=$(rps "$dash")
+mixq_rps=$(rps "$mixq")
+mixm_rps=$(rps "$mixm")
+mutation_share=$(echo "scale=1; 100 * $mixm_rps / ($mixq_rps + $mixm_rps)" | bc | sed 's/^\./0./')
+row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" "$(rps "$3")" "$(ms "$3" p50_us)" "$(ms "$3" p99_us)" "$(ms "$3" max_us)" "$(field "$3" failed)/$(field "$3" requests)"; }
+pinning="unpinned (server and wrk share both cores)"
+[ "${#server_cpu[@]}" -gt 0 ] && pinning="server on CPU 0, wrk on CPU 1 (taskset)"
+
+{
+  echo "## Server (ent serve)"
+  echo
+  echo "Run: \`benches/server/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $pinning;"
+  echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${SECONDS_EACH} s per measurement after a ${WARMUP_SECONDS} s warm-up, $CONNECTIONS connections, 127.0.0.1."
+  echo "Demo académie: $demo_events events after the run, seeded and ready in ${seed_s%.*} s."
+  echo "Parent's dashboard answer: $dashboard_bytes bytes ($dashboard_shape)."
+  echo "Teacher's dashboard answer: $teacher_bytes bytes."
+  echo
+  echo "| measurement | connections | requests/s | p50 ms | p99 ms | max ms | failed/requests |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  row "plain axum, captured dashboard JSON from memory (baseline)" "$CONNECTIONS" "$plain"
+  row "parent's dashboard query (ent serve)" "$CONNECTIONS" "$dash"
+  row "mix: teacher's dashboard query" "$QUERY_CONNECTIONS" "$mixq"
+  row "mix: recordVisit mutation (durable)" "$MUTATION_CONNECTIONS" "$mixm"
+  echo
+  echo "| target | measured | met |"
+  echo "|---|---:|---|"
+  r=$(ratio "$dash_rps" "$plain_rps")
+  echo "| dashboard / plain endpoint throughput ≥ 0.5 | $r | $([ "$(echo "$r >= 0.5" | bc)" = 1 ] && echo yes || echo no) |"
+  p=$(ms "$dash" p99_us)
+  echo "| dashboard p99 < 10 ms | $p ms | $([ "$(echo "$p < 10" | bc)" = 1 ] && echo yes || echo no) |"
+  p=$(ms "$mixm" p99_us)
+  echo "| mutations p99 < 20 ms (durable) | $p ms | $([ "$(echo "$p < 20" | bc)" = 1 ] && echo yes || echo no) |"
+  echo
+  echo "Mix: mutations were $mutation_share % of the requests served; the log grew by $appended events"
+  echo "($((appends_after - appends_before)) appends by the server's own count) during the mix."
+  echo
+  echo "Peak memory (VmHWM of the \`ent serve\` process):"
+  echo
+  echo "- demo académie, after seeding and all the load above: $((demo_hwm / 1024)) MiB (VmRSS at the end $((demo_rss / 1024)) MiB);"
+  echo "- generated région: $region_line."
+} | tee "$OUT"
+
+{
+  echo
+  echo "Append latency histogram during the run (server's /metrics, cumulative, before → after):"
+  paste -d' ' "$WORK/append-buckets.before" "$WORK/append-buckets.after" | awk '{print "  " $1 " " $2 " -> " $4}'
+} >&2
