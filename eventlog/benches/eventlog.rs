@@ -11,7 +11,8 @@
 //! `cargo bench -p eventlog --bench eventlog`; it prints a Markdown table.
 //!
 //! Environment: `EVENTLOG_BENCH_DIR` (where the temporary logs go; default the cargo target
-//! temporary directory), `EVENTLOG_BENCH_SECONDS` (duration of each throughput run, default 3),
+//! temporary directory), `EVENTLOG_BENCH_SECONDS` (duration of each throughput run, default 2),
+//! `EVENTLOG_BENCH_ROUNDS` (rounds of every measure, medians are reported; default 3),
 //! `EVENTLOG_BENCH_10M=1` (also build and open a 10-million-event log, about 3 GB).
 
 use std::io::Write;
@@ -29,15 +30,25 @@ use uuid::Uuid;
 const PAYLOAD_BYTES: usize = 200;
 const WRITER_COUNTS: [usize; 3] = [1, 16, 256];
 
+/// A UUID v7 from the clock and user-space randomness. `Uuid::now_v7` asks the kernel for
+/// random bytes on every call, which at these rates costs more than the append being measured.
+fn fast_uuid_v7() -> Uuid {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand::random()).into_uuid()
+}
+
 fn event() -> ProposedEvent {
     ProposedEvent {
-        event_id: Uuid::now_v7(),
+        event_id: fast_uuid_v7(),
         event_type: "HomeworkHandedIn".into(),
         schema_version: 1,
         metadata: Metadata {
-            actor_id: Some(Uuid::now_v7()),
+            actor_id: Some(fast_uuid_v7()),
             actor_role: "student".into(),
-            correlation_id: Some(Uuid::now_v7()),
+            correlation_id: Some(fast_uuid_v7()),
             causation_id: None,
         },
         payload: vec![0x5a; PAYLOAD_BYTES],
@@ -50,31 +61,60 @@ fn bench_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
 }
 
+fn rounds() -> usize {
+    std::env::var("EVENTLOG_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3usize)
+        .max(1)
+}
+
 fn seconds() -> Duration {
     let s = std::env::var("EVENTLOG_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(3.0);
+        .unwrap_or(2.0);
     Duration::from_secs_f64(s)
 }
 
-/// One row of the result table.
-struct Row {
+/// The samples of one measure, over the rounds, in the order measures were first taken.
+struct Measure {
     what: String,
-    figure: String,
-    /// The figure as a number, for ratios.
-    value: f64,
+    unit: &'static str,
+    samples: Vec<f64>,
 }
 
-fn row(rows: &mut Vec<Row>, what: impl Into<String>, value: f64, unit: &str) {
-    let what = what.into();
-    let figure = format!("{} {unit}", human(value));
-    println!("{what}: {figure}");
-    rows.push(Row {
-        what,
-        figure,
-        value,
-    });
+impl Measure {
+    fn median(&self) -> f64 {
+        let mut v = self.samples.clone();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+}
+
+#[derive(Default)]
+struct Results(Vec<Measure>);
+
+impl Results {
+    fn add(&mut self, what: impl Into<String>, value: f64, unit: &'static str) {
+        let what = what.into();
+        println!("{what}: {} {unit}", human(value));
+        match self.0.iter_mut().find(|m| m.what == what) {
+            Some(m) => m.samples.push(value),
+            None => self.0.push(Measure {
+                what,
+                unit,
+                samples: vec![value],
+            }),
+        }
+    }
+
+    fn median(&self, what: &str) -> f64 {
+        self.0
+            .iter()
+            .find(|m| m.what == what)
+            .map_or(f64::NAN, Measure::median)
+    }
 }
 
 fn human(v: f64) -> String {
@@ -153,7 +193,7 @@ async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> f64
             let stream = StreamId::new(format!("student-{w}")).unwrap();
             while !stop.load(Ordering::Relaxed) {
                 log.append(AppendRequest::single(
-                    Uuid::now_v7(),
+                    fast_uuid_v7(),
                     stream.clone(),
                     ExpectedVersion::Any,
                     vec![event()],
@@ -213,15 +253,16 @@ fn sled_appends(dir: &Path, writers: usize, duration: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// Fills a log with `events` events of 200 bytes in appends of 256 events to 10,000 streams,
-/// from 8 concurrent tasks so group commit makes big batches.
+/// Fills a log with `events` events of 200 bytes, one per append (the worst case for the
+/// index, which holds an entry per append), to 10,000 streams, from 256 concurrent tasks so
+/// group commit makes big batches.
 async fn fill(dir: &Path, events: u64) {
     let log = Arc::new(FileLog::open(dir, LogConfig::default()).unwrap());
-    let per_append = 256u64;
+    let per_append = 1u64;
     let appends = events / per_append;
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..256 {
         let log = log.clone();
         let next = next.clone();
         tasks.push(tokio::spawn(async move {
@@ -233,7 +274,7 @@ async fn fill(dir: &Path, events: u64) {
                 let stream = StreamId::new(format!("student-{}", i % 10_000)).unwrap();
                 let events = (0..per_append).map(|_| event()).collect();
                 log.append(AppendRequest::single(
-                    Uuid::now_v7(),
+                    fast_uuid_v7(),
                     stream,
                     ExpectedVersion::Any,
                     events,
@@ -250,7 +291,7 @@ async fn fill(dir: &Path, events: u64) {
     if rest > 0 {
         let events = (0..rest).map(|_| event()).collect();
         log.append(AppendRequest::single(
-            Uuid::now_v7(),
+            fast_uuid_v7(),
             StreamId::new("student-rest").unwrap(),
             ExpectedVersion::Any,
             events,
@@ -276,71 +317,101 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-/// Builds a log of `events`, then measures opening it (indexes persisted, warm page cache) and
-/// scanning it whole with `read_all(1)`.
-async fn open_and_scan(root: &Path, events: u64, rows: &mut Vec<Row>) {
+/// Builds a log of `events`, then measures, `rounds` times, opening it (indexes persisted,
+/// warm page cache) and scanning it whole with `read_all(1)`, then 1000 seeks.
+async fn open_and_scan(root: &Path, events: u64, rounds: usize, results: &mut Results) {
     let dir = tempfile::tempdir_in(root).unwrap();
-    let label = if events >= 1_000_000 {
-        format!("{}M", events / 1_000_000)
-    } else {
-        events.to_string()
-    };
+    let label = format!("{}M", events / 1_000_000);
     let start = Instant::now();
     fill(dir.path(), events).await;
     let fill_s = start.elapsed().as_secs_f64();
+    // Let the kernel write back what the fill left dirty, so the first open does not compete
+    // with gigabytes of writeback.
+    let _ = std::process::Command::new("sync").status();
     println!(
         "filled a {label}-event log ({} MB on disk) in {fill_s:.1} s",
         dir_bytes(dir.path()) / 1_000_000
     );
-    row(
-        rows,
-        format!("fill {label} events (appends of 256 events, 8 tasks)"),
+    results.add(
+        format!("fill {label} events (one event per append, 256 tasks)"),
         events as f64 / fill_s,
         "events/s",
     );
-    let start = Instant::now();
-    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
-    let open_s = start.elapsed().as_secs_f64();
-    assert_eq!(log.head().position, events);
-    row(rows, format!("open a {label}-event log"), open_s, "s");
-    let start = Instant::now();
-    let mut count = 0u64;
-    let mut bytes = 0usize;
-    for record in log.read_all(1).unwrap() {
-        bytes += record.unwrap().payload.len();
-        count += 1;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+        let open_s = start.elapsed().as_secs_f64();
+        assert_eq!(log.head().position, events);
+        results.add(format!("open a {label}-event log"), open_s, "s");
+        let start = Instant::now();
+        let mut count = 0u64;
+        let mut bytes = 0usize;
+        for record in log.read_all(1).unwrap() {
+            bytes += record.unwrap().payload.len();
+            count += 1;
+        }
+        let scan_s = start.elapsed().as_secs_f64();
+        assert_eq!(count, events);
+        assert_eq!(bytes, events as usize * PAYLOAD_BYTES);
+        results.add(
+            format!("read_all scan of the {label}-event log"),
+            events as f64 / scan_s,
+            "events/s",
+        );
+        let start = Instant::now();
+        let seeks = 1000u64;
+        for i in 0..seeks {
+            let from = 1 + (i * 7919 * 1013) % events;
+            let first = log.read_all(from).unwrap().next().unwrap().unwrap();
+            assert_eq!(first.position, from);
+        }
+        results.add(
+            format!("read_all(n) seek + first record, {label}-event log"),
+            start.elapsed().as_secs_f64() * 1e6 / seeks as f64,
+            "µs",
+        );
+        drop(log);
     }
-    let scan_s = start.elapsed().as_secs_f64();
-    assert_eq!(count, events);
-    assert_eq!(bytes, events as usize * PAYLOAD_BYTES);
-    row(
-        rows,
-        format!("read_all scan of the {label}-event log"),
-        events as f64 / scan_s,
-        "events/s",
+}
+
+/// The worst case for opening: a last segment filled to the default 64 MiB, which opening
+/// reads whole (checksums, chain links) to index it in memory.
+async fn open_full_segment(root: &Path, rounds: usize, results: &mut Results) {
+    let dir = tempfile::tempdir_in(root).unwrap();
+    fill(dir.path(), 150_000).await;
+    let segments = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".log")
+        })
+        .count();
+    println!(
+        "a 150,000-event log: {segments} segment(s), {} MB",
+        dir_bytes(dir.path()) / 1_000_000
     );
-    let start = Instant::now();
-    let seeks = 1000u64;
-    for i in 0..seeks {
-        let from = 1 + (i * 7919 * 1013) % events;
-        let first = log.read_all(from).unwrap().next().unwrap().unwrap();
-        assert_eq!(first.position, from);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+        results.add(
+            "open a log whose last segment is full (150,000 events, 63 MB)",
+            start.elapsed().as_secs_f64(),
+            "s",
+        );
+        drop(log);
     }
-    row(
-        rows,
-        format!("read_all(n) seek + first record, {label}-event log"),
-        start.elapsed().as_secs_f64() * 1e6 / seeks as f64,
-        "µs",
-    );
-    drop(log);
 }
 
 fn main() {
     let root = bench_root();
     std::fs::create_dir_all(&root).unwrap();
     let duration = seconds();
+    let rounds = rounds();
     println!(
-        "benchmark directory: {} ({} s per throughput run)",
+        "benchmark directory: {} ({rounds} rounds, {} s per throughput run)",
         root.display(),
         duration.as_secs_f64()
     );
@@ -348,76 +419,80 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut rows = Vec::new();
-
-    let dir = tempfile::tempdir_in(&root).unwrap();
-    row(
-        &mut rows,
-        "disk: 4 KiB write + fdatasync loop, appending",
-        fsync_loop(dir.path(), duration, true),
-        "syncs/s",
-    );
-    row(
-        &mut rows,
-        "disk: 4 KiB write + fdatasync loop, overwriting",
-        fsync_loop(dir.path(), duration, false),
-        "syncs/s",
-    );
-    row(
-        &mut rows,
-        "disk: sequential write (1 MiB writes, one fdatasync)",
-        sequential_write(dir.path()),
-        "MiB/s",
-    );
-    drop(dir);
-
-    let mut log_rates = Vec::new();
-    let mut sled_rates = Vec::new();
-    for writers in WRITER_COUNTS {
+    let mut results = Results::default();
+    // Rounds interleave every measure, so a burst of load from elsewhere on the machine hits
+    // all of them alike rather than one; the tables give medians.
+    for round in 1..=rounds {
+        println!("round {round} of {rounds}");
         let dir = tempfile::tempdir_in(&root).unwrap();
-        let rate = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
-        row(
-            &mut rows,
-            format!("eventlog: durable appends, {writers} writers"),
-            rate,
-            "events/s",
+        results.add(
+            "disk: 4 KiB write + fdatasync loop, appending",
+            fsync_loop(dir.path(), duration, true),
+            "syncs/s",
         );
-        log_rates.push(rate);
-        let dir = tempfile::tempdir_in(&root).unwrap();
-        let rate = sled_appends(dir.path(), writers, duration);
-        row(
-            &mut rows,
-            format!("sled, flush per append: {writers} writers"),
-            rate,
-            "events/s",
+        results.add(
+            "disk: 4 KiB write + fdatasync loop, overwriting",
+            fsync_loop(dir.path(), duration, false),
+            "syncs/s",
         );
-        sled_rates.push(rate);
+        results.add(
+            "disk: sequential write (1 MiB writes, one fdatasync)",
+            sequential_write(dir.path()),
+            "MiB/s",
+        );
+        drop(dir);
+        for writers in WRITER_COUNTS {
+            let dir = tempfile::tempdir_in(&root).unwrap();
+            let rate = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
+            results.add(
+                format!("eventlog: durable appends, {writers} writers"),
+                rate,
+                "events/s",
+            );
+            let dir = tempfile::tempdir_in(&root).unwrap();
+            results.add(
+                format!("sled, flush per append: {writers} writers"),
+                sled_appends(dir.path(), writers, duration),
+                "events/s",
+            );
+        }
     }
-
-    runtime.block_on(open_and_scan(&root, 1_000_000, &mut rows));
+    runtime.block_on(open_full_segment(&root, rounds, &mut results));
+    runtime.block_on(open_and_scan(&root, 1_000_000, rounds, &mut results));
     if std::env::var("EVENTLOG_BENCH_10M").is_ok_and(|v| v == "1") {
-        runtime.block_on(open_and_scan(&root, 10_000_000, &mut rows));
+        runtime.block_on(open_and_scan(&root, 10_000_000, rounds, &mut results));
     }
 
-    let fsyncs = rows[0].value;
     println!();
-    println!("| measure | figure |");
-    println!("|---|---|");
-    for r in &rows {
-        println!("| {} | {} |", r.what, r.figure);
+    println!("| measure | median | min – max |");
+    println!("|---|---:|---:|");
+    for m in &results.0 {
+        let min = m.samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = m.samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        println!(
+            "| {} | {} {} | {} – {} |",
+            m.what,
+            human(m.median()),
+            m.unit,
+            human(min),
+            human(max)
+        );
     }
+    let fsyncs = results.median("disk: 4 KiB write + fdatasync loop, appending");
     println!();
     println!(
-        "| writers | eventlog events/s | sled events/s | eventlog / sled | eventlog / fsync loop |"
+        "| writers | eventlog events/s | sled events/s | eventlog / sled | eventlog / append+fdatasync loop |"
     );
     println!("|---:|---:|---:|---:|---:|");
-    for (i, writers) in WRITER_COUNTS.iter().enumerate() {
+    for writers in WRITER_COUNTS {
+        let log = results.median(&format!("eventlog: durable appends, {writers} writers"));
+        let sled = results.median(&format!("sled, flush per append: {writers} writers"));
         println!(
             "| {writers} | {} | {} | {:.1}× | {:.1}× |",
-            human(log_rates[i]),
-            human(sled_rates[i]),
-            log_rates[i] / sled_rates[i],
-            log_rates[i] / fsyncs,
+            human(log),
+            human(sled),
+            log / sled,
+            log / fsyncs,
         );
     }
 }

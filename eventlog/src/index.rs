@@ -404,7 +404,11 @@ impl SealedIndex {
     pub fn load(dir: &Path, segment: Position, segment_bytes: u64) -> Result<Self, String> {
         let path = index_path(dir, segment);
         let mut file = File::open(&path).map_err(|e| format!("cannot open: {e}"))?;
-        let mut bytes = Vec::new();
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot stat: {e}"))?
+            .len();
+        let mut bytes = Vec::with_capacity(len as usize + 1);
         file.read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read: {e}"))?;
         if bytes.len() < INDEX_HEADER_BYTES + 4 {
