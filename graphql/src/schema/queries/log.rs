@@ -1,10 +1,14 @@
 //! The log's integrity: `verify` reads every segment, checks every record's checksum and the
-//! hash chain, and reports the head. It reads the whole log, so it runs on a blocking thread;
+//! hash chain, and reports the head. It reads the whole log, so it runs on a blocking thread,
+//! one check at a time (another asked meanwhile gets UNAVAILABLE);
 //! it is for the platform's and establishments' administrators, the analysts and the
 //! publication directors (whose register and audit trail rest on the log being intact).
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, SimpleObject};
 use domain::Profile;
+use tokio::sync::Semaphore;
 
 use super::Reads;
 use crate::errors::ApiError;
@@ -33,8 +37,18 @@ pub struct LogIntegrity {
     pub damage: Option<LogDamage>,
 }
 
-#[derive(Default)]
-pub struct LogQuery;
+/// The log part of the schema; one check of the whole log runs at a time.
+pub struct LogQuery {
+    verifying: Arc<Semaphore>,
+}
+
+impl Default for LogQuery {
+    fn default() -> Self {
+        LogQuery {
+            verifying: Arc::new(Semaphore::new(1)),
+        }
+    }
+}
 
 #[Object]
 impl LogQuery {
@@ -54,6 +68,9 @@ impl LogQuery {
             )
             .into());
         }
+        let _permit = self.verifying.clone().try_acquire_owned().map_err(|_| {
+            ApiError::Unavailable("the log is being checked already; retry shortly".into())
+        })?;
         let store = reads.store().clone();
         let head = store.head();
         let verified = tokio::task::spawn_blocking(move || store.verify())

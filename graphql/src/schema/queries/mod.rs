@@ -1,7 +1,7 @@
 //! The queries of the schema for every role, read from the projections (the read models), merged
 //! into [`Queries`]. Every field
 //! 1. requires an authenticated viewer and builds the domain `Actor` from the
-//!    [`Directory`](crate::schema::facts::Directory), caught up with the log (so rights follow
+//!    [`crate::schema::facts::Directory`], caught up with the log (so rights follow
 //!    the last acknowledged write: a moved student, a revoked grant);
 //! 2. decides what the viewer may see through the domain's policy (`domain::policy`,
 //!    `domain::messaging::may_read_message` inside the inbox, `domain::publication`), refusing

@@ -9,11 +9,14 @@
 //! - `usageStats(fromWeek, toWeek)`: visits and unique users per ISO week, service, profile and
 //!   establishment UAI; `usageByService(week)`: the same over every profile and establishment.
 
+use std::sync::Arc;
+
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, SimpleObject};
 use domain::values::{EstablishmentKind as DomainKind, Sector as DomainSector};
 use jiff::civil::Date;
 use projections::models::stats::{self as model, DeploymentFilter, IsoWeek, Share, StatsError};
+use tokio::sync::Semaphore;
 
 use super::{Reads, connection, key_i64, names, store_error};
 use crate::errors::ApiError;
@@ -168,8 +171,21 @@ fn filter(
     }
 }
 
-#[derive(Default)]
-pub struct StatsQuery;
+/// Most replays as of a date running at once (each reads the whole log on a blocking thread).
+pub const REPLAYS_CONCURRENT_MAX: usize = 2;
+
+/// The statistics part of the schema; it holds the permits that bound concurrent replays.
+pub struct StatsQuery {
+    replays: Arc<Semaphore>,
+}
+
+impl Default for StatsQuery {
+    fn default() -> Self {
+        StatsQuery {
+            replays: Arc::new(Semaphore::new(REPLAYS_CONCURRENT_MAX)),
+        }
+    }
+}
 
 #[Object]
 impl StatsQuery {
@@ -192,6 +208,11 @@ impl StatsQuery {
         let filter = filter(kind, sector, academie);
         let as_recorded = as_recorded.unwrap_or(false);
         let (rows, position) = if as_recorded {
+            let _permit = self.replays.clone().try_acquire_owned().map_err(|_| {
+                ApiError::Unavailable(format!(
+                    "{REPLAYS_CONCURRENT_MAX} replays are already running; retry shortly"
+                ))
+            })?;
             let log = reads.store().clone();
             let replayed =
                 tokio::task::spawn_blocking(move || model::replay_stats_as_of(log.as_ref(), day))
