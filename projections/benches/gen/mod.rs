@@ -898,7 +898,9 @@ impl Region {
         let teacher_count = if ecole {
             class_count
         } else {
-            (class_count * SUBJECTS.len()).div_ceil(4)
+            (class_count * SUBJECTS.len())
+                .div_ceil(4)
+                .max(SUBJECTS.len())
         };
         for t in 0..teacher_count {
             let p = self.new_person(e, Profile::Teacher, at);
