@@ -45,52 +45,64 @@ fn main() {
         println!("\n## Statistics replays over {head} events");
         let (middle_day, middle_position) = info.days[info.days.len() / 2];
         let middle_us = recorded_at(&log, middle_position);
-        println!("\n| measurement | events read | best s | median s | best events/s | vs scan |");
-        println!("|---|---:|---:|---:|---:|---:|");
-        let scan = measure(|| {
+        let scan_all = || {
             let mut n = 0u64;
             for event in log.read_all(1).expect("the log reads") {
                 std::hint::black_box(event.expect("the log reads"));
                 n += 1;
             }
             n
-        });
-        row("read_all scan (ceiling)", scan, scan.rate());
+        };
+        // A first pass warms the page cache; the scan is measured before and after the replays
+        // and the better of the two is the ceiling (the machine is shared and noisy).
+        scan_all();
+        let scan_before = measure(scan_all);
+        let mut rows = Vec::new();
         let cut_middle = Cut::RecordedAtOrBefore(middle_us);
-        let middle = measure(|| {
-            let replayed = replay(&log, &DeploymentStats, &cut_middle, &mut |_| {})
-                .expect("the statistics replay");
-            // The replay reads the first event past the cut to see it is past.
-            (replayed.position + 1).min(head)
-        });
-        row(
-            &format!("stats_deployment as of the end of {middle_day} (recording time)"),
-            middle,
-            scan.rate(),
-        );
-        let whole = measure(|| {
-            replay(&log, &DeploymentStats, &Cut::UpTo(head), &mut |_| {})
-                .expect("the statistics replay")
-                .position
-        });
-        row(
-            "stats_deployment, whole log (Cut::UpTo head)",
-            whole,
-            scan.rate(),
-        );
+        rows.push((
+            format!("stats_deployment as of the end of {middle_day} (recording time)"),
+            measure(|| {
+                let replayed = replay(&log, &DeploymentStats, &cut_middle, &mut |_| {})
+                    .expect("the statistics replay");
+                // The replay reads the first event past the cut to see it is past.
+                (replayed.position + 1).min(head)
+            }),
+        ));
+        rows.push((
+            "stats_deployment, whole log (Cut::UpTo head)".to_string(),
+            measure(|| {
+                replay(&log, &DeploymentStats, &Cut::UpTo(head), &mut |_| {})
+                    .expect("the statistics replay")
+                    .position
+            }),
+        ));
         let today = jiff::Zoned::now().date();
         let mut as_of = None;
-        let api = measure(|| {
-            let replayed = stats::replay_stats_as_of(&log, today).expect("replay_stats_as_of");
-            let position = replayed.position;
-            as_of = Some(replayed);
-            position
-        });
+        rows.push((
+            format!("stats::replay_stats_as_of({today})"),
+            measure(|| {
+                let replayed = stats::replay_stats_as_of(&log, today).expect("replay_stats_as_of");
+                let position = replayed.position;
+                as_of = Some(replayed);
+                position
+            }),
+        ));
+        let scan_after = measure(scan_all);
+        let scan = if scan_after.rate() > scan_before.rate() {
+            scan_after
+        } else {
+            scan_before
+        };
+        println!("\n| measurement | events read | best s | median s | best events/s | vs scan |");
+        println!("|---|---:|---:|---:|---:|---:|");
         row(
-            &format!("stats::replay_stats_as_of({today})"),
-            api,
+            "read_all scan (ceiling), best of before and after",
+            scan,
             scan.rate(),
         );
+        for (label, m) in rows {
+            row(&label, m, scan.rate());
+        }
         if let Some(replayed) = as_of {
             let november_2018 = date(2018, 11, 30);
             for (label, kind) in [
