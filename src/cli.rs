@@ -60,21 +60,23 @@ pub struct ServeArgs {
     #[arg(long, env = "ENT_DEMO")]
     pub demo: bool,
 
-    /// How long in-flight requests may take to finish on shutdown, in seconds.
+    /// How long in-flight requests may take to finish on shutdown, in seconds (at most 3600).
     #[arg(
         long,
         env = "ENT_SHUTDOWN_GRACE_S",
         default_value_t = 10,
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(0..=3600)
     )]
     pub shutdown_grace_s: u64,
 
-    /// How long a login token stays valid, in hours.
+    /// How long a login token stays valid, in hours (1 to 720, the longest session).
     #[arg(
         long,
         env = "ENT_TOKEN_TTL_H",
         default_value_t = 12,
-        value_name = "HOURS"
+        value_name = "HOURS",
+        value_parser = clap::value_parser!(u64).range(1..=720)
     )]
     pub token_ttl_h: u64,
 

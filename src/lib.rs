@@ -27,3 +27,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(args).await,
     }
 }
+
+/// An API error for the operator: its code and its full message (internal details included,
+/// since this goes to the terminal, not to a client).
+pub fn describe_api_error(error: &graphql::errors::ApiError) -> String {
+    let detail = match error {
+        graphql::errors::ApiError::Internal(detail) => detail.clone(),
+        other => other.message(),
+    };
+    format!("{detail} ({})", error.code())
+}

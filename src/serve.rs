@@ -1,7 +1,9 @@
 //! `ent serve`: opens the log and the read models, optionally seeds the demo académie, starts
 //! the projections runner and the GraphQL server, and shuts down in order on SIGINT/SIGTERM:
-//! the server drains its in-flight requests, then the log closes (appends already queued
-//! finish and are synced), then the runner stops and flushes the views.
+//! the server drains its in-flight requests; then the runner is asked to stop and the log
+//! closes (appends already queued finish and are synced); then the runner finishes its chunk
+//! and flushes the views. What the views had not applied yet, they catch up on at the next
+//! start, from their checkpoints.
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -83,9 +85,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = App::new(store.clone(), metrics.clone(), clock.clone(), auth.clone());
     app.rebuild_sessions().map_err(|error| {
         anyhow::anyhow!(
-            "rebuilding the open sessions from the log: {} ({})",
-            error.message(),
-            error.code()
+            "rebuilding the open sessions from the log: {}",
+            crate::describe_api_error(&error)
         )
     })?;
     let schema = schema::build_with_read_models(
@@ -124,9 +125,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let served = server.run(stop).await;
     // No request runs any more. The runner is asked to stop first, so it does not mistake the
-    // log closing under it for a failure; the log then finishes and syncs every queued append
-    // and closes; last the runner flushes its views (what it did not apply, it catches up on
-    // at the next start, from its checkpoint).
+    // log closing under it for a failure.
     tracing::info!("requests drained; closing the log");
     let stopping = projections.shutdown();
     log.close().await;

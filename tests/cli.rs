@@ -56,6 +56,8 @@ fn help_works_on_every_command() {
 fn bad_usage_is_refused_with_exit_code_2() {
     for args in [
         &["serve", "--listen", "not an address"][..],
+        &["serve", "--token-ttl-h", "0"],
+        &["serve", "--token-ttl-h", "721"],
         &["stats", "deployment", "--as-of", "2018-13-40"],
         &[
             "stats",

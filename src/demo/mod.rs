@@ -57,13 +57,9 @@ impl SeedError {
     /// A refused command, with the error's code and its full message (internal details too:
     /// this goes to the operator, not to a client).
     pub fn command(what: String, error: &graphql::errors::ApiError) -> SeedError {
-        let detail = match error {
-            graphql::errors::ApiError::Internal(detail) => detail.clone(),
-            other => other.message(),
-        };
         SeedError::Command {
             what,
-            reason: format!("{} ({})", detail, error.code()),
+            reason: crate::describe_api_error(error),
         }
     }
 }
