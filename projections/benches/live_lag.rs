@@ -13,6 +13,7 @@
 //! Run: `cargo bench -p projections --bench live_lag` (`ENT_BENCH_LIVE_WITHOUT=timeline` leaves
 //! read models out, by name, to see which one limits the lag).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -131,7 +132,8 @@ fn main() {
 }
 
 /// Appends `events` at `rate` events/s: every millisecond, the events due so far, cut into
-/// appends of one stream's consecutive events (like one command each), each in its own task.
+/// appends of one stream's consecutive events (like one command each), each in its own task;
+/// appends to one stream wait for the previous one, appends to different streams overlap.
 async fn pace(
     log: &Arc<FileLog>,
     events: Vec<(StreamId, ProposedEvent)>,
@@ -161,6 +163,7 @@ async fn pace(
     let started = Instant::now();
     let mut sent_events = 0u64;
     let mut commands = commands.into_iter().peekable();
+    let mut in_flight: HashMap<StreamId, tokio::sync::oneshot::Receiver<()>> = HashMap::new();
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while commands.peek().is_some() {
@@ -173,9 +176,17 @@ async fn pace(
             sent_events += command.streams[0].events.len() as u64;
             let log = Arc::clone(log);
             let tx = tx.clone();
+            // A stream's appends go in order, as a server's would (a logout answers a login):
+            // each waits for the previous one on its stream.
+            let (done, next) = tokio::sync::oneshot::channel::<()>();
+            let previous = in_flight.insert(command.streams[0].stream.clone(), next);
             tokio::spawn(async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
                 let started = Instant::now();
                 let outcome = log.append(command).await.expect("the live append");
+                let _ = done.send(());
                 let _ = tx.send(Appended {
                     started,
                     acked: Instant::now(),
