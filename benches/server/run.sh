@@ -294,13 +294,15 @@ if [ "$REGION_EVENTS" -gt 0 ]; then
   cp -r "$generated" "$WORK/region/log"
   rm -f "$WORK/region/log/LOCK" "$WORK/region/log/generated.txt"
   say "ent serve over the région ($region_accounts accounts): waiting for the read models"
+  launched=$(date +%s.%N)
   start region "$ENT" serve --data "$WORK/region" --listen 127.0.0.1:0
   REGION_PID=$PID
-  ready_s=$(wait_ready "$ADDR")
+  wait_ready "$ADDR" >/dev/null
+  ready_s=$(echo "$(date +%s.%N) - $launched" | bc)
   region_hwm_ready=$(vmhwm "$REGION_PID")
   region_rss_ready=$(vmrss "$REGION_PID")
   stop "$REGION_PID"
-  region_line=$(printf '%s events, %s accounts (%s populated establishments): ready after %.0f s of catching up; VmHWM %s MiB, VmRSS %s MiB once ready' \
+  region_line=$(printf '%s events, %s accounts (%s populated establishments): ready %.0f s after launch (read models caught up); VmHWM %s MiB, VmRSS %s MiB once ready' \
     "$REGION_EVENTS" "$region_accounts" "$region_establishments" "$ready_s" \
     "$((region_hwm_ready / 1024))" "$((region_rss_ready / 1024))")
 fi
