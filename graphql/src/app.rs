@@ -385,7 +385,13 @@ impl App {
 
     /// Rebuilds the session table from the whole log (at start-up, before serving) and returns
     /// the position it reached.
+    ///
+    /// Sessions already expired when an account event was recorded are dropped as the replay
+    /// goes, so the table never holds much more than the sessions live at some point of the
+    /// log. The pruning time is the earlier of the record's time and the server clock: a
+    /// session expired then is expired now, whatever the clock says.
     pub fn rebuild_sessions(&self) -> Result<Position, ApiError> {
+        let now = self.now();
         let mut last = 0;
         for record in self.store.read_all(1)? {
             let record = record?;
@@ -396,8 +402,10 @@ impl App {
             if let EventBody::Account(event) = decode(&record)?.body {
                 self.auth.sessions.apply(&event);
             }
+            let recorded_at = Timestamp::from_microsecond(record.recorded_at_us).unwrap_or(now);
+            self.auth.sessions.prune(recorded_at.min(now));
         }
-        self.auth.sessions.prune(self.now());
+        self.auth.sessions.prune(now);
         Ok(last)
     }
 }

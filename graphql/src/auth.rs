@@ -6,7 +6,7 @@
 //! this module for the length of one hash or one verification, on a blocking thread (argon2 is
 //! slow on purpose). Times are passed in (`now`), never read here, so every rule is testable.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
@@ -261,12 +261,68 @@ pub fn viewer<'a>(ctx: &async_graphql::Context<'a>) -> &'a Viewer {
 /// Open sessions by token hash, rebuilt at start-up from the log and kept current by the login
 /// and logout mutations (and by a follower of the log, where there is one). Bounded by the
 /// number of accounts times their concurrent sessions; expired entries are pruned.
+///
+/// Every operation the log replays is O(1) or O(log n): sessions are indexed by token hash, by
+/// session id (what "session closed" names) and by expiry (what pruning walks), so rebuilding
+/// the table from a log of n events costs O(n log n), not one scan of the table per logout.
 #[derive(Debug, Default)]
 pub struct SessionTable {
-    sessions: RwLock<HashMap<TokenHash, Session>>,
+    sessions: RwLock<Sessions>,
     /// "Logged in" facts waiting for the "session opened" event that follows them in the same
     /// append. Bounded: an entry lives from one event to the next.
     logins: Mutex<HashMap<SessionId, (EstablishmentId, Profile)>>,
+}
+
+/// The open sessions and their two secondary indexes, kept in step under one lock.
+///
+/// Invariant: `by_id` and `by_expiry` hold exactly one entry per session of `by_token`, each
+/// naming that session's token hash. A session id names one session: opening an id already
+/// held under another token hash replaces that earlier session.
+#[derive(Debug, Default)]
+struct Sessions {
+    by_token: HashMap<TokenHash, Session>,
+    by_id: HashMap<SessionId, TokenHash>,
+    by_expiry: BTreeSet<(Timestamp, TokenHash)>,
+}
+
+impl Sessions {
+    fn insert(&mut self, session: Session) {
+        if let Some(&earlier) = self.by_id.get(&session.session)
+            && earlier != session.token_hash
+        {
+            self.remove(&earlier);
+        }
+        self.remove(&session.token_hash);
+        self.by_id.insert(session.session, session.token_hash);
+        self.by_expiry
+            .insert((session.expires_at, session.token_hash));
+        self.by_token.insert(session.token_hash, session);
+    }
+
+    fn remove(&mut self, token_hash: &TokenHash) -> Option<Session> {
+        let session = self.by_token.remove(token_hash)?;
+        if self.by_id.get(&session.session) == Some(token_hash) {
+            self.by_id.remove(&session.session);
+        }
+        self.by_expiry.remove(&(session.expires_at, *token_hash));
+        Some(session)
+    }
+
+    fn remove_id(&mut self, session: SessionId) {
+        if let Some(token_hash) = self.by_id.get(&session).copied() {
+            self.remove(&token_hash);
+        }
+    }
+
+    /// Drops the sessions expired at `now`, earliest expiry first: O(log n) per dropped session.
+    fn prune(&mut self, now: Timestamp) {
+        while let Some(&(expires_at, token_hash)) = self.by_expiry.first() {
+            if expires_at > now {
+                break;
+            }
+            self.remove(&token_hash);
+        }
+    }
 }
 
 /// Most "logged in" facts waiting for their "session opened"; they come in pairs, so more
@@ -278,22 +334,29 @@ impl SessionTable {
         SessionTable::default()
     }
 
-    /// Records an opened session (idempotent: reopening the same hash replaces it).
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Sessions> {
+        self.sessions.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Sessions> {
+        self.sessions.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records an opened session (idempotent: reopening the same hash replaces it, and so does
+    /// reopening the same session id under another hash).
     pub fn open(&self, session: Session) {
-        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        sessions.insert(session.token_hash, session);
+        self.write().insert(session);
     }
 
     /// Revokes one session; unknown hashes are ignored (logout is idempotent).
     pub fn close(&self, token_hash: &TokenHash) {
-        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        sessions.remove(token_hash);
+        self.write().remove(token_hash);
     }
 
-    /// Revokes one session by its id (as "session closed" events name it).
+    /// Revokes one session by its id (as "session closed" events name it); unknown ids are
+    /// ignored. O(log n): a lookup in the id index, not a scan.
     pub fn close_session(&self, session: SessionId) {
-        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.session != session);
+        self.write().remove_id(session);
     }
 
     /// Applies an account event of the log: "session opened" opens, "session closed" closes,
@@ -338,23 +401,28 @@ impl SessionTable {
         }
     }
 
-    /// Revokes every session of an account (deactivation, erasure, password change).
+    /// Revokes every session of an account (deactivation, erasure, password change). A scan of
+    /// the table: erasures are rare beside logins and logouts.
     pub fn close_all(&self, account: AccountId) {
-        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.account != account);
+        let mut sessions = self.write();
+        let doomed: Vec<TokenHash> = sessions
+            .by_token
+            .values()
+            .filter(|s| s.account == account)
+            .map(|s| s.token_hash)
+            .collect();
+        for token_hash in &doomed {
+            sessions.remove(token_hash);
+        }
     }
 
-    /// Drops the sessions expired at `now`.
+    /// Drops the sessions expired at `now`; costs only the dropped ones.
     pub fn prune(&self, now: Timestamp) {
-        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        sessions.retain(|_, s| s.expires_at > now);
+        self.write().prune(now);
     }
 
     pub fn len(&self) -> usize {
-        self.sessions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.read().by_token.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -365,8 +433,7 @@ impl SessionTable {
     /// revoked and forged tokens get the same answer.
     pub fn authenticate(&self, token: &str, now: Timestamp) -> Result<Session, ApiError> {
         let hash = TokenHash::of(token);
-        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
-        match sessions.get(&hash) {
+        match self.read().by_token.get(&hash) {
             Some(session) if session.expires_at > now => Ok(*session),
             _ => Err(ApiError::Unauthenticated(
                 "the bearer token is unknown, expired or revoked".into(),
@@ -376,8 +443,8 @@ impl SessionTable {
 
     /// Whether the session of this token hash is open and not expired at `now`.
     pub fn is_open(&self, token_hash: &TokenHash, now: Timestamp) -> bool {
-        let sessions = self.sessions.read().unwrap_or_else(|e| e.into_inner());
-        sessions
+        self.read()
+            .by_token
             .get(token_hash)
             .is_some_and(|session| session.expires_at > now)
     }
@@ -734,6 +801,95 @@ mod tests {
         assert_eq!(table.len(), 1);
         table.prune(at(30));
         assert!(table.is_empty());
+    }
+
+    fn session_of(i: u128, expires_at: Timestamp) -> Session {
+        Session {
+            account: AccountId::from_uuid(uuid::Uuid::from_u128(i % 97)),
+            session: SessionId::from_uuid(uuid::Uuid::from_u128(i)),
+            establishment: None,
+            profile: None,
+            token_hash: TokenHash(*blake3::hash(&i.to_le_bytes()).as_bytes()),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn closing_by_session_id_touches_only_that_session() {
+        let table = SessionTable::new();
+        let held = session_of(u128::MAX, at(1_000_000));
+        table.open(held);
+        // 100,000 logins each followed by its logout, as a log replays them: each close finds
+        // its session through the id index, the table shrinks by exactly one, and the indexes
+        // stay in step with the sessions.
+        for i in 0..100_000u128 {
+            let session = session_of(i, at(1_000 + i as i64));
+            table.open(session);
+            assert_eq!(table.len(), 2);
+            table.close_session(session.session);
+            assert_eq!(table.len(), 1);
+            assert!(!table.is_open(&session.token_hash, at(0)));
+        }
+        {
+            let sessions = table.read();
+            assert_eq!(sessions.by_id.len(), 1);
+            assert_eq!(sessions.by_expiry.len(), 1);
+        }
+        // Closing an unknown id, or an id already closed, changes nothing.
+        table.close_session(SessionId::from_uuid(uuid::Uuid::from_u128(5)));
+        table.close_session(SessionId::from_uuid(uuid::Uuid::from_u128(u128::MAX - 1)));
+        assert_eq!(table.len(), 1);
+        assert!(table.is_open(&held.token_hash, at(0)));
+        table.close_session(held.session);
+        assert!(table.is_empty());
+        let sessions = table.read();
+        assert!(sessions.by_id.is_empty() && sessions.by_expiry.is_empty());
+    }
+
+    #[test]
+    fn reopening_keeps_the_indexes_in_step() {
+        let table = SessionTable::new();
+        let first = session_of(1, at(10));
+        table.open(first);
+        // The same token hash reopened with a later expiry replaces the entry.
+        table.open(Session {
+            expires_at: at(20),
+            ..first
+        });
+        assert_eq!(table.len(), 1);
+        assert!(table.is_open(&first.token_hash, at(15)));
+        // The same session id under another hash replaces the earlier token.
+        let other_hash = TokenHash([9; 32]);
+        table.open(Session {
+            token_hash: other_hash,
+            ..first
+        });
+        assert_eq!(table.len(), 1);
+        assert!(!table.is_open(&first.token_hash, at(0)));
+        table.close_session(first.session);
+        assert!(table.is_empty());
+        // Closing by hash also clears the id index: a later close by id is a no-op.
+        table.open(first);
+        table.close(&first.token_hash);
+        table.close_session(first.session);
+        let sessions = table.read();
+        assert!(sessions.by_token.is_empty());
+        assert!(sessions.by_id.is_empty() && sessions.by_expiry.is_empty());
+    }
+
+    #[test]
+    fn prune_drops_exactly_the_expired_sessions() {
+        let table = SessionTable::new();
+        for i in 0..10u128 {
+            table.open(session_of(i, at(10 * i as i64)));
+        }
+        table.prune(at(45));
+        assert_eq!(table.len(), 5);
+        for i in 0..10u128 {
+            let session = session_of(i, at(10 * i as i64));
+            assert_eq!(table.is_open(&session.token_hash, at(0)), i >= 5, "{i}");
+        }
+        assert_eq!(table.read().by_id.len(), 5);
     }
 
     #[test]
