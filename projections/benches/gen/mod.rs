@@ -28,6 +28,7 @@
 //! runs, keyed by seed and size) in appends of up to 256 events, hundreds of them in flight at
 //! once, so the log's group commit writes thousands of events per `fdatasync`.
 
+// Each benchmark uses part of this module (and of the fields it keeps for the others).
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashSet};
@@ -241,9 +242,8 @@ enum Batch {
     Done(Box<LogInfo>),
 }
 
-/// Generates the région into `log`: the first `bulk_events` events are appended in bulk (many
-/// appends in flight); the rest, up to `target_events`, are handed back in order for the caller
-/// to append at its own pace. Returns the summary; `pending` receives the unappended rest.
+/// Generates the région into `log`, appending its first `bulk_events` events in bulk (many
+/// appends in flight) and dropping the rest; returns the summary.
 pub async fn generate_into(
     log: &FileLog,
     seed: u64,
@@ -254,7 +254,8 @@ pub async fn generate_into(
     info
 }
 
-/// Like [`generate_into`], and returns the events past `bulk_events` (encoded, in order).
+/// Like [`generate_into`], and returns the events past `bulk_events` (up to `target_events`,
+/// encoded, in order) for the caller to append at its own pace.
 pub async fn generate_split(
     log: &FileLog,
     seed: u64,
