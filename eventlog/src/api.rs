@@ -224,7 +224,7 @@ pub struct VerifyReport {
     pub segments: u64,
 }
 
-/// Why an append was refused. Nothing was written in every case.
+/// Why an append was refused. Nothing was written, except possibly in the `Failed` case (see it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppendError {
     #[error(
@@ -251,6 +251,11 @@ pub enum AppendError {
     InvalidMetadata,
     #[error("the append holds {count} events, the limit is {limit}")]
     TooManyEvents { count: usize, limit: usize },
+    /// A write, sync or index error put the log in a failed state: this append was not
+    /// acknowledged, and every later one is refused until the log is reopened. Unlike the other
+    /// refusals, the append's records may have reached the disk (a write not known to be
+    /// synced); after reopening they are there whole or not at all, and a retry with the same
+    /// command id is deduplicated.
     #[error("the log is in a failed state after an I/O error ({reason}); reopen it")]
     Failed { reason: String },
     #[error("the log is closed")]

@@ -16,6 +16,7 @@ use crate::api::{
     AppendError, AppendOutcome, AppendRequest, EventIter, EventStore, EventStream, Head, Position,
     ReadError, StreamId, StreamVersion, VerifyError, VerifyReport,
 };
+use crate::fault::FaultPlan;
 use crate::index::{CommandEntry, INDEX_DIR, IndexState};
 use crate::segment::{create_segment, list_segments, open_for_append, segment_path};
 use crate::writer::{Msg, Writer, prepare};
@@ -39,6 +40,10 @@ pub struct LogConfig {
     pub queue_appends_max: usize,
     /// One entry of the sparse position index every this many records.
     pub position_index_stride: u64,
+    /// Test-only: I/O failures to inject into the writer (see [`FaultPlan`]). Always `None`
+    /// outside tests; not part of the supported API.
+    #[doc(hidden)]
+    pub faults: Option<Arc<FaultPlan>>,
 }
 
 impl Default for LogConfig {
@@ -51,6 +56,7 @@ impl Default for LogConfig {
             batch_bytes_max: 8 << 20,
             queue_appends_max: 4096,
             position_index_stride: 64,
+            faults: None,
         }
     }
 }

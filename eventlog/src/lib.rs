@@ -25,6 +25,7 @@
 //! - `reader`: `read_all` and `read_stream` iterators.
 //! - `subscribe`: catch-up-then-live subscriptions.
 //! - `file_log`: `FileLog`, `LogConfig`, `OpenError`.
+//! - `fault`: test-only injection of write and sync failures (`LogConfig::faults`).
 //!
 //! # Guarantees
 //!
@@ -170,6 +171,7 @@
 //! Otherwise it is rebuilt from the segment. Files in `index/` that are not index files of a
 //! current segment are ignored.
 
+mod fault;
 mod file_log;
 mod format;
 mod index;
@@ -182,5 +184,7 @@ mod writer;
 pub mod api;
 
 pub use api::*;
+#[doc(hidden)]
+pub use fault::FaultPlan;
 pub use file_log::{FileLog, LogConfig, OpenError};
 pub use format::GENESIS_HASH;

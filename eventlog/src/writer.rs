@@ -36,6 +36,7 @@ use crate::api::{
     ACTOR_ROLE_BYTES_MAX, AppendError, AppendOutcome, AppendRequest, EVENT_TYPE_BYTES_MAX,
     ExpectedVersion, Hash32, Head, StreamId, StreamVersion,
 };
+use crate::fault::FaultPlan;
 use crate::file_log::{LogConfig, Shared};
 use crate::format::{
     Fingerprint, RecordFields, SEGMENT_HEADER_BYTES, encode_frame, frame_bytes, payload_hash,
@@ -417,16 +418,8 @@ impl Writer {
         }
         if !self.buf.is_empty() {
             debug_assert!(self.head.position > head_before.position);
-            let written = self
-                .file
-                .write_all(&self.buf)
-                .map_err(|e| format!("write failed: {e}"))
-                .and_then(|()| {
-                    self.file
-                        .sync_data()
-                        .map_err(|e| format!("fdatasync failed: {e}"))
-                });
-            if let Err(reason) = written {
+            let faults = self.shared.config.faults.as_deref();
+            if let Err(reason) = write_and_sync(&mut self.file, &self.buf, faults) {
                 self.fail(reason);
                 return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
             }
@@ -454,6 +447,27 @@ impl Writer {
             }
         }
     }
+}
+
+/// Writes a batch with one call and syncs it. `faults` is only set by tests (see `FaultPlan`).
+fn write_and_sync(file: &mut File, buf: &[u8], faults: Option<&FaultPlan>) -> Result<(), String> {
+    if let Some(faults) = faults
+        && faults.write_fails()
+    {
+        // A torn write, as when the disk fills up mid-batch: only the first half gets there.
+        file.write_all(&buf[..buf.len() / 2])
+            .map_err(|e| format!("write failed: {e}"))?;
+        return Err("write failed: injected fault".into());
+    }
+    file.write_all(buf)
+        .map_err(|e| format!("write failed: {e}"))?;
+    if let Some(faults) = faults
+        && faults.sync_fails()
+    {
+        return Err("fdatasync failed: injected fault".into());
+    }
+    file.sync_data()
+        .map_err(|e| format!("fdatasync failed: {e}"))
 }
 
 /// The indexer thread: applies each synced batch's index updates in order (sealing the

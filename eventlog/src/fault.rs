@@ -1,0 +1,72 @@
+//! Test-only fault injection: makes the writer's next write or sync of a batch fail, so that
+//! tests can exercise the failed state without a failing disk. Unset in production
+//! (`LogConfig::faults` is `None`), where it costs one branch per batch.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// I/O failures to inject into the writer, shared between a test and the log it opened with
+/// `LogConfig { faults: Some(plan.clone()), .. }`. Not part of the supported API.
+///
+/// A failure is armed as "the n-th batch write (or sync) from now fails", 1 meaning the next
+/// one. An injected write failure first writes the first half of the batch's bytes, as a disk
+/// filling up mid-write would (a torn tail); an injected sync failure comes after the whole
+/// batch was written, so its records may be on disk although never acknowledged.
+#[derive(Debug, Default)]
+pub struct FaultPlan {
+    /// Batch writes left before the failing one, plus one; zero when disarmed.
+    write_countdown: AtomicU64,
+    /// Batch syncs left before the failing one, plus one; zero when disarmed.
+    sync_countdown: AtomicU64,
+    writes: AtomicU64,
+    syncs: AtomicU64,
+}
+
+impl FaultPlan {
+    /// Makes the `n`-th batch write from now fail (1: the next one; 0 disarms).
+    pub fn fail_write_at(&self, n: u64) {
+        self.write_countdown.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the `n`-th batch sync from now fail (1: the next one; 0 disarms).
+    pub fn fail_sync_at(&self, n: u64) {
+        self.sync_countdown.store(n, Ordering::SeqCst);
+    }
+
+    /// Batch writes attempted so far, the failed one included.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Batch syncs attempted so far, the failed one included.
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::SeqCst)
+    }
+
+    /// Counts a batch write and says whether it must fail.
+    pub(crate) fn write_fails(&self) -> bool {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Self::tick(&self.write_countdown)
+    }
+
+    /// Counts a batch sync and says whether it must fail.
+    pub(crate) fn sync_fails(&self) -> bool {
+        self.syncs.fetch_add(1, Ordering::SeqCst);
+        Self::tick(&self.sync_countdown)
+    }
+
+    /// Decrements an armed countdown; true when it reaches zero now.
+    fn tick(countdown: &AtomicU64) -> bool {
+        countdown
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok_and(|before| before == 1)
+    }
+}
+
+/// Two plans are equal only if they are the same plan, so that `LogConfig` stays comparable.
+impl PartialEq for FaultPlan {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for FaultPlan {}

@@ -1,0 +1,275 @@
+//! The failed state: after a write or sync error the log refuses every append with
+//! `AppendError::Failed` until reopened, never acknowledges what it could not sync, keeps
+//! serving reads of what it acknowledged, and after reopening holds the acknowledged prefix
+//! (plus, possibly, whole unacknowledged appends, which a retry deduplicates) and accepts
+//! appends again. Failures are injected with the test-only `LogConfig::faults`.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use common::*;
+use eventlog::{
+    AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, FaultPlan, FileLog,
+    LogConfig, RecordedEvent,
+};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The batch's write fails after half of its bytes reached the file.
+    Write,
+    /// The whole batch is written but its `fdatasync` fails.
+    Sync,
+}
+
+impl Fault {
+    fn arm(self, plan: &FaultPlan, n: u64) {
+        match self {
+            Fault::Write => plan.fail_write_at(n),
+            Fault::Sync => plan.fail_sync_at(n),
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Fault::Write => "write failed: injected fault",
+            Fault::Sync => "fdatasync failed: injected fault",
+        }
+    }
+}
+
+fn faulty_config(plan: &Arc<FaultPlan>) -> LogConfig {
+    LogConfig {
+        faults: Some(plan.clone()),
+        ..LogConfig::default()
+    }
+}
+
+fn request(command_id: Uuid, name: &str, events: usize, payload: &[u8]) -> AppendRequest {
+    AppendRequest::single(
+        command_id,
+        stream(name),
+        ExpectedVersion::Any,
+        vec![event("Happened", payload); events],
+    )
+}
+
+fn failed_with(result: Result<AppendOutcome, AppendError>, fault: Fault) {
+    match result {
+        Err(AppendError::Failed { reason }) => assert_eq!(reason, fault.reason()),
+        other => panic!("expected the failed state, got {other:?}"),
+    }
+}
+
+/// The command ids of `records`, in order of first appearance, with their positions.
+fn commands(records: &[RecordedEvent]) -> Vec<(Uuid, Vec<u64>)> {
+    let mut out: Vec<(Uuid, Vec<u64>)> = Vec::new();
+    for r in records {
+        match out.last_mut() {
+            Some((id, positions)) if *id == r.command_id => positions.push(r.position),
+            _ => out.push((r.command_id, vec![r.position])),
+        }
+    }
+    out
+}
+
+async fn a_failed_batch_is_never_acknowledged_and_reopening_recovers(fault: Fault) {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Arc::new(FaultPlan::default());
+    let log = FileLog::open(dir.path(), faulty_config(&plan)).unwrap();
+    for i in 0..3 {
+        request_ok(&log, request(Uuid::now_v7(), "grade-1", 1 + i, b"before")).await;
+    }
+    let acknowledged = all(&log, 1);
+    assert_eq!(acknowledged.len(), 6);
+    let head = log.head();
+
+    fault.arm(&plan, 1);
+    let writes_before = plan.writes();
+    // Four events of one append: a torn write cuts it before its last frame.
+    let failing = request(Uuid::now_v7(), "grade-2", 4, &[7; 300]);
+    failed_with(log.append(failing.clone()).await, fault);
+    let refused = request(Uuid::now_v7(), "grade-1", 1, b"later");
+    for _ in 0..3 {
+        failed_with(log.append(refused.clone()).await, fault);
+    }
+    // Later appends are refused before they reach the writer: nothing more was written.
+    assert_eq!(plan.writes(), writes_before + 1);
+    assert_eq!(log.head(), head);
+    assert_eq!(all(&log, 1), acknowledged);
+    assert_eq!(in_stream(&log, "grade-2", 0), vec![]);
+    assert_eq!(in_stream(&log, "grade-1", 0).len(), 6);
+    assert_eq!(log.stream_version(&stream("grade-2")), None);
+    assert_eq!(log.find_command(failing.command_id), None);
+    drop(log);
+
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    let report = log.verify().unwrap();
+    assert_eq!(report.head, log.head());
+    let records = all(&log, 1);
+    assert_eq!(records[..acknowledged.len()], acknowledged[..]);
+    let extra = commands(&records[acknowledged.len()..]);
+    // What was never acknowledged is either absent or there whole.
+    match extra.as_slice() {
+        [] => {}
+        [(id, positions)] => {
+            assert_eq!(*id, failing.command_id);
+            assert_eq!(positions, &vec![7, 8, 9, 10]);
+        }
+        other => panic!("unexpected records after reopening: {other:?}"),
+    }
+    match fault {
+        // Half of the batch never holds the append's last frame, so recovery cut it off.
+        Fault::Write => assert!(extra.is_empty()),
+        // The failed sync came after the whole batch was written, and the process did not
+        // crash: the append is on disk although it was never acknowledged.
+        Fault::Sync => assert_eq!(extra.len(), 1),
+    }
+    // A retry with the same command id is deduplicated when the append survived, never
+    // written twice.
+    let retried = request_ok(&log, failing.clone()).await;
+    assert_eq!(retried.deduplicated, !extra.is_empty());
+    assert_eq!((retried.first_position, retried.last_position), (7, 10));
+    let later = request_ok(&log, refused).await;
+    assert_eq!((later.first_position, later.last_position), (11, 11));
+    assert_eq!(in_stream(&log, "grade-2", 0).len(), 4);
+    assert_eq!(log.verify().unwrap().records, 11);
+    log.close().await;
+}
+
+async fn request_ok(log: &FileLog, request: AppendRequest) -> AppendOutcome {
+    log.append(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_sync_failure_refuses_the_batch_and_every_later_append_until_reopened() {
+    a_failed_batch_is_never_acknowledged_and_reopening_recovers(Fault::Sync).await;
+}
+
+#[tokio::test]
+async fn a_write_failure_refuses_the_batch_and_every_later_append_until_reopened() {
+    a_failed_batch_is_never_acknowledged_and_reopening_recovers(Fault::Write).await;
+}
+
+/// One appender's requests and what each got, in order.
+type Answers = Vec<(AppendRequest, Result<AppendOutcome, AppendError>)>;
+
+async fn concurrent_appenders_when_a_batch_fails(fault: Fault) {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Arc::new(FaultPlan::default());
+    let log = Arc::new(FileLog::open(dir.path(), faulty_config(&plan)).unwrap());
+    // Each appender's appends are sequential, so there are at least as many batches as
+    // appends per appender: the third one fails.
+    fault.arm(&plan, 3);
+    let (appenders, appends) = (12, 8);
+    let tasks: Vec<_> = (0..appenders)
+        .map(|a| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut answers: Answers = Vec::new();
+                for i in 0..appends {
+                    let r = request(Uuid::now_v7(), &format!("w-{a}"), 1 + i % 3, b"x");
+                    let answer = log.append(r.clone()).await;
+                    answers.push((r, answer));
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert!(plan.writes() >= 3);
+
+    let mut acknowledged: BTreeMap<u64, (Uuid, u64)> = BTreeMap::new();
+    let mut failed: HashMap<Uuid, AppendRequest> = HashMap::new();
+    for appender in &answers {
+        let mut seen_failure = false;
+        for (r, answer) in appender {
+            match answer {
+                Ok(outcome) => {
+                    // The failed state is sticky: nothing succeeds after a failure.
+                    assert!(!seen_failure);
+                    assert!(!outcome.deduplicated);
+                    acknowledged.insert(
+                        outcome.first_position,
+                        (r.command_id, outcome.last_position),
+                    );
+                }
+                Err(AppendError::Failed { reason }) => {
+                    assert_eq!(reason, fault.reason());
+                    seen_failure = true;
+                    failed.insert(r.command_id, r.clone());
+                }
+                Err(other) => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert!(seen_failure, "every appender outlives the failure");
+    }
+    // The acknowledged appends fill positions 1..=head without a gap, and reads show exactly
+    // them.
+    let mut next = 1;
+    for (first, (_, last)) in &acknowledged {
+        assert_eq!(*first, next);
+        next = last + 1;
+    }
+    assert_eq!(log.head().position, next - 1);
+    let acknowledged_ids: Vec<Uuid> = acknowledged.values().map(|(id, _)| *id).collect();
+    let before = all(&log, 1);
+    let before_ids: Vec<Uuid> = commands(&before).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(before_ids, acknowledged_ids);
+    drop(log);
+
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    log.verify().unwrap();
+    let records = all(&log, 1);
+    assert_eq!(records[..before.len()], before[..]);
+    // Whatever is there beyond the acknowledged prefix is the failed batch: whole appends that
+    // were all answered `Failed`.
+    let extra = commands(&records[before.len()..]);
+    for (id, positions) in &extra {
+        let request = failed.get(id).expect("an extra append was answered Failed");
+        assert_eq!(positions.len(), request.streams[0].events.len());
+    }
+    if let Fault::Sync = fault {
+        // The failed sync came after the whole batch was written, and the process did not
+        // crash: the batch is on disk, so the retries below go through deduplication.
+        assert!(!extra.is_empty());
+    }
+    // Retrying every refused append with its command id writes each exactly once.
+    for appender in &answers {
+        for (r, answer) in appender {
+            if answer.is_err() {
+                let outcome = log.append(r.clone()).await.unwrap();
+                let survived = extra.iter().any(|(id, _)| *id == r.command_id);
+                assert_eq!(outcome.deduplicated, survived);
+            }
+        }
+    }
+    let records = all(&log, 1);
+    let mut counts: HashMap<Uuid, usize> = HashMap::new();
+    for (id, positions) in commands(&records) {
+        assert!(counts.insert(id, positions.len()).is_none(), "{id} twice");
+    }
+    for appender in &answers {
+        for (r, _) in appender {
+            assert_eq!(counts[&r.command_id], r.streams[0].events.len());
+        }
+    }
+    assert_eq!(counts.len(), appenders * appends);
+    assert_eq!(log.verify().unwrap().records, records.len() as u64);
+    log.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appenders_get_no_acknowledgement_for_a_batch_whose_sync_failed() {
+    concurrent_appenders_when_a_batch_fails(Fault::Sync).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appenders_get_no_acknowledgement_for_a_batch_whose_write_failed() {
+    concurrent_appenders_when_a_batch_fails(Fault::Write).await;
+}
