@@ -296,6 +296,7 @@ async fn run(
             return error_response(StatusCode::UNAUTHORIZED, media, &error);
         }
     };
+    state.query_cache.prepare(&mut request);
     let kind = operation_kind(&mut request);
     if method == Method::GET && kind == OperationKind::Mutation {
         let error = ApiError::BadRequest("mutations are only accepted over POST".into());

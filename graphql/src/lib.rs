@@ -65,6 +65,7 @@ pub mod health;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod query_cache;
 pub mod schema;
 pub mod server;
 pub mod ws;

@@ -18,6 +18,7 @@ use crate::config::ServerConfig;
 use crate::health::{self, Readiness};
 use crate::http;
 use crate::metrics::Metrics;
+use crate::query_cache::QueryCache;
 use crate::schema::AppSchema;
 
 /// What the server is built from. The binary (or a test) opens the log, builds the
@@ -45,6 +46,8 @@ pub struct StateInner {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub readiness: Arc<dyn Readiness>,
+    /// Parsed documents of the query texts seen lately, so a repeated query is not parsed again.
+    pub query_cache: QueryCache,
     /// Turns `true` once shutdown has begun; WebSocket connections watch it to close.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -101,6 +104,7 @@ impl Server {
             metrics: deps.metrics,
             clock: deps.clock,
             readiness: deps.readiness,
+            query_cache: QueryCache::default(),
             shutdown,
         }));
         Ok(Server {

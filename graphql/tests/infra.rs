@@ -1103,3 +1103,55 @@ async fn repeated_login_failures_are_throttled() {
     assert_eq!(status, StatusCode::OK, "{body}");
     server.stop().await;
 }
+
+/// Repeated query texts are answered from the cache of parsed documents: the answers stay those
+/// of the current log, each text gets its own document, the operation name still picks among a
+/// document's operations, and a refused query is refused again the same way.
+#[tokio::test]
+async fn repeated_queries_are_answered_as_the_first_time() {
+    let server = start().await;
+    let position = "{ logHead { position } }";
+    let (status, first) = server.query(position, None).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (_, second) = server.query(position, None).await;
+    assert_eq!(first, second);
+    assert_eq!(first["data"]["logHead"]["position"], 0);
+
+    // A different text is not served another text's document.
+    let (_, hash) = server.query("{ logHead { hash } }", None).await;
+    assert!(hash["data"]["logHead"]["hash"].is_string(), "{hash}");
+    assert!(hash["data"]["logHead"].get("position").is_none(), "{hash}");
+
+    // The document is cached, not the answer.
+    server.append_one("cache-1").await;
+    let (_, after) = server.query(position, None).await;
+    assert_eq!(after["data"]["logHead"]["position"], 1, "{after}");
+
+    // One document, two operations: the operation name picks one, every time.
+    let two = "query A { logHead { position } } query B { logHead { hash } }";
+    for _ in 0..2 {
+        for (name, field) in [("A", "position"), ("B", "hash")] {
+            let response = server
+                .post()
+                .header("accept", "application/graphql-response+json")
+                .json(&json!({ "query": two, "operationName": name }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let body: Value = response.json().await.unwrap();
+            let head = &body["data"]["logHead"];
+            assert!(!head[field].is_null(), "{name}: {body}");
+            assert_eq!(head.as_object().unwrap().len(), 1, "{name}: {body}");
+        }
+    }
+
+    // Refusals repeat: a field the schema lacks fails validation each time.
+    let unknown = "{ logHead { nothingHere } }";
+    let (first_status, first_error) = server.query(unknown, None).await;
+    let (second_status, second_error) = server.query(unknown, None).await;
+    assert_eq!(first_status, second_status);
+    assert_eq!(first_error, second_error);
+    assert!(first_error["errors"].is_array(), "{first_error}");
+    server.stop().await;
+}
