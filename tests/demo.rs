@@ -228,13 +228,14 @@ fn verified_head(output: &Output) -> (u64, String) {
 }
 
 /// One seeded demo directory for the read-only tests, seeded once; the lock keeps two
-/// commands from opening its log at the same time.
+/// commands from opening its log at the same time. A static is never dropped, so the directory
+/// lives under cargo's per-target temporary directory, not the system's.
 fn seeded() -> (MutexGuard<'static, ()>, &'static Path) {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     static LOCK: Mutex<()> = Mutex::new(());
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let server = start(&dir.path().join("data"), true);
         server.wait_ready();
         assert!(server.terminate(), "the seeding server stops cleanly");
