@@ -162,10 +162,7 @@ async fn run(
     command: AbsenceCommand,
     command_id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Written> {
-    let actor = {
-        let view = env.view()?;
-        env.actor(&view)?
-    };
+    let actor = env.current_actor()?;
     Ok(env
         .run::<Absence>(
             "absence",

@@ -166,10 +166,7 @@ impl AccountMutations {
         let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
         // Check the right before spending a hash on it: the domain decides again on write.
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         if password.chars().count() < PASSWORD_CHARS_MIN {
             return Err(invalid(
                 "password",
@@ -250,10 +247,7 @@ impl AccountMutations {
         let command_id = super::command_id(command_id)?;
         let parent: AccountId = id("parentId", &parent_id)?;
         let child: AccountId = id("childId", &child_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = AccountCommand::UnlinkChild {
             account: parent,
             child,
@@ -282,10 +276,7 @@ impl AccountMutations {
         let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
         let reason = opt_text("reason", reason)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = AccountCommand::Deactivate { account, reason };
         Ok(env
             .run::<app::Account>(
@@ -309,10 +300,7 @@ impl AccountMutations {
         let env = Env::of(ctx)?;
         let command_id = super::command_id(command_id)?;
         let account: AccountId = id("accountId", &account_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = AccountCommand::ErasePersonalData {
             account,
             ground: ErasureGround::OnRequest,
@@ -340,10 +328,7 @@ impl AccountMutations {
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
         let command_id = super::command_id(command_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let account = actor.account;
         let command = AccountCommand::MarkNotificationsRead {
             account,
@@ -372,10 +357,7 @@ impl AccountMutations {
     ) -> async_graphql::Result<Written> {
         let env = Env::of(ctx)?;
         let command_id = super::command_id(command_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let establishment = match env.session.establishment {
             Some(e) => e,
             None => actor

@@ -143,10 +143,7 @@ impl EstablishmentMutations {
             platform: text("platform", platform)?,
             project: text("project", project)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<app::Establishment>(
                 "establishment",
@@ -176,10 +173,7 @@ impl EstablishmentMutations {
             on: date("on", &on)?,
             reason: opt_text("reason", reason)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<app::Establishment>(
                 "establishment",
@@ -259,10 +253,7 @@ impl EstablishmentMutations {
             host_phone: phone("hostPhone", &input.host_phone)?,
         };
         let notice: LegalNoticeId = env.new_id(command_id, "legal-notice");
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = LegalCommand::PublishNotices {
             establishment: target,
             notice,
@@ -290,10 +281,7 @@ impl EstablishmentMutations {
         let env = Env::of(ctx)?;
         let command_id = super::command_id(command_id)?;
         let target: EstablishmentId = id("establishmentId", &establishment_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = LegalCommand::ReviewNotices {
             establishment: target,
         };

@@ -179,10 +179,7 @@ impl GradeMutations {
             .app
             .state::<Evaluation>(&evaluation::stream_id(target))?;
         let mark = parse_mark(mark, state.scale)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = EvaluationCommand::CorrectGrade {
             evaluation: target,
             student,
@@ -212,10 +209,7 @@ impl GradeMutations {
         let env = Env::of(ctx)?;
         let command_id = super::command_id(command_id)?;
         let target: EvaluationId = id("evaluationId", &evaluation_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = EvaluationCommand::PublishGrades { evaluation: target };
         Ok(env
             .run::<Evaluation>(

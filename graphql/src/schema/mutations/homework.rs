@@ -120,10 +120,7 @@ impl HomeworkMutations {
             instructions: opt_text("instructions", instructions)?,
             due_at: opt_timestamp("dueAt", due_at.as_deref())?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<Homework>(
                 "assignment",
@@ -151,10 +148,7 @@ impl HomeworkMutations {
             assignment,
             reason: opt_text("reason", reason)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<Homework>(
                 "assignment",

@@ -82,10 +82,7 @@ impl MessageMutations {
             message,
             body: text("body", body)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<Conversation>(
                 "message",
@@ -226,10 +223,7 @@ async fn run(
     command: MessagingCommand,
     command_id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Written> {
-    let actor = {
-        let view = env.view()?;
-        env.actor(&view)?
-    };
+    let actor = env.current_actor()?;
     Ok(env
         .run::<Conversation>(
             entity,

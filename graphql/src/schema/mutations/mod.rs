@@ -116,6 +116,13 @@ impl<'a> Env<'a> {
         view.actor(&self.session)
     }
 
+    /// The viewer as a domain actor, from a view caught up with the log, for commands that need
+    /// no other fact from it.
+    pub fn current_actor(&self) -> Result<Actor, ApiError> {
+        let view = self.view()?;
+        self.actor(&view)
+    }
+
     /// An id for a new entity: derived from the command id when the client gave one (so a
     /// retry names the same entity), fresh otherwise.
     pub fn new_id<T: From<Uuid>>(&self, command_id: Option<Uuid>, purpose: &str) -> T {

@@ -408,10 +408,7 @@ async fn run_space(
     command: SpaceCommand,
     command_id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Written> {
-    let actor = {
-        let view = env.view()?;
-        env.actor(&view)?
-    };
+    let actor = env.current_actor()?;
     Ok(env
         .run::<Space>(
             "space",
@@ -430,10 +427,7 @@ async fn run_publication(
     command: PublicationCommand,
     command_id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Written> {
-    let actor = {
-        let view = env.view()?;
-        env.actor(&view)?
-    };
+    let actor = env.current_actor()?;
     Ok(env
         .run::<Publication>(
             "publication",

@@ -346,10 +346,7 @@ async fn run(
     command: ReplyCommand,
     command_id: Option<uuid::Uuid>,
 ) -> async_graphql::Result<Written> {
-    let actor = {
-        let view = env.view()?;
-        env.actor(&view)?
-    };
+    let actor = env.current_actor()?;
     Ok(env
         .run::<Reply>(
             "replyRequest",

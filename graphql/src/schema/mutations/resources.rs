@@ -148,10 +148,7 @@ impl ResourceMutations {
             resource: target,
             reason: opt_text("reason", reason)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<Resource>(
                 "resource",

@@ -87,10 +87,7 @@ impl SchoolMutations {
         let year: SchoolYear = value("year", year.trim())?;
         let name = text("name", name)?;
         let new: ClassId = env.new_id(command_id, "class");
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = ClassCommand::Open {
             class: new,
             establishment,
@@ -269,10 +266,7 @@ impl SchoolMutations {
             teacher: id("teacherId", &teacher_id)?,
             subject: text("subject", subject)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<app::Class>(
                 "class",
@@ -304,10 +298,7 @@ impl SchoolMutations {
             name: text("name", name)?,
             members: ids("memberIds", &member_ids)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<app::Class>(
                 "group",
@@ -338,10 +329,7 @@ impl SchoolMutations {
             group,
             members: ids("memberIds", &member_ids)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<app::Class>(
                 "group",
@@ -370,10 +358,7 @@ impl SchoolMutations {
             class: target,
             group,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<app::Class>(
                 "group",
@@ -452,10 +437,7 @@ impl SchoolMutations {
         let command_id = super::command_id(command_id)?;
         let target: ClassId = id("classId", &class_id)?;
         let slot: SlotId = id("slotId", &slot_id)?;
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         let command = TimetableCommand::RemoveSlot {
             class: target,
             slot,
@@ -542,10 +524,7 @@ impl SchoolMutations {
             date: super::date("date", &date)?,
             reason: opt_text("reason", reason)?,
         };
-        let actor = {
-            let view = env.view()?;
-            env.actor(&view)?
-        };
+        let actor = env.current_actor()?;
         Ok(env
             .run::<Timetable>(
                 "slot",
