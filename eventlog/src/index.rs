@@ -13,16 +13,20 @@
 //! first and touch the file (a binary search with positioned reads) only on a hit, so a
 //! command id or stream absent from a segment costs a few memory reads.
 //!
-//! Opening loads each sealed segment's summary (one read of the file to check its checksum,
-//! and one read of the segment's last record to check it still matches), rebuilds the
-//! summaries that fail, and scans only the last segment.
+//! Opening loads each sealed segment's summary (its file's header, Bloom filter and sparse list,
+//! under their own checksum, and one read of the segment's last record to check it still
+//! matches), rebuilds the summaries that fail, and scans only the last segment. The tables
+//! (streams, commands, record offsets), most of the file, are not read at open: their checksum
+//! is checked the first time a lookup needs them, and a damaged table is rebuilt from the
+//! segment then, so opening costs a few hundred kilobytes per sealed segment even from a cold
+//! page cache.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use uuid::Uuid;
 
@@ -36,8 +40,14 @@ pub const INDEX_DIR: &str = "index";
 /// The first eight bytes of every index file.
 const INDEX_MAGIC: [u8; 8] = *b"ENTLOGIX";
 /// The index file format this build writes and reads; another one is rebuilt.
-const INDEX_FORMAT_VERSION: u32 = 1;
-const INDEX_HEADER_BYTES: usize = 96;
+const INDEX_FORMAT_VERSION: u32 = 2;
+const INDEX_HEADER_BYTES: usize = 112;
+/// Where the header keeps the tables' checksum.
+const TABLES_CRC_AT: usize = 104;
+/// The tables are read this much at a time when their checksum is checked.
+const TABLES_CHECK_CHUNK_BYTES: usize = 1 << 20;
+/// Records indexed per step while a segment is scanned to rebuild its index.
+const SCAN_BATCH_RECORDS: usize = 32 * 1024;
 const STREAM_ENTRY_BYTES: usize = 40;
 const COMMAND_ENTRY_BYTES: usize = 32;
 const SPARSE_ENTRY_BYTES: usize = 16;
@@ -234,13 +244,14 @@ impl ActiveIndex {
             bloom.insert(command_hash(**id));
         }
         let records = last.position - self.segment + 1;
+        let name_bytes: u64 = streams.iter().map(|s| s.1.len() as u64).sum();
         let layout = Layout::new(
             streams.len() as u64,
             commands.len() as u64,
             self.sparse.len() as u64,
             bloom.words.len() as u64,
             records,
-            streams.iter().map(|s| s.1.len() as u64).sum(),
+            name_bytes,
         );
         let mut out = Vec::with_capacity(layout.total as usize);
         out.extend_from_slice(&INDEX_MAGIC);
@@ -258,6 +269,9 @@ impl ActiveIndex {
         ] {
             out.extend_from_slice(&(v as u32).to_le_bytes());
         }
+        out.extend_from_slice(&name_bytes.to_le_bytes());
+        // The tables' checksum (filled in below) and a zero word.
+        out.extend_from_slice(&[0; 8]);
         debug_assert_eq!(out.len(), INDEX_HEADER_BYTES);
         for w in &bloom.words {
             out.extend_from_slice(&w.to_le_bytes());
@@ -266,6 +280,9 @@ impl ActiveIndex {
             out.extend_from_slice(&position.to_le_bytes());
             out.extend_from_slice(&offset.to_le_bytes());
         }
+        // The summary's checksum (filled in below).
+        out.extend_from_slice(&[0; 4]);
+        debug_assert_eq!(out.len() as u64, layout.streams_at);
         let mut offsets_at = 0u64;
         let mut name_at = 0u64;
         for (hash, name, run) in &streams {
@@ -295,8 +312,6 @@ impl ActiveIndex {
         for (_, name, _) in &streams {
             out.extend_from_slice(name.as_bytes());
         }
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
         debug_assert_eq!(out.len() as u64, layout.total);
         if offsets_at != records {
             return Err(io::Error::other(format!(
@@ -304,6 +319,11 @@ impl ActiveIndex {
                 segment_name(self.segment)
             )));
         }
+        let tables_crc = crc32c::crc32c(&out[layout.streams_at as usize..]);
+        out[TABLES_CRC_AT..TABLES_CRC_AT + 4].copy_from_slice(&tables_crc.to_le_bytes());
+        let summary_crc_at = layout.summary_crc_at as usize;
+        let summary_crc = crc32c::crc32c(&out[..summary_crc_at]);
+        out[summary_crc_at..summary_crc_at + 4].copy_from_slice(&summary_crc.to_le_bytes());
         let path = index_path(dir, self.segment);
         let tmp = path.with_extension("idx.tmp");
         std::fs::create_dir_all(dir.join(INDEX_DIR))?;
@@ -313,23 +333,77 @@ impl ActiveIndex {
         }
         std::fs::rename(&tmp, &path)?;
         Ok(SealedIndex {
-            file: File::open(&path)?,
+            dir: dir.to_path_buf(),
             segment: self.segment,
+            segment_bytes,
+            stride: self.stride,
             last,
-            layout,
             bloom,
             sparse: self.sparse.clone(),
+            tables: RwLock::new(Tables {
+                file: File::open(&path)?,
+                layout,
+                crc: tables_crc,
+                // Written from memory just now: nothing to check.
+                checked: true,
+            }),
         })
     }
 }
 
-/// Byte offsets of an index file's sections, from its counts.
-#[derive(Debug, Clone, Copy)]
+/// Scans a sealed segment whole (frame checksums, positions, chain links within the segment)
+/// into a fresh index of it, to rebuild a damaged index file. Returns the index and the offset
+/// where the segment's frames end.
+fn index_segment(dir: &Path, segment: Position, stride: u64) -> Result<(ActiveIndex, u64), String> {
+    let file = open_segment_checked(dir, segment)?;
+    let mut reader =
+        FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(|e| e.to_string())?;
+    let mut index = ActiveIndex::new(segment, stride);
+    let mut batch = IndexBatch::default();
+    let mut prev: Option<(Position, Hash32)> = None;
+    let end = loop {
+        match reader
+            .next_frame()
+            .map_err(|e| format!("read failed: {e}"))?
+        {
+            Frame::Record { offset, record } => {
+                let view = RecordView::decode(record)?;
+                match prev {
+                    Some((position, hash)) => view.check_link(position, &hash)?,
+                    None if view.position != segment => {
+                        return Err(format!(
+                            "the segment's first record holds position {}",
+                            view.position
+                        ));
+                    }
+                    None => {}
+                }
+                batch.add(&view, offset)?;
+                prev = Some((view.position, view.hash));
+                if view.end_of_append() && batch.len() >= SCAN_BATCH_RECORDS {
+                    index.apply(&mut batch);
+                }
+            }
+            Frame::End { offset } => break offset,
+            Frame::Short { offset } => return Err(format!("short frame at byte offset {offset}")),
+            Frame::Bad { offset, reason } => {
+                return Err(format!("{reason} at byte offset {offset}"));
+            }
+        }
+    };
+    index.apply(&mut batch);
+    Ok((index, end))
+}
+
+/// Byte offsets of an index file's sections, from its counts. Computed with saturating
+/// arithmetic, so absurd counts from a damaged header give a length no file has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Layout {
     streams: u64,
     commands: u64,
     bloom_at: u64,
     sparse_at: u64,
+    summary_crc_at: u64,
     streams_at: u64,
     commands_at: u64,
     offsets_at: u64,
@@ -346,22 +420,26 @@ impl Layout {
         records: u64,
         name_bytes: u64,
     ) -> Self {
+        let after =
+            |at: u64, count: u64, size: usize| at.saturating_add(count.saturating_mul(size as u64));
         let bloom_at = INDEX_HEADER_BYTES as u64;
-        let sparse_at = bloom_at + bloom_words * 8;
-        let streams_at = sparse_at + sparse * SPARSE_ENTRY_BYTES as u64;
-        let commands_at = streams_at + streams * STREAM_ENTRY_BYTES as u64;
-        let offsets_at = commands_at + commands * COMMAND_ENTRY_BYTES as u64;
-        let names_at = offsets_at + records * 8;
+        let sparse_at = after(bloom_at, bloom_words, 8);
+        let summary_crc_at = after(sparse_at, sparse, SPARSE_ENTRY_BYTES);
+        let streams_at = after(summary_crc_at, 1, 4);
+        let commands_at = after(streams_at, streams, STREAM_ENTRY_BYTES);
+        let offsets_at = after(commands_at, commands, COMMAND_ENTRY_BYTES);
+        let names_at = after(offsets_at, records, 8);
         Layout {
             streams,
             commands,
             bloom_at,
             sparse_at,
+            summary_crc_at,
             streams_at,
             commands_at,
             offsets_at,
             names_at,
-            total: names_at + name_bytes + 4,
+            total: after(names_at, name_bytes, 1),
         }
     }
 }
@@ -380,105 +458,33 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
 }
 
-/// A sealed segment's index: a summary in memory, the tables in its file.
-pub struct SealedIndex {
+/// The tables of a sealed segment's index file: the file, where they are in it and their
+/// checksum, and whether that checksum was checked since the file was opened.
+struct Tables {
     file: File,
-    pub segment: Position,
-    pub last: Checkpoint,
     layout: Layout,
-    bloom: Bloom,
-    sparse: Vec<(Position, u64)>,
+    crc: u32,
+    checked: bool,
 }
 
-/// Where a stream's records are in one sealed segment.
-#[derive(Debug, Clone, Copy)]
-struct StreamSpan {
-    first_version: StreamVersion,
-    count: u64,
-    offsets_index: u64,
-}
-
-impl SealedIndex {
-    /// Loads the index file of the segment starting at `segment`, checking its checksum and
-    /// that it describes that segment at that length. Says why when it cannot be used.
-    pub fn load(dir: &Path, segment: Position, segment_bytes: u64) -> Result<Self, String> {
-        let path = index_path(dir, segment);
-        let mut file = File::open(&path).map_err(|e| format!("cannot open: {e}"))?;
-        let len = file
-            .metadata()
-            .map_err(|e| format!("cannot stat: {e}"))?
-            .len();
-        let mut bytes = Vec::with_capacity(len as usize + 1);
-        file.read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read: {e}"))?;
-        if bytes.len() < INDEX_HEADER_BYTES + 4 {
-            return Err("shorter than its header".into());
+impl Tables {
+    /// Reads the tables whole, a chunk at a time, and compares their checksum.
+    fn check(&self) -> Result<(), String> {
+        let mut crc = 0;
+        let mut buf = vec![0; TABLES_CHECK_CHUNK_BYTES];
+        let mut at = self.layout.streams_at;
+        while at < self.layout.total {
+            let len = ((self.layout.total - at) as usize).min(buf.len());
+            self.file
+                .read_exact_at(&mut buf[..len], at)
+                .map_err(|e| format!("cannot read its tables: {e}"))?;
+            crc = crc32c::crc32c_append(crc, &buf[..len]);
+            at += len as u64;
         }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32c::crc32c(body) != u32_at(crc, 0) {
-            return Err("checksum mismatch".into());
+        if crc != self.crc {
+            return Err("its tables' checksum does not match".into());
         }
-        if body[0..8] != INDEX_MAGIC || u32_at(body, 8) != INDEX_FORMAT_VERSION {
-            return Err("wrong magic or index format version".into());
-        }
-        let first = u64_at(body, 16);
-        let bytes_indexed = u64_at(body, 24);
-        let last = Checkpoint {
-            position: u64_at(body, 32),
-            offset: u64_at(body, 40),
-            hash: Hash32(body[48..80].try_into().unwrap()),
-        };
-        if first != segment || bytes_indexed != segment_bytes || last.position < first {
-            return Err(format!(
-                "describes segment {first} of {bytes_indexed} bytes, not {segment} of \
-                 {segment_bytes} bytes"
-            ));
-        }
-        let (streams, commands, sparse, bloom_words) = (
-            u32_at(body, 80) as u64,
-            u32_at(body, 84) as u64,
-            u32_at(body, 88) as u64,
-            u32_at(body, 92) as u64,
-        );
-        let probe = Layout::new(
-            streams,
-            commands,
-            sparse,
-            bloom_words,
-            last.position - first + 1,
-            0,
-        );
-        if probe.names_at + 4 > bytes.len() as u64 || bloom_words == 0 {
-            return Err("its counts do not fit its length".into());
-        }
-        let layout = Layout::new(
-            streams,
-            commands,
-            sparse,
-            bloom_words,
-            last.position - first + 1,
-            bytes.len() as u64 - probe.names_at - 4,
-        );
-        let words = (0..bloom_words as usize)
-            .map(|i| u64_at(body, layout.bloom_at as usize + i * 8))
-            .collect();
-        let sparse = (0..sparse as usize)
-            .map(|i| {
-                let at = layout.sparse_at as usize + i * SPARSE_ENTRY_BYTES;
-                (u64_at(body, at), u64_at(body, at + 8))
-            })
-            .collect::<Vec<_>>();
-        if sparse.first().map(|s| s.0) != Some(first) {
-            return Err("its position list does not start at the segment's first record".into());
-        }
-        Ok(SealedIndex {
-            file,
-            segment,
-            last,
-            layout,
-            bloom: Bloom { words },
-            sparse,
-        })
+        Ok(())
     }
 
     fn read(&self, at: u64, len: usize) -> io::Result<Vec<u8>> {
@@ -487,19 +493,10 @@ impl SealedIndex {
         Ok(buf)
     }
 
-    /// The greatest indexed record at or before `position`, in this segment.
-    fn seek(&self, position: Position) -> Option<(Position, u64)> {
-        let i = self.sparse.partition_point(|s| s.0 <= position);
-        i.checked_sub(1).map(|i| self.sparse[i])
-    }
-
-    fn stream_span(&self, stream: &str) -> io::Result<Option<StreamSpan>> {
-        let hash = stream_hash(stream);
-        if !self.bloom.may_contain(hash) {
-            return Ok(None);
-        }
-        let entry = |i: u64| self.read(self.layout.streams_at + i * STREAM_ENTRY_BYTES as u64, 40);
-        let (mut lo, mut hi) = (0, self.layout.streams);
+    fn stream_span(&self, stream: &str, hash: u64) -> io::Result<Option<StreamSpan>> {
+        let layout = &self.layout;
+        let entry = |i: u64| self.read(layout.streams_at + i * STREAM_ENTRY_BYTES as u64, 40);
+        let (mut lo, mut hi) = (0, layout.streams);
         while lo < hi {
             let mid = (lo + hi) / 2;
             if u64_at(&entry(mid)?, 0) < hash {
@@ -508,13 +505,13 @@ impl SealedIndex {
                 hi = mid;
             }
         }
-        for i in lo..self.layout.streams {
+        for i in lo..layout.streams {
             let e = entry(i)?;
             if u64_at(&e, 0) != hash {
                 break;
             }
             let name = self.read(
-                self.layout.names_at + u32_at(&e, 32) as u64,
+                layout.names_at + u32_at(&e, 32) as u64,
                 u32_at(&e, 36) as usize,
             )?;
             if name == stream.as_bytes() {
@@ -528,40 +525,13 @@ impl SealedIndex {
         Ok(None)
     }
 
-    /// The last version of `stream` in this segment.
-    fn last_version(&self, stream: &str) -> io::Result<Option<StreamVersion>> {
-        Ok(self
-            .stream_span(stream)?
-            .filter(|s| s.count > 0)
-            .map(|s| s.first_version + s.count - 1))
-    }
-
-    /// The offsets of `stream`'s records from `from_version` on.
-    fn stream_offsets(&self, stream: &str, from_version: StreamVersion) -> io::Result<Vec<u64>> {
-        let Some(span) = self.stream_span(stream)? else {
-            return Ok(Vec::new());
-        };
-        let skip = from_version
-            .saturating_sub(span.first_version)
-            .min(span.count);
-        let count = (span.count - skip) as usize;
-        let bytes = self.read(
-            self.layout.offsets_at + (span.offsets_index + skip) * 8,
-            count * 8,
-        )?;
-        Ok((0..count).map(|i| u64_at(&bytes, i * 8)).collect())
-    }
-
-    /// Where the append of `command_id` starts in this segment, if it is here.
     fn command_offset(&self, command_id: Uuid) -> io::Result<Option<u64>> {
-        if !self.bloom.may_contain(command_hash(command_id)) {
-            return Ok(None);
-        }
-        let (mut lo, mut hi) = (0, self.layout.commands);
+        let layout = &self.layout;
+        let (mut lo, mut hi) = (0, layout.commands);
         while lo < hi {
             let mid = (lo + hi) / 2;
             let e = self.read(
-                self.layout.commands_at + mid * COMMAND_ENTRY_BYTES as u64,
+                layout.commands_at + mid * COMMAND_ENTRY_BYTES as u64,
                 COMMAND_ENTRY_BYTES,
             )?;
             let id = Uuid::from_bytes(e[0..16].try_into().unwrap());
@@ -572,6 +542,224 @@ impl SealedIndex {
             }
         }
         Ok(None)
+    }
+}
+
+/// A sealed segment's index: a summary in memory (its Bloom filter, sparse position list and
+/// last record), the tables in its file.
+pub struct SealedIndex {
+    dir: PathBuf,
+    pub segment: Position,
+    segment_bytes: u64,
+    stride: u64,
+    pub last: Checkpoint,
+    bloom: Bloom,
+    sparse: Vec<(Position, u64)>,
+    /// Replaced by a rebuilt file when the tables turn out to be damaged.
+    tables: RwLock<Tables>,
+}
+
+/// Where a stream's records are in one sealed segment.
+#[derive(Debug, Clone, Copy)]
+struct StreamSpan {
+    first_version: StreamVersion,
+    count: u64,
+    offsets_index: u64,
+}
+
+impl SealedIndex {
+    /// Loads the summary of the index file of the segment starting at `segment`: its header,
+    /// Bloom filter and sparse list, checking their checksum, the file's length, and that it
+    /// describes that segment at that length. The tables are checked on first use. Says why
+    /// when the file cannot be used.
+    pub fn load(
+        dir: &Path,
+        segment: Position,
+        segment_bytes: u64,
+        stride: u64,
+    ) -> Result<Self, String> {
+        let path = index_path(dir, segment);
+        let file = File::open(&path).map_err(|e| format!("cannot open: {e}"))?;
+        let len = file
+            .metadata()
+            .map_err(|e| format!("cannot stat: {e}"))?
+            .len();
+        if len < INDEX_HEADER_BYTES as u64 + 4 {
+            return Err("shorter than its header".into());
+        }
+        let mut header = [0; INDEX_HEADER_BYTES];
+        file.read_exact_at(&mut header, 0)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        if header[0..8] != INDEX_MAGIC || u32_at(&header, 8) != INDEX_FORMAT_VERSION {
+            return Err("wrong magic or index format version".into());
+        }
+        let first = u64_at(&header, 16);
+        let bytes_indexed = u64_at(&header, 24);
+        let last = Checkpoint {
+            position: u64_at(&header, 32),
+            offset: u64_at(&header, 40),
+            hash: Hash32(header[48..80].try_into().unwrap()),
+        };
+        let (streams, commands, sparse, bloom_words) = (
+            u32_at(&header, 80) as u64,
+            u32_at(&header, 84) as u64,
+            u32_at(&header, 88) as u64,
+            u32_at(&header, 92) as u64,
+        );
+        let records = last.position.wrapping_sub(first).saturating_add(1);
+        let layout = Layout::new(
+            streams,
+            commands,
+            sparse,
+            bloom_words,
+            records,
+            u64_at(&header, 96),
+        );
+        if layout.total != len || bloom_words == 0 || last.position < first {
+            return Err("its counts do not fit its length".into());
+        }
+        let mut summary = vec![0; (layout.streams_at - INDEX_HEADER_BYTES as u64) as usize];
+        file.read_exact_at(&mut summary, INDEX_HEADER_BYTES as u64)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        let (summary, crc) = summary.split_at(summary.len() - 4);
+        let summary_crc = crc32c::crc32c_append(crc32c::crc32c(&header), summary);
+        if summary_crc != u32_at(crc, 0) {
+            return Err("checksum mismatch".into());
+        }
+        if first != segment || bytes_indexed != segment_bytes {
+            return Err(format!(
+                "describes segment {first} of {bytes_indexed} bytes, not {segment} of \
+                 {segment_bytes} bytes"
+            ));
+        }
+        let base = INDEX_HEADER_BYTES as u64;
+        let words = (0..bloom_words)
+            .map(|i| u64_at(summary, (layout.bloom_at - base + i * 8) as usize))
+            .collect();
+        let sparse = (0..sparse)
+            .map(|i| {
+                let at = (layout.sparse_at - base) as usize + i as usize * SPARSE_ENTRY_BYTES;
+                (u64_at(summary, at), u64_at(summary, at + 8))
+            })
+            .collect::<Vec<_>>();
+        if sparse.first().map(|s| s.0) != Some(first) {
+            return Err("its position list does not start at the segment's first record".into());
+        }
+        Ok(SealedIndex {
+            dir: dir.to_path_buf(),
+            segment,
+            segment_bytes,
+            stride: stride.max(1),
+            last,
+            bloom: Bloom { words },
+            sparse,
+            tables: RwLock::new(Tables {
+                file,
+                layout,
+                crc: u32_at(&header, TABLES_CRC_AT),
+                checked: false,
+            }),
+        })
+    }
+
+    /// The tables, their checksum checked: on first use it is, and damaged tables are rebuilt
+    /// from the segment (the file is written again) before anything is read from them.
+    fn tables(&self) -> io::Result<RwLockReadGuard<'_, Tables>> {
+        loop {
+            let tables = self.tables.read().unwrap();
+            if tables.checked {
+                return Ok(tables);
+            }
+            drop(tables);
+            let mut tables = self.tables.write().unwrap();
+            if tables.checked {
+                continue;
+            }
+            match tables.check() {
+                Ok(()) => tables.checked = true,
+                Err(reason) => {
+                    tracing::warn!(
+                        segment = %segment_name(self.segment),
+                        %reason,
+                        "rebuilding a damaged index file from its segment"
+                    );
+                    *tables = self.rebuild().map_err(|reason| {
+                        io::Error::other(format!(
+                            "the index of segment {} is damaged and could not be rebuilt: \
+                             {reason}",
+                            segment_name(self.segment)
+                        ))
+                    })?;
+                }
+            }
+        }
+    }
+
+    /// Rebuilds this segment's index file from the segment, and returns its tables if the
+    /// segment still is what the summary in memory describes.
+    fn rebuild(&self) -> Result<Tables, String> {
+        let (index, end) = index_segment(&self.dir, self.segment, self.stride)?;
+        if index.last != Some(self.last) || end != self.segment_bytes {
+            return Err("the segment no longer ends where its index says".into());
+        }
+        let rebuilt = index
+            .seal(&self.dir, self.segment_bytes)
+            .map_err(|e| format!("cannot write an index file: {e}"))?;
+        if rebuilt.bloom.words != self.bloom.words {
+            return Err("the segment's streams and appends are not those of its index".into());
+        }
+        Ok(rebuilt.tables.into_inner().unwrap())
+    }
+
+    /// The greatest indexed record at or before `position`, in this segment.
+    fn seek(&self, position: Position) -> Option<(Position, u64)> {
+        let i = self.sparse.partition_point(|s| s.0 <= position);
+        i.checked_sub(1).map(|i| self.sparse[i])
+    }
+
+    fn stream_span(&self, stream: &str) -> io::Result<Option<StreamSpan>> {
+        let hash = stream_hash(stream);
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        self.tables()?.stream_span(stream, hash)
+    }
+
+    /// The last version of `stream` in this segment.
+    fn last_version(&self, stream: &str) -> io::Result<Option<StreamVersion>> {
+        Ok(self
+            .stream_span(stream)?
+            .filter(|s| s.count > 0)
+            .map(|s| s.first_version + s.count - 1))
+    }
+
+    /// The offsets of `stream`'s records from `from_version` on.
+    fn stream_offsets(&self, stream: &str, from_version: StreamVersion) -> io::Result<Vec<u64>> {
+        let hash = stream_hash(stream);
+        if !self.bloom.may_contain(hash) {
+            return Ok(Vec::new());
+        }
+        let tables = self.tables()?;
+        let Some(span) = tables.stream_span(stream, hash)? else {
+            return Ok(Vec::new());
+        };
+        let skip = from_version
+            .saturating_sub(span.first_version)
+            .min(span.count);
+        let count = (span.count - skip) as usize;
+        let bytes = tables.read(
+            tables.layout.offsets_at + (span.offsets_index + skip) * 8,
+            count * 8,
+        )?;
+        Ok((0..count).map(|i| u64_at(&bytes, i * 8)).collect())
+    }
+
+    /// Where the append of `command_id` starts in this segment, if it is here.
+    fn command_offset(&self, command_id: Uuid) -> io::Result<Option<u64>> {
+        if !self.bloom.may_contain(command_hash(command_id)) {
+            return Ok(None);
+        }
+        self.tables()?.command_offset(command_id)
     }
 }
 

@@ -114,16 +114,16 @@
 //!
 //! ## Recovery
 //!
-//! On open, each sealed segment's index file is loaded and checked (see below); a sealed
-//! segment whose index file is missing, stale or damaged is read whole (CRCs and chain links)
-//! and its index file written again. Sealed segments with a sound index are not read (that is
-//! `verify()`'s job), which keeps opening fast. The last segment is always read whole and
-//! indexed in memory. A short frame, a frame with an implausible length or a bad CRC, a record
-//! that does not link to the chain, or a partly written append (no record with flag 8 closes
-//! it) at the end of the last segment is an interrupted write: the file is cut back to the end
-//! of the last complete append and a `tracing::warn!` reports it. Damage followed by any sound
-//! frame, or damage in a sealed segment, is never repaired: opening fails with
-//! `OpenError::Corrupt` naming the segment, byte offset and position.
+//! On open, the summary of each sealed segment's index file is loaded and checked (see
+//! below); a sealed segment whose index file is missing, stale or damaged is read whole (CRCs
+//! and chain links) and its index file written again. Sealed segments with a sound index are
+//! not read (that is `verify()`'s job), which keeps opening fast. The last segment is always
+//! read whole and indexed in memory. A short frame, a frame with an implausible length or a bad
+//! CRC, a record that does not link to the chain, or a partly written append (no record with
+//! flag 8 closes it) at the end of the last segment is an interrupted write: the file is cut
+//! back to the end of the last complete append and a `tracing::warn!` reports it. Damage
+//! followed by any sound frame, or damage in a sealed segment, is never repaired: opening fails
+//! with `OpenError::Corrupt` naming the segment, byte offset and position.
 //!
 //! ## Index (derived data, `index/`)
 //!
@@ -135,41 +135,53 @@
 //! writes the sealed segment's index as an immutable file
 //! `index/segment-<first position, 20 digits>.idx` (under a `.tmp` name, then renamed; not
 //! synced: a lost or torn one is rebuilt). In memory the log keeps, per sealed segment, the
-//! file's Bloom filter, its sparse position list and its last record; stream and command
-//! lookups test the filter and read the file only on a hit. An append's stream versions and
-//! fingerprint are not stored: on a hit they are read back from its records.
+//! file's Bloom filter, its sparse position list and its last record (the file's *summary*);
+//! stream and command lookups test the filter and read the file's *tables* only on a hit. An
+//! append's stream versions and fingerprint are not stored: on a hit they are read back from
+//! its records.
 //!
-//! Index file (integers little-endian):
+//! Index file (integers little-endian). The header and the summary (Bloom filter, sparse
+//! positions) come first under one checksum, so opening reads only them; the tables follow
+//! under a checksum of their own, kept in the header:
 //!
 //! | offset | size | field |
 //! |-------:|-----:|-------|
-//! | 0  | 8  | magic `ENTLOGIX` |
-//! | 8  | 4  | index format version, u32 (currently 1; any other is rebuilt) |
-//! | 12 | 4  | zero |
-//! | 16 | 8  | segment first position |
-//! | 24 | 8  | segment length in bytes |
-//! | 32 | 8  | last position of the segment |
-//! | 40 | 8  | offset of the last record's frame |
-//! | 48 | 32 | last record's hash |
-//! | 80 | 4  | stream count `S` |
-//! | 84 | 4  | append (command) count `C` |
-//! | 88 | 4  | sparse position count `P` |
-//! | 92 | 4  | Bloom filter length `W`, in 64-bit words (at least 1) |
-//! | 96 | 8·W | Bloom filter: 10 bits per key, 7 probes; bit `(h + i·((h >> 32) ∣ 1)) mod 64W` for `i` in 0..7, bit `b` is bit `b mod 64` of word `b / 64`; keys are the streams' and the command ids' hashes |
+//! | 0   | 8  | magic `ENTLOGIX` |
+//! | 8   | 4  | index format version, u32 (currently 2; any other is rebuilt) |
+//! | 12  | 4  | zero |
+//! | 16  | 8  | segment first position |
+//! | 24  | 8  | segment length in bytes |
+//! | 32  | 8  | last position of the segment |
+//! | 40  | 8  | offset of the last record's frame |
+//! | 48  | 32 | last record's hash |
+//! | 80  | 4  | stream count `S` |
+//! | 84  | 4  | append (command) count `C` |
+//! | 88  | 4  | sparse position count `P` |
+//! | 92  | 4  | Bloom filter length `W`, in 64-bit words (at least 1) |
+//! | 96  | 8  | names blob length `N`, in bytes |
+//! | 104 | 4  | CRC32C of the tables: every byte from the streams section to the end of the file |
+//! | 108 | 4  | zero |
+//! | 112 | 8·W | Bloom filter: 10 bits per key, 7 probes; bit `(h + i·((h >> 32) ∣ 1)) mod 64W` for `i` in 0..7, bit `b` is bit `b mod 64` of word `b / 64`; keys are the streams' and the command ids' hashes |
 //! | … | 16·P | sparse positions: position u64, frame offset u64; ascending, the first is the segment's first record |
+//! | … | 4 | CRC32C of every byte before it (header and summary) |
 //! | … | 40·S | streams, sorted by (hash, id): hash u64, first version u64, record count u64, index of its first offset in the offsets table u64, id offset in the names blob u32, id length u32 |
 //! | … | 32·C | appends, sorted by command id (16 bytes, compared as bytes): command id, first position u64, first record's frame offset u64 |
 //! | … | 8·R | offsets table: frame offsets, u64, grouped by stream in the streams' order, each stream's in version order; `R` = last position − first position + 1 |
-//! | … | … | names blob: the stream ids, concatenated |
-//! | end−4 | 4 | CRC32C of every byte before it |
+//! | … | N | names blob: the stream ids, concatenated; it ends the file |
 //!
 //! A key's hash is FNV-1a 64 over a domain byte (`s` for a stream id, `c` for a command id)
-//! followed by the key's bytes, then the SplitMix64 finaliser. An index file is used only if
-//! its CRC, magic and version are sound, its counts fit its length, it names the segment and
-//! its current length, the record at its last offset has its last position and hash, closes an
-//! append and ends the file, and the next segment starts right after its last position.
-//! Otherwise it is rebuilt from the segment. Files in `index/` that are not index files of a
-//! current segment are ignored.
+//! followed by the key's bytes, then the SplitMix64 finaliser. On open, an index file's summary
+//! is used only if its magic and version are right, its counts give exactly its length, the
+//! summary's CRC is sound, it names the segment and its current length, the record at its last
+//! offset has its last position and hash, closes an append and ends the file, and the next
+//! segment starts right after its last position; otherwise the index is rebuilt from the
+//! segment. The tables are read only when a lookup first needs them (a Bloom filter hit): their
+//! CRC is checked then, whole, once per opening of the log; if it fails, the segment is read
+//! whole (frame CRCs, positions, chain links within it) and the index file written again
+//! before the lookup goes on, and if the segment does not end with the record the summary
+//! names, or holds other streams or appends, the lookup fails with an error (reopening
+//! rebuilds the index) rather than answer from a damaged table. Files in `index/` that are not
+//! index files of a current segment are ignored.
 
 mod fault;
 mod file_log;

@@ -131,12 +131,13 @@ fn load_sealed(
     dir: &Path,
     segment: Position,
     next_segment: Position,
+    stride: u64,
 ) -> Result<(SealedIndex, i64), String> {
     let path = segment_path(dir, segment);
     let len = std::fs::metadata(&path)
         .map_err(|e| format!("cannot read the segment's length: {e}"))?
         .len();
-    let sealed = SealedIndex::load(dir, segment, len)?;
+    let sealed = SealedIndex::load(dir, segment, len, stride)?;
     if sealed.last.position + 1 != next_segment {
         return Err(format!(
             "ends at position {} but the next segment starts at {next_segment}",
@@ -186,7 +187,7 @@ pub fn recover(dir: &Path, stride: u64) -> Result<(Recovered, IndexState), OpenE
             ));
         }
         if let Some(next_segment) = next_segment {
-            match load_sealed(dir, segment, next_segment) {
+            match load_sealed(dir, segment, next_segment, stride) {
                 Ok((index, at_us)) => {
                     head = Head {
                         position: index.last.position,

@@ -855,3 +855,118 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Where the tables (streams, appends, record offsets, names) of an index file start, from
+/// its header as the crate's FORMAT section lays it out: a 112-byte header, the Bloom filter
+/// (8 bytes per word, word count at byte 92), the sparse position list (16 bytes per entry,
+/// count at byte 88), then the summary's 4-byte checksum.
+fn index_tables_at(bytes: &[u8]) -> usize {
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    112 + 8 * u32_at(92) + 16 * u32_at(88) + 4
+}
+
+/// Flips one byte of the first stream entry's record count in the tables of every index
+/// file, in place (the open log holds the files): trusted, it would make reads wrong.
+fn damage_index_tables(index: &std::path::Path) {
+    use std::os::unix::fs::FileExt;
+    for path in index_files(index) {
+        let bytes = std::fs::read(&path).unwrap();
+        let at = index_tables_at(&bytes) + 16;
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&[bytes[at] ^ 0x01], at as u64).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn index_tables_damaged_after_opening_are_detected_on_first_use_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index");
+    let command_id = Uuid::now_v7();
+    {
+        let log = FileLog::open(dir.path(), small_segments()).unwrap();
+        log.append(AppendRequest::single(
+            command_id,
+            stream("s-0"),
+            ExpectedVersion::Any,
+            vec![event("E", b"cmd")],
+        ))
+        .await
+        .unwrap();
+        twenty_appends(&log).await;
+        twenty_appends(&log).await;
+    }
+    let sealed = index_files(&index);
+    assert!(sealed.len() >= 4, "only {} sealed segments", sealed.len());
+    let originals: Vec<Vec<u8>> = sealed.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let log = FileLog::open(dir.path(), small_segments()).unwrap();
+    // Opening read only the files' summaries; their tables are damaged afterwards.
+    damage_index_tables(&index);
+    assert_ne!(std::fs::read(&sealed[0]).unwrap(), originals[0]);
+    let s0 = in_stream(&log, "s-0", 0);
+    assert_eq!(s0.len(), 21);
+    assert!(s0.iter().zip(0..).all(|(r, v)| r.stream_version == v));
+    assert_eq!(s0[0].position, 1);
+    let s1 = in_stream(&log, "s-1", 3);
+    assert_eq!(s1.len(), 17);
+    assert!(s1.iter().zip(3..).all(|(r, v)| r.stream_version == v));
+    assert_eq!(log.stream_version(&stream("s-1")), Some(19));
+    assert_eq!(
+        log.find_command(command_id).map(|o| o.first_position),
+        Some(1)
+    );
+    let again = log
+        .append(AppendRequest::single(
+            command_id,
+            stream("s-0"),
+            ExpectedVersion::Any,
+            vec![event("E", b"cmd")],
+        ))
+        .await
+        .unwrap();
+    assert!(again.deduplicated);
+    assert_eq!(again.first_position, 1);
+    assert_eq!(log.head().position, 41);
+    // Every damaged file the reads needed was written again from its segment.
+    for (path, original) in sealed.iter().zip(&originals) {
+        assert_eq!(&std::fs::read(path).unwrap(), original, "{path:?}");
+    }
+}
+
+#[tokio::test]
+async fn damaged_index_tables_over_a_damaged_segment_give_an_error_never_wrong_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index");
+    {
+        let log = FileLog::open(dir.path(), small_segments()).unwrap();
+        twenty_appends(&log).await;
+        twenty_appends(&log).await;
+    }
+    // A payload byte of the first record of the second segment: its frame checksum fails, but
+    // the segment's last record, which opening checks, is intact.
+    let second = segments(dir.path())[1].clone();
+    let mut bytes = std::fs::read(&second).unwrap();
+    bytes[32 + 8 + 200] ^= 0x40;
+    std::fs::write(&second, bytes).unwrap();
+    let log = FileLog::open(dir.path(), small_segments()).unwrap();
+    damage_index_tables(&index);
+    let mut records = Vec::new();
+    let mut error = None;
+    for item in log.read_stream(&stream("s-0"), 0).unwrap() {
+        match item {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let error = error.expect("the damage is reported");
+    assert!(
+        matches!(&error, ReadError::Io(reason) if reason.contains("could not be rebuilt")),
+        "{error}"
+    );
+    // What came before the error is exactly the start of the stream.
+    assert!(records.iter().zip(0..).all(|(r, v)| r.stream_version == v));
+    assert!(records.len() < 20);
+    assert!(log.verify().is_err());
+}
