@@ -4,43 +4,73 @@
 //! outcome of their own publications, decisions on their right-of-reply requests, and changes
 //! or cancellations of their lessons — newest first, with read marks.
 //!
-//! A notification's key holds the position of the event it comes from, so one event gives a
-//! person at most one notification (a parent of two children in the class gets one, naming
-//! both) and no replay can duplicate it.
+//! # Fan-out on read
+//!
+//! An event writes ONE record per audience it concerns, not one per person: a homework is one
+//! record for its class (or work group), a news publication one for the establishment's
+//! members, a lesson change one for the class plus one for each teacher concerned. Only what is
+//! personal is written per person: a message to each recipient, the fate of a publication to
+//! its author, a reply decision to the requester, and a grade to each graded pupil (which
+//! their parents read through them). The timeline keeps its own membership index ([`audience`]):
+//! per person, which audiences they belonged to over which range of log positions, and, for a
+//! parent, the same copied from each child through the family link.
+//!
+//! A person's page merges the records of their audiences by position, newest first: a record
+//! reaches them when they were a member at its position. So the dates are those of the events,
+//! as when notifications were written per person: a student enrolled after a homework was
+//! published does not see it, one who moved out keeps what came before, a parent linked to a
+//! child reads the child's notifications from the link on, and an account created after a news
+//! publication does not see it. Records reached through several audiences at one position (a
+//! parent of two pupils of the class, a teacher who is also a parent) are ONE notification,
+//! naming every child it came through. Who caused an event is never notified of it, nor is the
+//! author of a publication among its readers (they learn its fate instead).
+//!
+//! # Read marks
 //!
 //! Read marks come from the log only: `account.notifications_read` (the holder marked every
 //! notification up to a log position read, or single ones by position) and, for a message
-//! notification, `messaging.message_read`. A notification turns read at most once, so the
-//! unread counter drops once per notification however many marks cover it. The watermark of
-//! "read up to" already applied is kept per person, so a later mark only visits notifications
-//! above it; the domain refuses marks beyond the log's end, so every notification a mark covers
-//! exists when the mark is applied.
+//! notification, `messaging.message_read`. Per person the timeline keeps the "read up to"
+//! watermark and the single marks above it (dropped once the watermark passes them; a single
+//! mark is kept only when the person has a notification at that position, so they are bounded
+//! by the person's notifications above the watermark). A notification is read when it is at or
+//! below the watermark or marked. The domain refuses marks beyond the log's end, so a mark only
+//! covers notifications that existed when it was made. The unread count is computed on reading
+//! from the records above the watermark, among the newest [`UNREAD_WINDOW`] of them.
 //!
-//! Erasure: on `account.personal_data_erased`, the person's timeline is deleted.
+//! # Erasure
 //!
-//! Key layout (tree `timeline@v<version>`), besides the class and family facts of
-//! [`super::school::facts`] (`m.*`):
+//! On `account.personal_data_erased`, the person's own records, grades, memberships, watermark
+//! and marks are deleted. Their parents keep what they were notified of through the child's
+//! class and groups, but those notifications no longer name the child; the child's grades go.
 //!
-//! | key                                     | value                                     |
-//! |-----------------------------------------|-------------------------------------------|
-//! | `tl/<account><u64::MAX - position>`     | [`Notification`] (newest first)           |
-//! | `tl.unread/<account>`                   | counter of unread notifications           |
-//! | `tl.msg/<account><message>`             | the position of the message notification  |
-//! | `tl.read/<account>`                     | the "read up to" position applied (`u64`)  |
-//! | `ev/<evaluation>`                       | [`EvaluationNote`]                        |
-//! | `ev.st/<evaluation><student>`           | the student (graded in it)                |
-//! | `slot/<class><slot>`                    | [`SlotNote`]                              |
-//! | `est.m/<establishment><account>`        | the account (active members)              |
-//! | `acct.est/<account><establishment>`     | the establishment                         |
-//! | `space/<space>`                         | [`SpaceNote`]                             |
-//! | `pub/<publication>`                     | [`PublicationNote`]                       |
-//! | `rq/<request>`                          | the requester's `AccountId`               |
+//! # Key layout
+//!
+//! Tree `timeline@v<version>`, besides the class and family facts of
+//! [`super::school::facts`] (`m.*`). An `<audience>` is a tag byte (`p` a person, `s` a pupil
+//! and their parents, `c` a class's students and parents, `t` a class's teachers, `g` a work
+//! group's members and parents, `e` an establishment's members) and a 16-byte id.
+//!
+//! | key                                          | value                                  |
+//! |----------------------------------------------|----------------------------------------|
+//! | `tl.r/<audience><u64::MAX - position>`       | the record: excluded accounts, then `(at, NotificationKind)` |
+//! | `tl.m/<person><audience><child><from>`       | the end position of the membership, `None` while it holds (`<child>` is nil unless through a child) |
+//! | `tl.w/<person>`                              | the "read up to" position (`u64`)      |
+//! | `tl.k/<person><position>`                    | a single read mark above the watermark |
+//! | `tl.msg/<message>`                           | the position of the message's event    |
+//! | `ev/<evaluation>`                            | [`EvaluationNote`]                     |
+//! | `ev.st/<evaluation><student>`                | the student (graded in it)             |
+//! | `slot/<class><slot>`                         | [`SlotNote`]                           |
+//! | `space/<space>`                              | [`SpaceNote`]                          |
+//! | `pub/<publication>`                          | [`PublicationNote`]                    |
+//! | `rq/<request>`                               | the requester's `AccountId`            |
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::ops::ControlFlow;
+mod audience;
+mod query;
+
 use std::sync::Arc;
 
 use domain::account::AccountEvent;
+use domain::class::ClassEvent;
 use domain::evaluation::EvaluationEvent;
 use domain::event::EventBody;
 use domain::homework::HomeworkEvent;
@@ -58,8 +88,12 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use self::audience::Audience;
+pub use self::query::{
+    UNREAD_WINDOW, notifications, notifications_before, personal_prefixes, unread_count,
+};
 use super::school::facts;
-use crate::store::{Key, ReadStore, ReadStoreExt, Store, StoreError, StoreExt};
+use crate::store::{Key, ReadStoreExt, Store, StoreError, StoreExt};
 use crate::{Projection, ProjectionError};
 
 /// The projections this module owns.
@@ -96,7 +130,7 @@ impl Projection for Timeline {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
@@ -110,7 +144,8 @@ impl Projection for Timeline {
             by: decoded.by.map(|a| a.account),
         };
         match &decoded.body {
-            EventBody::Account(e) => apply_account(store, e)?,
+            EventBody::Account(e) => apply_account(store, e, &origin)?,
+            EventBody::Class(e) => apply_class(store, e, &origin)?,
             EventBody::Homework(e) => apply_homework(store, e, &origin)?,
             EventBody::Evaluation(e) => apply_evaluation(store, e, &origin)?,
             EventBody::Timetable(e) => apply_timetable(store, e, &origin)?,
@@ -120,6 +155,8 @@ impl Projection for Timeline {
             EventBody::Reply(e) => apply_reply(store, e, &origin)?,
             _ => {}
         }
+        // The facts are folded last: the memberships above read the families and classes as
+        // they were before the event.
         facts::apply_facts(store, &decoded.body)
     }
 }
@@ -247,28 +284,6 @@ pub struct PublicationNote {
     pub title: Title,
 }
 
-fn notification_key(account: AccountId, position: Position) -> Vec<u8> {
-    Key::new("tl")
-        .uuid(account.as_uuid())
-        .u64(u64::MAX - position)
-        .into_vec()
-}
-
-fn unread_key(account: AccountId) -> Vec<u8> {
-    Key::new("tl.unread").uuid(account.as_uuid()).into_vec()
-}
-
-fn message_key(account: AccountId, message: MessageId) -> Vec<u8> {
-    Key::new("tl.msg")
-        .uuid(account.as_uuid())
-        .uuid(message.as_uuid())
-        .into_vec()
-}
-
-fn read_up_to_key(account: AccountId) -> Vec<u8> {
-    Key::new("tl.read").uuid(account.as_uuid()).into_vec()
-}
-
 fn evaluation_key(evaluation: EvaluationId) -> Vec<u8> {
     Key::new("ev").uuid(evaluation.as_uuid()).into_vec()
 }
@@ -287,20 +302,6 @@ fn slot_key(class: ClassId, slot: SlotId) -> Vec<u8> {
         .into_vec()
 }
 
-fn member_key(establishment: EstablishmentId, account: AccountId) -> Vec<u8> {
-    Key::new("est.m")
-        .uuid(establishment.as_uuid())
-        .uuid(account.as_uuid())
-        .into_vec()
-}
-
-fn membership_key(account: AccountId, establishment: EstablishmentId) -> Vec<u8> {
-    Key::new("acct.est")
-        .uuid(account.as_uuid())
-        .uuid(establishment.as_uuid())
-        .into_vec()
-}
-
 fn space_key(space: SpaceId) -> Vec<u8> {
     Key::new("space").uuid(space.as_uuid()).into_vec()
 }
@@ -313,52 +314,40 @@ fn request_key(request: ReplyRequestId) -> Vec<u8> {
     Key::new("rq").uuid(request.as_uuid()).into_vec()
 }
 
-/// The people a notification goes to, each with the children it is about.
-type Audience = BTreeMap<AccountId, BTreeSet<AccountId>>;
-
-/// Adds students and, for each, their parents (about that student).
-fn add_students_and_parents(
-    store: &dyn Store,
-    audience: &mut Audience,
-    students: impl IntoIterator<Item = AccountId>,
-) -> Result<(), StoreError> {
-    for student in students {
-        audience.entry(student).or_default();
-        for parent in facts::parents_of(store, student)? {
-            audience.entry(parent).or_default().insert(student);
-        }
-    }
-    Ok(())
+fn message_key(message: MessageId) -> Vec<u8> {
+    Key::new("tl.msg").uuid(message.as_uuid()).into_vec()
 }
 
-/// Writes one notification per person of the audience (the event's author left out).
-fn notify(
+/// Writes the record of the event at `origin` for `audience`, which does not reach who caused
+/// the event nor the accounts of `excluded`. A personal record for one of them is not written.
+fn publish(
     store: &mut dyn Store,
     origin: &Origin,
-    mut audience: Audience,
+    audience: Audience,
+    excluded: &[AccountId],
     kind: &NotificationKind,
 ) -> Result<(), StoreError> {
-    if let Some(by) = origin.by {
-        audience.remove(&by);
-    }
-    for (account, about) in audience {
-        let notification = Notification {
-            position: origin.position,
-            at: origin.at,
-            kind: kind.clone(),
-            about: about.into_iter().collect(),
-            read: false,
-        };
-        store.put_value(notification_key(account, origin.position), &notification)?;
-        store.add_i64(unread_key(account), 1)?;
-        if let NotificationKind::MessageReceived { message, .. } = kind {
-            store.put_value(message_key(account, *message), &origin.position)?;
+    let mut left_out: Vec<AccountId> = origin.by.into_iter().collect();
+    for account in excluded {
+        if !left_out.contains(account) {
+            left_out.push(*account);
         }
     }
-    Ok(())
+    if let Audience::Person(person) = audience
+        && left_out.contains(&person)
+    {
+        return Ok(());
+    }
+    let value = query::encode_record(&left_out, origin.at, kind)?;
+    store.put(audience::record_key(audience, origin.position), value)
 }
 
-fn apply_account(store: &mut dyn Store, event: &AccountEvent) -> Result<(), ProjectionError> {
+fn apply_account(
+    store: &mut dyn Store,
+    event: &AccountEvent,
+    origin: &Origin,
+) -> Result<(), ProjectionError> {
+    let at = origin.position;
     match event {
         AccountEvent::Created {
             account,
@@ -370,36 +359,49 @@ fn apply_account(store: &mut dyn Store, event: &AccountEvent) -> Result<(), Proj
             establishment,
             ..
         } => {
-            store.put_value(member_key(*establishment, *account), account)?;
-            store.put_value(membership_key(*account, *establishment), establishment)?;
+            audience::join(
+                store,
+                *account,
+                Audience::Establishment(*establishment),
+                None,
+                at,
+            )?;
         }
-        AccountEvent::Deactivated { account, .. } => leave_establishments(store, *account)?,
-        AccountEvent::PersonalDataErased { account, .. } => {
-            leave_establishments(store, *account)?;
-            for prefix in [
-                Key::new("tl").uuid(account.as_uuid()).into_vec(),
-                Key::new("tl.msg").uuid(account.as_uuid()).into_vec(),
-            ] {
-                for (key, _) in store.scan_prefix(&prefix)? {
-                    store.delete(&key)?;
-                }
-            }
-            store.delete(&unread_key(*account))?;
-            store.delete(&read_up_to_key(*account))?;
+        AccountEvent::ChildLinked { account, child } => {
+            audience::link_parent(store, *account, *child, at)?;
         }
+        AccountEvent::ChildUnlinked { account, child } => {
+            audience::unlink_parent(store, *account, *child, at)?;
+        }
+        AccountEvent::Deactivated { account, .. } => {
+            audience::leave_establishments(store, *account, at)?;
+        }
+        AccountEvent::PersonalDataErased { account, .. } => erase(store, *account, at)?,
         AccountEvent::NotificationsRead {
             account,
             up_to,
             positions,
         } => {
-            if let Some(up_to) = up_to {
-                mark_read_up_to(store, *account, *up_to)?;
-            }
-            for position in positions {
-                let key = notification_key(*account, *position);
-                if let Some(notification) = store.get_value::<Notification>(&key)? {
-                    mark_read(store, *account, key, notification)?;
+            let mut read_up_to = query::watermark(store, *account)?;
+            if let Some(up_to) = up_to
+                && *up_to > read_up_to
+            {
+                read_up_to = *up_to;
+                store.put_value(query::watermark_key(*account), &read_up_to)?;
+                // Single marks at or below the watermark say nothing more.
+                let passed: Vec<Vec<u8>> = store
+                    .scan_prefix(&query::marks_prefix(*account))?
+                    .into_iter()
+                    .map(|(key, _)| key)
+                    .take_while(|key| query::mark_position(key) <= read_up_to)
+                    .collect();
+                for key in passed {
+                    store.delete(&key)?;
                 }
+            }
+            let streams = audience::streams_of(store, *account)?;
+            for position in positions {
+                mark_one(store, *account, &streams, *position, read_up_to)?;
             }
         }
         _ => {}
@@ -407,81 +409,121 @@ fn apply_account(store: &mut dyn Store, event: &AccountEvent) -> Result<(), Proj
     Ok(())
 }
 
-/// Marks read every notification of `account` at or before `up_to` and above the watermark
-/// already applied, then moves the watermark.
-fn mark_read_up_to(
+/// Marks the notification of `account` at `position` read, if they have one there and it is
+/// not read yet.
+fn mark_one(
     store: &mut dyn Store,
     account: AccountId,
-    up_to: Position,
-) -> Result<(), ProjectionError> {
-    let applied = store
-        .get_value::<Position>(&read_up_to_key(account))?
-        .unwrap_or(0);
-    if up_to <= applied {
-        return Ok(());
-    }
-    let prefix = Key::new("tl").uuid(account.as_uuid()).into_vec();
-    // Keys hold `u64::MAX - position`, newest first: skip the notifications after `up_to`
-    // without decoding them, and stop at the watermark.
-    let first_key = notification_key(account, up_to);
-    let stop_key = notification_key(account, applied);
-    let mut covered = Vec::new();
-    let mut failure = None;
-    store.visit_prefix(&prefix, &mut |key, value| {
-        if key < first_key.as_slice() {
-            return ControlFlow::Continue(());
-        }
-        if key >= stop_key.as_slice() {
-            return ControlFlow::Break(());
-        }
-        match crate::store::decode_value::<Notification>(key, value) {
-            Ok(n) => {
-                if !n.read {
-                    covered.push((key.to_vec(), n));
-                }
-                ControlFlow::Continue(())
-            }
-            Err(e) => {
-                failure = Some(e);
-                ControlFlow::Break(())
-            }
-        }
-    })?;
-    if let Some(e) = failure {
-        return Err(e.into());
-    }
-    for (key, notification) in covered {
-        mark_read(store, account, key, notification)?;
-    }
-    store.put_value(read_up_to_key(account), &up_to)?;
-    Ok(())
-}
-
-/// Marks one notification read, once: the unread counter drops only if it was unread.
-fn mark_read(
-    store: &mut dyn Store,
-    account: AccountId,
-    key: Vec<u8>,
-    mut notification: Notification,
+    streams: &[audience::Membership],
+    position: Position,
+    read_up_to: Position,
 ) -> Result<(), StoreError> {
-    if notification.read {
+    let key = query::mark_key(account, position);
+    if position <= read_up_to || store.get(&key)?.is_some() {
         return Ok(());
     }
-    notification.read = true;
-    if let NotificationKind::MessageReceived { message, .. } = &notification.kind {
-        store.delete(&message_key(account, *message))?;
+    if query::reaches(store, account, streams, position)? {
+        store.put(key, Vec::new())?;
     }
-    store.put_value(key, &notification)?;
-    store.add_i64(unread_key(account), -1)?;
     Ok(())
 }
 
-/// An account no longer needed gets no more establishment-wide notifications.
-fn leave_establishments(store: &mut dyn Store, account: AccountId) -> Result<(), StoreError> {
-    let prefix = Key::new("acct.est").uuid(account.as_uuid()).into_vec();
-    for (key, establishment) in store.scan_values::<EstablishmentId>(&prefix)? {
-        store.delete(&member_key(establishment, account))?;
-        store.delete(&key)?;
+/// Deletes what the timeline holds of a person, and stops their parents' memberships naming
+/// them.
+fn erase(store: &mut dyn Store, account: AccountId, at: Position) -> Result<(), StoreError> {
+    for parent in facts::parents_of(store, account)? {
+        audience::forget_child(store, parent, account, at)?;
+    }
+    for prefix in query::personal_prefixes(account) {
+        let keys: Vec<Vec<u8>> = store
+            .scan_prefix(&prefix)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        for key in keys {
+            store.delete(&key)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_class(
+    store: &mut dyn Store,
+    event: &ClassEvent,
+    origin: &Origin,
+) -> Result<(), ProjectionError> {
+    let at = origin.position;
+    // The class as it was before the event (the facts are folded after).
+    let before =
+        |store: &dyn Store, class: ClassId| -> Result<facts::ClassFacts, ProjectionError> {
+            facts::class_facts(store, class)?.ok_or_else(|| {
+                ProjectionError::Inconsistent(format!("class {class} is not open in the view"))
+            })
+        };
+    match event {
+        ClassEvent::Opened { .. } => {}
+        ClassEvent::StudentEnrolled { class, student, .. } => {
+            audience::join_with_parents(store, *student, Audience::Class(*class), at)?;
+        }
+        ClassEvent::StudentMoved { class, student, .. } => {
+            let facts = before(store, *class)?;
+            audience::leave_with_parents(store, *student, Audience::Class(*class), at)?;
+            for (group, members) in &facts.groups {
+                if members.members.contains(student) {
+                    audience::leave_with_parents(store, *student, Audience::Group(*group), at)?;
+                }
+            }
+        }
+        ClassEvent::TeacherAssigned { class, teacher, .. } => {
+            audience::join(store, *teacher, Audience::ClassTeachers(*class), None, at)?;
+        }
+        ClassEvent::TeacherUnassigned {
+            class,
+            teacher,
+            subject,
+        } => {
+            let facts = before(store, *class)?;
+            let still_teaches = facts
+                .teachers
+                .iter()
+                .any(|(t, s)| t == teacher && s != subject);
+            if !still_teaches {
+                audience::leave(store, *teacher, Audience::ClassTeachers(*class), None, at)?;
+            }
+        }
+        ClassEvent::GroupFormed {
+            class,
+            group,
+            members,
+            ..
+        }
+        | ClassEvent::GroupMembersChanged {
+            class,
+            group,
+            members,
+            ..
+        } => {
+            let facts = before(store, *class)?;
+            let previous = facts
+                .groups
+                .get(group)
+                .map(|g| g.members.clone())
+                .unwrap_or_default();
+            for student in previous.iter().filter(|s| !members.contains(s)) {
+                audience::leave_with_parents(store, *student, Audience::Group(*group), at)?;
+            }
+            for student in members {
+                audience::join_with_parents(store, *student, Audience::Group(*group), at)?;
+            }
+        }
+        ClassEvent::GroupDissolved { class, group } => {
+            let facts = before(store, *class)?;
+            if let Some(old) = facts.groups.get(group) {
+                for student in &old.members {
+                    audience::leave_with_parents(store, *student, Audience::Group(*group), at)?;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -503,19 +545,10 @@ fn apply_homework(
     else {
         return Ok(());
     };
-    let students: Vec<AccountId> = match facts::class_facts(store, *class)? {
-        None => Vec::new(),
-        Some(facts) => match group {
-            None => facts.students.into_iter().collect(),
-            Some(g) => facts
-                .groups
-                .get(g)
-                .map(|g| g.members.iter().copied().collect())
-                .unwrap_or_default(),
-        },
+    let audience = match group {
+        None => Audience::Class(*class),
+        Some(g) => Audience::Group(*g),
     };
-    let mut audience = Audience::new();
-    add_students_and_parents(store, &mut audience, students)?;
     let kind = NotificationKind::HomeworkPublished {
         assignment: *assignment,
         class: *class,
@@ -523,7 +556,7 @@ fn apply_homework(
         title: title.clone(),
         due_at: *due_at,
     };
-    notify(store, origin, audience, &kind)?;
+    publish(store, origin, audience, &[], &kind)?;
     Ok(())
 }
 
@@ -562,14 +595,12 @@ fn apply_evaluation(
             let note = require(store, *evaluation)?;
             if note.published {
                 // A grade recorded after publication is published at once.
-                let mut audience = Audience::new();
-                add_students_and_parents(store, &mut audience, [*student])?;
                 let kind = NotificationKind::GradesPublished {
                     evaluation: *evaluation,
                     subject: note.subject,
                     title: note.title,
                 };
-                notify(store, origin, audience, &kind)?;
+                publish(store, origin, Audience::Pupil(*student), &[], &kind)?;
             }
         }
         EvaluationEvent::GradeCorrected {
@@ -579,14 +610,12 @@ fn apply_evaluation(
         } => {
             let note = require(store, *evaluation)?;
             if note.published {
-                let mut audience = Audience::new();
-                add_students_and_parents(store, &mut audience, [*student])?;
                 let kind = NotificationKind::GradeCorrected {
                     evaluation: *evaluation,
                     subject: note.subject,
                     title: note.title,
                 };
-                notify(store, origin, audience, &kind)?;
+                publish(store, origin, Audience::Pupil(*student), &[], &kind)?;
             }
         }
         EvaluationEvent::GradesPublished { evaluation } => {
@@ -602,14 +631,16 @@ fn apply_evaluation(
                 .into_iter()
                 .map(|(_, s)| s)
                 .collect();
-            let mut audience = Audience::new();
-            add_students_and_parents(store, &mut audience, students)?;
             let kind = NotificationKind::GradesPublished {
                 evaluation: *evaluation,
                 subject: note.subject,
                 title: note.title,
             };
-            notify(store, origin, audience, &kind)?;
+            // Grades are personal: one record per graded pupil, which their parents read
+            // through them.
+            for student in students {
+                publish(store, origin, Audience::Pupil(student), &[], &kind)?;
+            }
         }
     }
     Ok(())
@@ -653,14 +684,6 @@ fn apply_timetable(
     let note = store
         .get_value::<SlotNote>(&slot_key(class, slot))?
         .ok_or_else(|| ProjectionError::Inconsistent(format!("slot {slot} is not in the view")))?;
-    let mut audience = Audience::new();
-    if let Some(facts) = facts::class_facts(store, class)? {
-        add_students_and_parents(store, &mut audience, facts.students)?;
-    }
-    audience.entry(note.teacher).or_default();
-    if let Some(replacement) = replacement {
-        audience.entry(replacement).or_default();
-    }
     let kind = NotificationKind::TimetableChanged {
         class,
         slot,
@@ -668,7 +691,13 @@ fn apply_timetable(
         subject: note.subject,
         cancelled,
     };
-    notify(store, origin, audience, &kind)?;
+    publish(store, origin, Audience::Class(class), &[], &kind)?;
+    publish(store, origin, Audience::Person(note.teacher), &[], &kind)?;
+    if let Some(replacement) = replacement
+        && replacement != note.teacher
+    {
+        publish(store, origin, Audience::Person(replacement), &[], &kind)?;
+    }
     Ok(())
 }
 
@@ -685,30 +714,35 @@ fn apply_messaging(
             recipients,
             ..
         } => {
-            let audience: Audience = recipients
-                .iter()
-                .filter(|r| *r != sender)
-                .map(|r| (*r, BTreeSet::new()))
-                .collect();
             let kind = NotificationKind::MessageReceived {
                 conversation: *conversation,
                 message: *message,
                 sender: *sender,
             };
-            notify(store, origin, audience, &kind)?;
+            let mut written = Vec::with_capacity(recipients.len());
+            for recipient in recipients {
+                if recipient != sender && !written.contains(recipient) {
+                    written.push(*recipient);
+                    publish(store, origin, Audience::Person(*recipient), &[], &kind)?;
+                }
+            }
+            store.put_value(message_key(*message), &origin.position)?;
         }
         MessagingEvent::MessageRead {
             message, reader, ..
         } => {
-            let Some(position) = store.get_value::<Position>(&message_key(*reader, *message))?
-            else {
+            let Some(position) = store.get_value::<Position>(&message_key(*message))? else {
                 return Ok(());
             };
-            let key = notification_key(*reader, position);
-            if let Some(notification) = store.get_value::<Notification>(&key)? {
-                mark_read(store, *reader, key, notification)?;
-            }
-            store.delete(&message_key(*reader, *message))?;
+            let read_up_to = query::watermark(store, *reader)?;
+            // Only the reader's own record of the message counts.
+            let own = [audience::Membership {
+                audience: Audience::Person(*reader),
+                via: None,
+                from: 0,
+                to: None,
+            }];
+            mark_one(store, *reader, &own, position, read_up_to)?;
         }
         _ => {}
     }
@@ -746,17 +780,17 @@ fn apply_publication(
                 ))
             })
     };
-    let own = |note: &PublicationNote, publication: PublicationId, outcome| {
-        let mut audience = Audience::new();
-        audience.entry(note.author).or_default();
-        (
-            audience,
-            NotificationKind::OwnPublication {
-                publication,
-                title: note.title.clone(),
-                outcome,
-            },
-        )
+    let own = |store: &mut dyn Store,
+               note: &PublicationNote,
+               publication: PublicationId,
+               outcome|
+     -> Result<(), StoreError> {
+        let kind = NotificationKind::OwnPublication {
+            publication,
+            title: note.title.clone(),
+            outcome,
+        };
+        publish(store, origin, Audience::Person(note.author), &[], &kind)
     };
     match event {
         PublicationEvent::Drafted {
@@ -782,65 +816,45 @@ fn apply_publication(
         }
         PublicationEvent::Published { publication, .. } => {
             let note = require(store, *publication)?;
-            let mut audience = readers_of(store, note.space)?;
-            audience.remove(&note.author);
             let kind = NotificationKind::PublicationPublished {
                 publication: *publication,
                 space: note.space,
                 title: note.title.clone(),
             };
-            notify(store, origin, audience, &kind)?;
-            let (audience, kind) = own(&note, *publication, PublicationOutcome::Published);
-            notify(store, origin, audience, &kind)?;
+            for audience in readers_of(store, note.space)? {
+                publish(store, origin, audience, &[note.author], &kind)?;
+            }
+            own(store, &note, *publication, PublicationOutcome::Published)?;
         }
         PublicationEvent::SubmissionRejected { publication, .. } => {
             let note = require(store, *publication)?;
-            let (audience, kind) = own(&note, *publication, PublicationOutcome::Rejected);
-            notify(store, origin, audience, &kind)?;
+            own(store, &note, *publication, PublicationOutcome::Rejected)?;
         }
         PublicationEvent::Withdrawn { publication, .. } => {
             let note = require(store, *publication)?;
-            let (audience, kind) = own(&note, *publication, PublicationOutcome::Withdrawn);
-            notify(store, origin, audience, &kind)?;
+            own(store, &note, *publication, PublicationOutcome::Withdrawn)?;
         }
         _ => {}
     }
     Ok(())
 }
 
-/// The people a publication in `space` concerns: the whole establishment for its news; the
-/// students, their parents and the teachers for a class's space; nobody for blogs and partner
-/// spaces (their readers follow them).
-fn readers_of(store: &dyn Store, space: SpaceId) -> Result<Audience, ProjectionError> {
+/// The audiences a publication in `space` concerns: the establishment's members for its news;
+/// the students, their parents and the teachers for a class's space; nobody for blogs and
+/// partner spaces (their readers follow them).
+fn readers_of(store: &dyn Store, space: SpaceId) -> Result<Vec<Audience>, ProjectionError> {
     let Some(note) = store.get_value::<SpaceNote>(&space_key(space))? else {
         return Err(ProjectionError::Inconsistent(format!(
             "space {space} is not in the view"
         )));
     };
-    let mut audience = Audience::new();
-    match note.kind {
-        SpaceKind::EstablishmentNews => {
-            let prefix = Key::new("est.m")
-                .uuid(note.establishment.as_uuid())
-                .into_vec();
-            store.visit_prefix(&prefix, &mut |key, _| {
-                if let Some(id) = facts::tail_uuid(key) {
-                    audience.entry(AccountId::from_uuid(id)).or_default();
-                }
-                ControlFlow::Continue(())
-            })?;
-        }
+    Ok(match note.kind {
+        SpaceKind::EstablishmentNews => vec![Audience::Establishment(note.establishment)],
         SpaceKind::ClassSpace { class, .. } => {
-            if let Some(facts) = facts::class_facts(store, class)? {
-                add_students_and_parents(store, &mut audience, facts.students.iter().copied())?;
-                for (teacher, _) in &facts.teachers {
-                    audience.entry(*teacher).or_default();
-                }
-            }
+            vec![Audience::Class(class), Audience::ClassTeachers(class)]
         }
-        SpaceKind::StudentBlog { .. } | SpaceKind::PartnerSpace { .. } => {}
-    }
-    Ok(audience)
+        SpaceKind::StudentBlog { .. } | SpaceKind::PartnerSpace { .. } => Vec::new(),
+    })
 }
 
 fn apply_reply(
@@ -891,96 +905,11 @@ fn apply_reply(
         // A requester outside the service is told by post, not by the timeline.
         return Ok(());
     };
-    let mut audience = Audience::new();
-    audience.entry(requester).or_default();
     let kind = NotificationKind::ReplyDecision {
         request,
         publication,
         decision,
     };
-    notify(store, origin, audience, &kind)?;
+    publish(store, origin, Audience::Person(requester), &[], &kind)?;
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Queries
-// ---------------------------------------------------------------------------------------------
-
-/// A person's notifications, newest first, at most `limit`.
-pub fn notifications(
-    store: &dyn ReadStore,
-    account: AccountId,
-    limit: usize,
-) -> Result<Vec<Notification>, StoreError> {
-    let prefix = Key::new("tl").uuid(account.as_uuid()).into_vec();
-    let mut out = Vec::new();
-    let mut failure = None;
-    if limit == 0 {
-        return Ok(out);
-    }
-    store.visit_prefix(&prefix, &mut |key, value| {
-        match crate::store::decode_value::<Notification>(key, value) {
-            Ok(n) => out.push(n),
-            Err(e) => {
-                failure = Some(e);
-                return ControlFlow::Break(());
-            }
-        }
-        if out.len() >= limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
-}
-
-/// A person's notifications older than `before_position` (for paging), newest first, at most
-/// `limit`. Newer records are skipped by key, without decoding them.
-pub fn notifications_before(
-    store: &dyn ReadStore,
-    account: AccountId,
-    before_position: Position,
-    limit: usize,
-) -> Result<Vec<Notification>, StoreError> {
-    let prefix = Key::new("tl").uuid(account.as_uuid()).into_vec();
-    // Keys hold `u64::MAX - position`: older notifications have greater keys.
-    let first_key = Key::new("tl")
-        .uuid(account.as_uuid())
-        .u64(u64::MAX - before_position)
-        .into_vec();
-    let mut out = Vec::new();
-    let mut failure = None;
-    if limit == 0 {
-        return Ok(out);
-    }
-    store.visit_prefix(&prefix, &mut |key, value| {
-        if key <= first_key.as_slice() {
-            return ControlFlow::Continue(());
-        }
-        match crate::store::decode_value::<Notification>(key, value) {
-            Ok(n) => out.push(n),
-            Err(e) => {
-                failure = Some(e);
-                return ControlFlow::Break(());
-            }
-        }
-        if out.len() >= limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
-}
-
-/// How many of a person's notifications are unread.
-pub fn unread_count(store: &dyn ReadStore, account: AccountId) -> Result<u64, StoreError> {
-    Ok(u64::try_from(store.get_i64(&unread_key(account))?).unwrap_or(0))
 }
