@@ -3,7 +3,9 @@
 //! event (a parent of two pupils of the class gets one, naming both); read marks from the
 //! holder's marks and from message reads, never counted twice; erasure; replays that never
 //! duplicate; and the properties that chunked application with crashes equals a rebuild and
-//! that read marks match a simple model.
+//! that read marks match a simple model. The records are written per audience and merged on
+//! reading, so the tests also pin the dates of membership: enrolments, moves, family links,
+//! account creations and deactivations count from their position in the log.
 
 use domain::account::{AccountEvent, ErasureGround};
 use domain::actor::Profile;
@@ -758,4 +760,421 @@ fn erasure_leaves_no_read_marks_behind() {
             "records under {prefix:?} of the erased person remain"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fan-out on read: who reads an audience's record, and from when.
+// ---------------------------------------------------------------------------------------------
+
+/// Moves `student` from `from` to `to` at `at`, as the domain records it.
+fn move_student(feed: &Feed, world: &World, student: AccountId, from: usize, to: usize) {
+    let at = ts("2026-11-30T09:00:00Z");
+    feed.push(
+        at,
+        world.admin_ref(),
+        domain::class::ClassEvent::StudentMoved {
+            class: world.classes[from],
+            student,
+            to: world.classes[to],
+        },
+    );
+    feed.push(
+        at,
+        world.admin_ref(),
+        domain::class::ClassEvent::StudentEnrolled {
+            class: world.classes[to],
+            student,
+            from: Some(world.classes[from]),
+        },
+    );
+}
+
+/// Publishes a piece of establishment news by `author`; returns the publication's position.
+fn news(feed: &Feed, world: &World, n: u128, author: AccountId) -> u64 {
+    let t = ts("2026-11-30T12:00:00Z");
+    let space: SpaceId = id(80);
+    let publication: PublicationId = id(90 + n);
+    if n == 0 {
+        feed.push(
+            t,
+            world.admin_ref(),
+            SpaceEvent::SpaceCreated {
+                space,
+                establishment: world.establishment,
+                kind: SpaceKind::EstablishmentNews,
+                title: title("Actualités"),
+                pre_moderated: false,
+                personal_contributions: false,
+            },
+        );
+    }
+    feed.push(
+        t,
+        Some((author, Profile::Staff)),
+        PublicationEvent::Drafted {
+            publication,
+            space,
+            establishment: world.establishment,
+            author,
+            personal_contribution: false,
+            title: title("Portes ouvertes"),
+            body: body("Samedi matin."),
+        },
+    );
+    feed.push(
+        t,
+        Some((author, Profile::Staff)),
+        PublicationEvent::Published {
+            publication,
+            version: Version {
+                number: 1,
+                title: title("Portes ouvertes"),
+                body: body("Samedi matin."),
+                at: t,
+                by: author,
+                note: None,
+            },
+        },
+    )
+}
+
+fn positions(store: &dyn ReadStore, account: AccountId) -> Vec<u64> {
+    all(store, account)
+        .into_iter()
+        .map(|n| n.position)
+        .collect()
+}
+
+#[test]
+fn a_parent_of_two_pupils_of_a_group_sees_one_notification_naming_both() {
+    // Given students 0 and 1, both children of parent 0, in the first class and its group.
+    let (world, feed) = given();
+    // When the teacher sets homework for the group, then changes a lesson of the class.
+    let homework = feed.push(
+        ts("2026-11-30T10:00:00Z"),
+        world.teacher_ref(),
+        world.homework(
+            id(1000),
+            world.classes[0],
+            Some(world.group),
+            ts("2026-12-01T08:00:00Z"),
+        ),
+    );
+    let lesson = feed.push(
+        ts("2026-11-30T11:00:00Z"),
+        world.staff_ref(),
+        TimetableEvent::OccurrenceCancelled {
+            class: world.classes[0],
+            slot: world.slots[0],
+            date: world.monday,
+            reason: None,
+        },
+    );
+    let store = feed.fold(&Timeline);
+    // Then the parent has one notification per event, each naming both children.
+    let parent = all(&store, world.parents[0]);
+    assert_eq!(
+        parent.iter().map(|n| n.position).collect::<Vec<_>>(),
+        vec![lesson, homework]
+    );
+    for n in &parent {
+        assert_eq!(n.about, vec![world.students[0], world.students[1]]);
+    }
+    assert_eq!(timeline::unread_count(&store, world.parents[0]).unwrap(), 2);
+    // And the teacher, notified of the lesson change as its teacher, once.
+    assert_eq!(positions(&store, world.teacher), vec![lesson]);
+}
+
+#[test]
+fn a_student_enrolled_after_a_homework_does_not_see_it_and_one_who_left_keeps_it() {
+    // Given homework for the first class.
+    let (world, feed) = given();
+    let due = ts("2026-12-04T08:00:00Z");
+    let at = ts("2026-11-30T08:00:00Z");
+    let before = feed.push(
+        at,
+        world.teacher_ref(),
+        world.homework(id(1000), world.classes[0], None, due),
+    );
+    let second_class_before = feed.push(
+        at,
+        world.teacher_ref(),
+        world.homework(id(1001), world.classes[1], None, due),
+    );
+    // When student 2 (child of parent 1) moves from the second class to the first, and both
+    // classes get new homework.
+    move_student(&feed, &world, world.students[2], 1, 0);
+    let first_after = feed.push(
+        at,
+        world.teacher_ref(),
+        world.homework(id(1002), world.classes[0], None, due),
+    );
+    let second_after = feed.push(
+        at,
+        world.teacher_ref(),
+        world.homework(id(1003), world.classes[1], None, due),
+    );
+    let store = feed.fold(&Timeline);
+    // Then the newcomer and their parent see the first class's homework only from the move on,
+    // and keep the second class's from before it.
+    for person in [world.students[2], world.parents[1]] {
+        assert_eq!(
+            positions(&store, person),
+            vec![first_after, second_class_before],
+            "{person:?}"
+        );
+    }
+    // The pupils who stayed see all of their class's homework.
+    assert_eq!(
+        positions(&store, world.students[0]),
+        vec![first_after, before]
+    );
+    assert_eq!(
+        positions(&store, world.students[3]),
+        vec![second_after, second_class_before]
+    );
+}
+
+#[test]
+fn a_parent_linked_after_a_homework_reads_the_child_s_notifications_from_the_link_on() {
+    let (world, feed) = given();
+    let due = ts("2026-12-04T08:00:00Z");
+    let at = ts("2026-11-30T08:00:00Z");
+    // Given homework for the second class, where student 3 has no parent in the service.
+    let before = feed.push(
+        at,
+        world.teacher_ref(),
+        world.homework(id(1000), world.classes[1], None, due),
+    );
+    // When parent 0 is linked to student 3, then more homework comes.
+    feed.push(
+        at,
+        world.admin_ref(),
+        AccountEvent::ChildLinked {
+            account: world.parents[0],
+            child: world.students[3],
+        },
+    );
+    let after = feed.push(
+        at,
+        world.teacher_ref(),
+        world.homework(id(1001), world.classes[1], None, due),
+    );
+    let store = feed.fold(&Timeline);
+    // Then the parent has the later one only, about student 3.
+    let parent = all(&store, world.parents[0]);
+    assert_eq!(parent.len(), 1);
+    assert_eq!(parent[0].position, after);
+    assert_eq!(parent[0].about, vec![world.students[3]]);
+    assert_eq!(positions(&store, world.students[3]), vec![after, before]);
+}
+
+#[test]
+fn news_reach_the_members_of_the_establishment_at_the_time() {
+    // Given the school, and a first piece of news by the staff member.
+    let (world, feed) = given();
+    let first = news(&feed, &world, 0, world.staff);
+    // When a new teacher's account is created, student 3's account is deactivated, and a
+    // second piece of news comes.
+    let newcomer: AccountId = id(400);
+    feed.push(
+        ts("2026-11-30T13:00:00Z"),
+        world.admin_ref(),
+        world.created(newcomer, Profile::Teacher, "newcomer"),
+    );
+    feed.push(
+        ts("2026-11-30T13:00:00Z"),
+        world.admin_ref(),
+        AccountEvent::Deactivated {
+            account: world.students[3],
+            since: ts("2026-11-30T13:00:00Z"),
+            reason: None,
+        },
+    );
+    let second = news(&feed, &world, 1, world.staff);
+    let store = feed.fold(&Timeline);
+    // Then every member at the time gets each once, parents included, about nobody.
+    for person in [
+        world.students[0],
+        world.parents[0],
+        world.teacher,
+        world.admin,
+    ] {
+        let notes = all(&store, person);
+        assert_eq!(
+            notes.iter().map(|n| n.position).collect::<Vec<_>>(),
+            vec![second, first],
+            "{person:?}"
+        );
+        assert!(notes.iter().all(|n| n.about.is_empty()));
+    }
+    // The newcomer sees the second only, the deactivated account the first only, and the
+    // author neither (they published it themselves).
+    assert_eq!(positions(&store, newcomer), vec![second]);
+    assert_eq!(positions(&store, world.students[3]), vec![first]);
+    assert!(all(&store, world.staff).is_empty());
+}
+
+#[test]
+fn read_watermark_and_single_marks_make_the_unread_count_across_audiences() {
+    // Given student 0 notified through their class (homework), their group (homework), the
+    // establishment (news) and personally (a message).
+    let (world, feed) = given();
+    let me = world.students[0];
+    let by_me = Some((me, Profile::Student));
+    let due = ts("2026-12-04T08:00:00Z");
+    let t = ts("2026-11-30T12:00:00Z");
+    let class = feed.push(
+        t,
+        world.teacher_ref(),
+        world.homework(id(1000), world.classes[0], None, due),
+    );
+    let group = feed.push(
+        t,
+        world.teacher_ref(),
+        world.homework(id(1001), world.classes[0], Some(world.group), due),
+    );
+    let message = feed.push(t, world.teacher_ref(), sent(&world, id(60), "Bonjour"));
+    let news = news(&feed, &world, 0, world.staff);
+    let store = feed.fold(&Timeline);
+    assert_eq!(positions(&store, me), vec![news, message, group, class]);
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 4);
+    // Paging one at a time gives the same notifications in the same order.
+    let mut paged = timeline::notifications(&store, me, 1).unwrap();
+    while let Some(last) = paged.last().map(|n| n.position) {
+        let next = timeline::notifications_before(&store, me, last, 1).unwrap();
+        if next.is_empty() {
+            break;
+        }
+        paged.extend(next);
+    }
+    assert_eq!(paged, all(&store, me));
+
+    // When they read everything up to the group homework, and the news by itself.
+    feed.push(t, by_me, notifications_read(me, Some(group), vec![news]));
+    let store = feed.fold(&Timeline);
+    // Then only the message is unread.
+    assert_eq!(
+        read_flags(&store, me),
+        vec![(class, true), (group, true), (message, false), (news, true)]
+    );
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 1);
+
+    // When a new homework comes and the watermark passes the message.
+    let newer = feed.push(
+        t,
+        world.teacher_ref(),
+        world.homework(id(1002), world.classes[0], None, due),
+    );
+    let store = feed.fold(&Timeline);
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 2);
+    feed.push(t, by_me, notifications_read(me, Some(news), vec![]));
+    let store = feed.fold(&Timeline);
+    // Then only the new homework is unread, and no single mark is kept below the watermark.
+    assert_eq!(
+        read_flags(&store, me),
+        vec![
+            (class, true),
+            (group, true),
+            (message, true),
+            (news, true),
+            (newer, false)
+        ]
+    );
+    assert_eq!(timeline::unread_count(&store, me).unwrap(), 1);
+    let marks = projections::Key::new("tl.k").uuid(me.as_uuid()).into_vec();
+    assert!(store.scan_prefix(&marks).unwrap().is_empty());
+    // The classmate read nothing.
+    assert_eq!(
+        timeline::unread_count(&store, world.students[1]).unwrap(),
+        5
+    );
+}
+
+#[test]
+fn the_unread_count_looks_at_a_bounded_window_of_notifications() {
+    // Given more homework for the class than the window holds.
+    let (world, feed) = given();
+    let t = ts("2026-11-30T12:00:00Z");
+    let due = ts("2026-12-04T08:00:00Z");
+    let n = timeline::UNREAD_WINDOW as u128 + 3;
+    for i in 0..n {
+        feed.push(
+            t,
+            world.teacher_ref(),
+            world.homework(id(5000 + i), world.classes[0], None, due),
+        );
+    }
+    let store = feed.fold(&Timeline);
+    // Then the count stops at the window, while every notification is still listed.
+    assert_eq!(
+        timeline::unread_count(&store, world.students[0]).unwrap(),
+        timeline::UNREAD_WINDOW as u64
+    );
+    assert_eq!(all(&store, world.students[0]).len(), n as usize);
+}
+
+#[test]
+fn an_erased_child_s_parent_keeps_class_notifications_without_the_child_and_loses_the_grades() {
+    // Given student 2 (the only child of parent 1) with homework and a published grade.
+    let (world, feed) = given();
+    let child = world.students[2];
+    let parent = world.parents[1];
+    let t = ts("2026-11-30T12:00:00Z");
+    let homework = feed.push(
+        t,
+        world.teacher_ref(),
+        world.homework(id(1000), world.classes[1], None, ts("2026-12-04T08:00:00Z")),
+    );
+    let evaluation: EvaluationId = id(2000);
+    feed.push(
+        t,
+        world.teacher_ref(),
+        world.evaluation(evaluation, world.classes[1]),
+    );
+    feed.push(
+        t,
+        world.teacher_ref(),
+        EvaluationEvent::GradeRecorded {
+            evaluation,
+            student: child,
+            mark: mark(1200),
+            comment: None,
+        },
+    );
+    let grades = feed.push(
+        t,
+        world.teacher_ref(),
+        EvaluationEvent::GradesPublished { evaluation },
+    );
+    let store = feed.fold(&Timeline);
+    assert_eq!(positions(&store, parent), vec![grades, homework]);
+    // When the child's personal data is erased, and the class gets more homework.
+    feed.push(
+        ts("2026-12-01T10:00:00Z"),
+        world.admin_ref(),
+        AccountEvent::PersonalDataErased {
+            account: child,
+            ground: ErasureGround::OnRequest,
+        },
+    );
+    feed.push(
+        t,
+        world.teacher_ref(),
+        world.homework(id(1001), world.classes[1], None, ts("2026-12-04T08:00:00Z")),
+    );
+    let store = feed.fold(&Timeline);
+    // Then the child has nothing left; the parent keeps the homework, which no longer names the
+    // child, loses the child's grade, and gets nothing new through the child.
+    assert!(all(&store, child).is_empty());
+    for prefix in timeline::personal_prefixes(child) {
+        assert!(store.scan_prefix(&prefix).unwrap().is_empty());
+    }
+    let notes = all(&store, parent);
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].position, homework);
+    assert!(notes[0].about.is_empty());
+    assert_eq!(timeline::unread_count(&store, parent).unwrap(), 1);
+    // The classmate keeps everything.
+    assert_eq!(all(&store, world.students[3]).len(), 2);
 }
