@@ -68,7 +68,7 @@ fn main() {
             log.head().position,
             started.elapsed().as_secs_f64()
         );
-        let db = sled::open(dir.path().join("views")).expect("sled opens");
+        let db = projections::open_views(dir.path().join("views")).expect("sled opens");
         let started = Instant::now();
         // `ENT_BENCH_LIVE_WITHOUT=timeline,audit` leaves read models out, to see what limits.
         let without = std::env::var("ENT_BENCH_LIVE_WITHOUT").unwrap_or_default();

@@ -240,6 +240,56 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The resident set of this process now, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Opens the views as the server does (`projections::open_views`), or, for experiments, with
+/// the sled page cache given in MiB by `ENT_BENCH_CACHE_MIB`.
+fn open_bench_views(path: &std::path::Path) -> sled::Db {
+    match std::env::var("ENT_BENCH_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        Some(mib) => projections::views_config(path)
+            .cache_capacity(mib * 1024 * 1024)
+            .open()
+            .expect("sled opens"),
+        None => projections::open_views(path).expect("sled opens"),
+    }
+}
+
+/// With `ENT_BENCH_SAMPLE_S=<seconds>`, prints the resident memory and the views' size on
+/// stderr at that period, to see how memory grows during a rebuild.
+fn sample_memory(views: std::path::PathBuf) {
+    let Some(period_s) = std::env::var("ENT_BENCH_SAMPLE_S")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(period_s.max(1)));
+            eprintln!(
+                "SAMPLE t={:.0}s rss={}MiB views={}MiB",
+                started.elapsed().as_secs_f64(),
+                rss_kib() / 1024,
+                dir_bytes(&views) / (1024 * 1024)
+            );
+        }
+    });
+}
+
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -439,7 +489,8 @@ fn child(task: &str) {
         assert!(!read_models.is_empty(), "no read model named {what}");
         let views_dir =
             tempfile::tempdir_in(generator::bench_data_dir()).expect("a temporary views directory");
-        let db = sled::open(views_dir.path().join("views")).expect("sled opens");
+        let db = open_bench_views(&views_dir.path().join("views"));
+        sample_memory(views_dir.path().to_path_buf());
         let log: Arc<dyn EventStore> = log.clone();
         let (secs, failure) = runtime.block_on(async {
             let started = Instant::now();

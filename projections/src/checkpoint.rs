@@ -174,6 +174,11 @@ impl ProjectionWriter {
         self.overlay.pending_bytes()
     }
 
+    /// Pending writes (puts and deletes), one per key: what the next flush's batch holds.
+    pub fn pending_writes(&self) -> usize {
+        self.overlay.pending_writes()
+    }
+
     /// Whether the tree has caught up once (is or may be served).
     pub fn is_ready(&self) -> bool {
         self.ready || self.ready_pending

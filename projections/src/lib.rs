@@ -50,15 +50,15 @@
 //!
 //! # Running and reading
 //!
-//! The caller opens one `sled::Db` for all projections and starts the runner inside a tokio
-//! runtime:
+//! The caller opens one `sled::Db` for all projections (with [`open_views`], the configuration
+//! the server and the benchmarks share) and starts the runner inside a tokio runtime:
 //!
 //! ```no_run
 //! # use std::{sync::Arc, time::Duration};
 //! # async fn demo(log: Arc<dyn eventlog::EventStore>, read_models: Vec<Arc<dyn projections::Projection>>)
 //! # -> Result<(), Box<dyn std::error::Error>> {
 //! use projections::{Projections, ReadStore, RunnerConfig};
-//! let db = sled::open("data/views")?;
+//! let db = projections::open_views("data/views")?;
 //! let projections = Projections::start(db, log, read_models, RunnerConfig::default())?;
 //! // After an append that returned `outcome.last_position`, read your own write:
 //! # let last_position = 1;
@@ -80,6 +80,10 @@
 //!   time left).
 //! - [`Projections::status`] gives each projection's served version, checkpoint, lag and state
 //!   (catching up, rebuilding, live, or failed with the position and the error).
+//! - Every projection progresses on its own thread (see [`runner`]): a view waits for no other
+//!   view, so after a command wait on the handles of the views the answer reads rather than on
+//!   [`Projections::wait_for`], which waits for the slowest. A projection that fails stops at
+//!   the failing event; the others go on.
 //! - Start one runner per `sled::Db`, and shut it down before closing the log: a closed log ends
 //!   the subscription, which the runner reports as a failure of every projection. Views built
 //!   from another log (checkpoint past the head, or another chain hash at the checkpoint) are
@@ -116,7 +120,10 @@ pub use runner::{
     Failure, ProjectionHandle, ProjectionState, ProjectionStatus, Projections, RunError,
     RunnerConfig, Served, StartError, ViewError, WaitError,
 };
-pub use store::{Entry, Key, MemStore, ReadStore, ReadStoreExt, Store, StoreError, StoreExt, View};
+pub use store::{
+    Entry, Key, MemStore, ReadStore, ReadStoreExt, Store, StoreError, StoreExt, VIEWS_CACHE_BYTES,
+    View, open_views, views_config,
+};
 
 /// A read model: folds recorded events, one at a time, into a key-value store.
 pub trait Projection: Send + Sync + 'static {

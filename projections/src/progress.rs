@@ -80,6 +80,15 @@ impl ProgressMeter {
         self.events_done += 1;
     }
 
+    /// Counts every event up to `position` as read (several readers report the lowest position
+    /// they all reached); a position at or before the last one changes nothing.
+    pub fn advance_to(&mut self, position: Position) {
+        if position > self.position {
+            self.events_done += position - self.position;
+            self.position = position;
+        }
+    }
+
     pub fn events_done(&self) -> u64 {
         self.events_done
     }

@@ -1,12 +1,26 @@
 //! The runner: keeps every projection's sled tree up to date with the log, and the [`Projections`]
 //! handle the server holds to read views, wait for its own writes, and watch status and progress.
 //!
-//! One driver task serves all projections, so the log is read once however many there are: it
-//! catches up from the lowest checkpoint on a blocking thread (each projection skips what it
-//! already holds), then follows the log through `subscribe`, applying whatever arrived in one
-//! chunk. A chunk ends after `chunk_events_max` events, when a projection's pending writes pass
-//! `pending_bytes_max`, or when the log has nothing more ready; each projection then flushes its
-//! writes and checkpoint in one sled batch, and only then announces the new position.
+//! Every projection progresses on its own thread, so a cheap view (the directory, the inbox)
+//! never waits for a heavy one (the timeline) to apply or flush:
+//!
+//! - CATCH-UP. A coordinator thread reads the log once, from the lowest checkpoint up to the head
+//!   as of the start, cuts it into chunks of `chunk_events_max` events and hands each chunk (shared,
+//!   not copied) to every projection's thread, which skips what its tree already holds. At most
+//!   [`CATCH_UP_CHUNKS_QUEUED`] chunks wait for a projection, so the slowest paces the reader and
+//!   memory stays bounded; at most `apply_threads_max` projections apply a chunk at once. A
+//!   served tree flushes after every chunk; a tree being rebuilt (nobody reads it yet) flushes
+//!   only when its pending writes pass `pending_bytes_max`, in fewer, larger batches.
+//! - LIVE. Once the reader reached the head, each projection flushes (a rebuilt tree is then
+//!   marked ready and swapped in) and follows the log through its own subscription from its own
+//!   checkpoint. A live chunk is whatever arrived while the previous one was applied; it is
+//!   flushed as soon as its writes pass `live_batch_bytes_max` or `live_batch_writes_max`, and at
+//!   its end, so one event with a large fan-out cannot hold sled's process-wide batch lock (which
+//!   every sled read in the process waits for) for long.
+//!
+//! Every flush writes the projection's pending changes and its checkpoint in one sled batch, and
+//! only then announces the new position: `wait_for` never reports a write the view does not
+//! show. A projection that fails stops at the failing event; the others go on.
 //!
 //! A projection whose code version has no ready tree is rebuilt into `<name>@v<version>` while the
 //! previous version's tree (frozen at its checkpoint, since its code is gone) keeps serving; once
@@ -14,17 +28,18 @@
 //! dropped when its last reader lets go.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use eventlog::{EventStore, Position, ReadError, RecordedEvent};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::Projection;
 use crate::checkpoint::{
-    ApplyError, ProjectionWriter, parse_tree_name, read_checkpoint, read_ready, tree_name,
+    Applied, ApplyError, ProjectionWriter, panic_message, parse_tree_name, read_checkpoint,
+    read_ready, tree_name,
 };
 use crate::progress::{Phase, Progress, ProgressMeter};
 use crate::store::{ServedTree, StoreError, View};
@@ -35,14 +50,21 @@ pub const PROJECTION_NAME_BYTES_MAX: usize = 64;
 /// Tuning of the runner. The defaults suit both a full rebuild and live following.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerConfig {
-    /// Most events applied before a flush.
+    /// Most events in a chunk: the catch-up reader's chunks, and the most a live chunk takes.
     pub chunk_events_max: usize,
-    /// Most pending bytes (keys and values) one projection holds before it flushes on its own.
-    /// It also bounds how long a flush holds sled's process-wide batch lock, which every sled
-    /// reader in the process (the log's index included) waits for.
+    /// During the catch-up, most pending bytes (keys and values) one projection holds before it
+    /// flushes; a tree being rebuilt flushes only then. It bounds the catch-up's memory and how
+    /// long one flush holds sled's process-wide batch lock, which every sled reader in the
+    /// process (the server's requests included) waits for.
     pub pending_bytes_max: usize,
-    /// Most threads applying one chunk (each takes whole projections); 1 applies on one thread.
+    /// Most projections applying a catch-up chunk at the same time (each on its own thread).
     pub apply_threads_max: usize,
+    /// While following live, a projection flushes as soon as its pending writes pass this many
+    /// bytes (an event's writes are never split: the bound is crossed by at most one event).
+    pub live_batch_bytes_max: usize,
+    /// While following live, a projection flushes as soon as it has more pending writes (puts
+    /// and deletes) than this.
+    pub live_batch_writes_max: usize,
 }
 
 impl Default for RunnerConfig {
@@ -53,6 +75,8 @@ impl Default for RunnerConfig {
             apply_threads_max: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(8),
+            live_batch_bytes_max: 256 * 1024,
+            live_batch_writes_max: 2_000,
         }
     }
 }
@@ -70,6 +94,8 @@ pub enum StartError {
     InvalidName { name: String },
     #[error("opening the trees failed: {0}")]
     Store(#[from] StoreError),
+    #[error("starting the runner's thread failed: {0}")]
+    Thread(String),
 }
 
 /// Why a projection stopped.
@@ -90,7 +116,7 @@ pub enum RunError {
         checkpoint: Position,
         detail: String,
     },
-    #[error("the runner task failed: {0}")]
+    #[error("the runner's thread failed: {0}")]
     Task(String),
 }
 
@@ -339,12 +365,14 @@ pub struct Projections {
     db: sled::Db,
     progress: watch::Receiver<Progress>,
     stop: Arc<watch::Sender<bool>>,
-    task: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// The coordinator thread: it reads the catch-up and joins every projection's thread.
+    coordinator: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Projections {
-    /// Opens (or creates) each projection's tree in `db`, and spawns the driver on the current
-    /// tokio runtime: it catches up, rebuilds what needs it, then follows the log.
+    /// Opens (or creates) each projection's tree in `db`, and starts the runner's threads (they
+    /// use the current tokio runtime for the log's subscriptions): each projection catches up,
+    /// rebuilds if it needs to, then follows the log on its own.
     pub fn start(
         db: sled::Db,
         log: Arc<dyn EventStore>,
@@ -384,20 +412,25 @@ impl Projections {
         }
         let (progress_tx, progress_rx) = watch::channel(Progress::starting());
         let (stop_tx, stop_rx) = watch::channel(false);
-        let driver = Driver {
-            slots,
+        let context = Context {
+            log,
             db: db.clone(),
+            permits: Arc::new(Permits::new(config.apply_threads_max.max(1))),
             config,
-            progress: progress_tx,
             stop: stop_rx,
+            board: Arc::new(Board::new(progress_tx, slots.len())),
+            runtime,
         };
-        let task = runtime.spawn(drive(driver, log));
+        let coordinator = std::thread::Builder::new()
+            .name("projections".to_string())
+            .spawn(move || coordinate(slots, context))
+            .map_err(|e| StartError::Thread(e.to_string()))?;
         Ok(Projections {
             handles: Arc::new(handles),
             db,
             progress: progress_rx,
             stop: Arc::new(stop_tx),
-            task: Arc::new(Mutex::new(Some(task))),
+            coordinator: Arc::new(Mutex::new(Some(coordinator))),
         })
     }
 
@@ -427,14 +460,16 @@ impl Projections {
         self.handles.iter().map(ProjectionHandle::status).collect()
     }
 
-    /// Progress of the driver (catch-up and rebuild, then live).
+    /// Progress of the runner as a whole: while any projection catches up (or rebuilds), the
+    /// catch-up up to the position every running projection has applied; then live.
     pub fn progress(&self) -> watch::Receiver<Progress> {
         self.progress.clone()
     }
 
     /// Resolves once every projection's served view includes `position` (read-your-writes after
     /// an append that returned it), or errors with the first projection that timed out, failed or
-    /// stopped. `timeout` bounds the whole wait.
+    /// stopped. `timeout` bounds the whole wait. To wait for one view only, use
+    /// [`ProjectionHandle::wait_for`]: projections progress independently.
     pub async fn wait_for(&self, position: Position, timeout: Duration) -> Result<(), WaitError> {
         let deadline = tokio::time::Instant::now() + timeout;
         for handle in self.handles.iter() {
@@ -454,17 +489,21 @@ impl Projections {
         self.wait_for(head, timeout).await
     }
 
-    /// Stops the driver at the end of the chunk in progress (which is flushed), marks every
-    /// projection stopped, and flushes sled to disk. The stop is requested when this is called;
-    /// the returned future completes it.
+    /// Stops every projection at the end of the chunk it is applying (which is flushed), marks
+    /// every projection stopped, and flushes sled to disk. The stop is requested when this is
+    /// called; the returned future completes it.
     pub fn shutdown(&self) -> impl Future<Output = Result<(), StoreError>> + Send + 'static {
         self.stop.send_replace(true);
         let this = self.clone();
         async move {
-            let task = this.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(task) = task {
-                // A driver that panicked already reported its failure in the statuses.
-                let _ = task.await;
+            let coordinator = this
+                .coordinator
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(coordinator) = coordinator {
+                // A thread that panicked already reported its failure in the statuses.
+                let _ = tokio::task::spawn_blocking(move || coordinator.join()).await;
             }
             for handle in this.handles.iter() {
                 handle.shared.mark_stopped();
@@ -555,6 +594,14 @@ fn open_slot(
     })
 }
 
+/// When a projection flushes while it applies a chunk: once its pending writes pass either
+/// bound (and always at the end of a chunk it serves).
+#[derive(Debug, Clone, Copy)]
+struct FlushBounds {
+    pending_bytes_max: usize,
+    pending_writes_max: usize,
+}
+
 impl Slot {
     /// Stops this projection: keeps what was applied before the failing event, and tells readers.
     fn fail(&mut self, failure: Failure) {
@@ -578,25 +625,39 @@ impl Slot {
             .send_modify(|s| s.failure = Some(failure));
     }
 
-    /// Applies a chunk of events in order, flushing early when the pending writes grow too big.
-    fn apply_events(&mut self, events: &[RecordedEvent], pending_bytes_max: usize, db: &sled::Db) {
+    /// Applies a chunk of events in order, flushing (and announcing) as soon as the pending
+    /// writes pass `bounds`: a flush holds sled's process-wide batch lock, which every sled read
+    /// in the process waits for, so no batch may grow big.
+    fn apply_events(
+        &mut self,
+        events: &[RecordedEvent],
+        bounds: FlushBounds,
+        caught_up: bool,
+        db: &sled::Db,
+    ) {
         for event in events {
             if self.failed {
                 return;
             }
-            if let Err(e) = self.writer.apply(self.projection.as_ref(), event) {
-                let position = match e {
-                    ApplyError::Gap { expected, .. } => expected,
-                    _ => event.position,
-                };
-                self.fail(Failure {
-                    position,
-                    error: e.into(),
-                });
-                return;
+            match self.writer.apply(self.projection.as_ref(), event) {
+                Ok(Applied::Yes) => {}
+                Ok(Applied::AlreadyIncluded) => continue,
+                Err(e) => {
+                    let position = match e {
+                        ApplyError::Gap { expected, .. } => expected,
+                        _ => event.position,
+                    };
+                    self.fail(Failure {
+                        position,
+                        error: e.into(),
+                    });
+                    return;
+                }
             }
-            if self.writer.pending_bytes() > pending_bytes_max {
-                self.flush(false, db);
+            if self.writer.pending_bytes() > bounds.pending_bytes_max
+                || self.writer.pending_writes() > bounds.pending_writes_max
+            {
+                self.flush(caught_up, db);
             }
         }
     }
@@ -674,309 +735,409 @@ impl Slot {
             self.shared.set_building_checkpoint(position);
         }
     }
+
+    /// Stops this projection for a reason outside it (the log), just after its checkpoint.
+    fn fail_outside(&mut self, error: RunError) {
+        let position = self.writer.checkpoint() + 1;
+        self.fail(Failure { position, error });
+    }
 }
 
-/// Chunks shorter than this are applied on one thread: starting threads would cost more.
-const PARALLEL_CHUNK_EVENTS_MIN: usize = 256;
+/// How many catch-up chunks may wait for one projection: the reader runs at most this far ahead
+/// of the slowest projection, which bounds the catch-up's memory.
+const CATCH_UP_CHUNKS_QUEUED: usize = 2;
 
-/// Everything the driver owns; it moves into blocking threads and back.
-struct Driver {
-    slots: Vec<Slot>,
-    db: sled::Db,
-    config: RunnerConfig,
-    progress: watch::Sender<Progress>,
-    stop: watch::Receiver<bool>,
+/// A chunk of the catch-up, shared by every projection's thread (the log is read once).
+type Chunk = Result<Arc<Vec<RecordedEvent>>, ReadError>;
+
+/// A counting semaphore bounding how many projections apply a catch-up chunk at once.
+struct Permits {
+    free: Mutex<usize>,
+    freed: Condvar,
 }
 
-impl Driver {
-    /// The lowest checkpoint among projections still running.
-    fn min_checkpoint(&self) -> Option<Position> {
-        self.slots
-            .iter()
-            .filter(|s| !s.failed)
-            .map(|s| s.writer.checkpoint())
-            .min()
+/// One permit of [`Permits`], given back on drop.
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(count: usize) -> Permits {
+        Permits {
+            free: Mutex::new(count),
+            freed: Condvar::new(),
+        }
     }
 
+    fn acquire(&self) -> Permit<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+/// The runner's progress as a whole, from what each projection reports.
+struct Board {
+    tx: watch::Sender<Progress>,
+    state: Mutex<BoardState>,
+}
+
+struct BoardState {
+    meter: ProgressMeter,
+    /// Each projection's last applied position; `None` once it failed or stopped.
+    positions: Vec<Option<Position>>,
+    /// Whether each projection follows the log live.
+    live: Vec<bool>,
+}
+
+impl Board {
+    fn new(tx: watch::Sender<Progress>, projections: usize) -> Board {
+        Board {
+            tx,
+            state: Mutex::new(BoardState {
+                meter: ProgressMeter::start(Phase::Starting, 0, 0),
+                positions: vec![None; projections],
+                live: vec![false; projections],
+            }),
+        }
+    }
+
+    /// Starts the catch-up phase for the projections still running, at their checkpoints.
+    fn start_catch_up(&self, positions: Vec<Option<Position>>, from: Position, head: Position) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.positions = positions;
+        state.meter = ProgressMeter::start(Phase::CatchingUp, from, head.saturating_sub(from));
+        self.tx.send_replace(state.meter.snapshot());
+    }
+
+    /// Records that projection `index` applied up to `position` (`None`: it failed or stopped),
+    /// and whether it now follows live. The runner's progress is the lowest position among the
+    /// running projections; the phase turns live once all of them are.
+    fn report(&self, index: usize, position: Option<Position>, live: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.positions[index] = position;
+        state.live[index] = live;
+        let running: Vec<(Position, bool)> = state
+            .positions
+            .iter()
+            .zip(&state.live)
+            .filter_map(|(p, live)| p.map(|p| (p, *live)))
+            .collect();
+        let Some(lowest) = running.iter().map(|(p, _)| *p).min() else {
+            return;
+        };
+        let all_live = running.iter().all(|(_, live)| *live);
+        if all_live && state.meter.snapshot().phase != Phase::Live {
+            state.meter = ProgressMeter::start(Phase::Live, lowest, 0);
+        }
+        state.meter.advance_to(lowest);
+        self.tx.send_replace(state.meter.snapshot());
+    }
+}
+
+/// What every projection's thread shares.
+#[derive(Clone)]
+struct Context {
+    log: Arc<dyn EventStore>,
+    db: sled::Db,
+    config: RunnerConfig,
+    stop: watch::Receiver<bool>,
+    board: Arc<Board>,
+    permits: Arc<Permits>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Context {
     fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
 
-    /// Stops every running projection for a reason outside them (the log).
-    fn fail_all(&mut self, error: RunError) {
-        for slot in self.slots.iter_mut().filter(|s| !s.failed) {
-            let position = slot.writer.checkpoint() + 1;
-            slot.fail(Failure {
-                position,
-                error: error.clone(),
-            });
+    fn catch_up_bounds(&self) -> FlushBounds {
+        FlushBounds {
+            pending_bytes_max: self.config.pending_bytes_max,
+            pending_writes_max: usize::MAX,
         }
     }
 
-    /// Applies a chunk to every running projection and flushes each (see [`Slot::flush`] for
-    /// `caught_up`). Projections are independent, so a long chunk is shared out over up to
-    /// `apply_threads_max` threads, each taking whole projections: one projection's flush
-    /// overlaps another's apply.
-    fn apply_chunk(&mut self, events: &[RecordedEvent], caught_up: bool) {
-        let pending_bytes_max = self.config.pending_bytes_max;
-        let db = &self.db;
-        let mut running: Vec<&mut Slot> = self.slots.iter_mut().filter(|s| !s.failed).collect();
-        let threads = self.config.apply_threads_max.clamp(1, running.len().max(1));
-        if threads == 1 || events.len() < PARALLEL_CHUNK_EVENTS_MIN {
-            for slot in running {
-                slot.apply_events(events, pending_bytes_max, db);
-                slot.flush(caught_up, db);
-            }
-            return;
-        }
-        let mut groups: Vec<Vec<&mut Slot>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, slot) in running.drain(..).enumerate() {
-            groups[i % threads].push(slot);
-        }
-        std::thread::scope(|scope| {
-            let mut groups = groups.into_iter();
-            let here = groups.next().unwrap_or_default();
-            for group in groups {
-                scope.spawn(move || {
-                    for slot in group {
-                        slot.apply_events(events, pending_bytes_max, db);
-                        slot.flush(caught_up, db);
-                    }
-                });
-            }
-            for slot in here {
-                slot.apply_events(events, pending_bytes_max, db);
-                slot.flush(caught_up, db);
-            }
-        });
-    }
-
-    fn flush_all(&mut self, caught_up: bool) {
-        for slot in &mut self.slots {
-            slot.flush(caught_up, &self.db);
-        }
-    }
-
-    fn all_failed(&self) -> bool {
-        self.slots.iter().all(|s| s.failed)
-    }
-
-    /// Stops every projection whose tree was not built from `log`: its checkpoint is past the
-    /// head, or the record there has another chain hash.
-    fn check_log(&mut self, log: &dyn EventStore) {
-        let head = log.head().position;
-        for slot in self.slots.iter_mut().filter(|s| !s.failed) {
-            let checkpoint = slot.writer.checkpoint();
-            if checkpoint == 0 {
-                continue;
-            }
-            let detail = if checkpoint > head {
-                Some(format!("the log ends at {head}"))
-            } else if let Some(expected) = slot.writer.checkpoint_hash() {
-                match log.read_all(checkpoint).map(|mut events| events.next()) {
-                    Ok(Some(Ok(event)))
-                        if event.position == checkpoint && event.hash == expected =>
-                    {
-                        None
-                    }
-                    Ok(Some(Ok(event))) => Some(format!(
-                        "the log has record {} with hash {}, the view expects {expected}",
-                        event.position, event.hash
-                    )),
-                    Ok(None) => Some("the log has no such record".to_string()),
-                    Ok(Some(Err(e))) | Err(e) => {
-                        slot.fail(Failure {
-                            position: checkpoint + 1,
-                            error: e.into(),
-                        });
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            if let Some(detail) = detail {
-                slot.fail(Failure {
-                    position: checkpoint + 1,
-                    error: RunError::NotThisLog { checkpoint, detail },
-                });
-            }
-        }
-    }
-
-    /// Reads the log from the lowest checkpoint to its end, in chunks: a reader thread decodes
-    /// the next chunk while this one is applied. Blocking.
-    fn catch_up(&mut self, log: &dyn EventStore) {
-        self.check_log(log);
-        let Some(from) = self.min_checkpoint() else {
-            return;
-        };
-        for slot in &self.slots {
-            let state = if slot.serving {
-                ProjectionState::CatchingUp
-            } else {
-                ProjectionState::Rebuilding
-            };
-            let building = (!slot.serving).then_some(slot.writer.checkpoint());
-            slot.shared.set_state(state, building);
-        }
-        let head = log.head().position;
-        let mut meter = ProgressMeter::start(Phase::CatchingUp, from, head.saturating_sub(from));
-        self.progress.send_replace(meter.snapshot());
-        let events = match log.read_all(from + 1) {
-            Ok(events) => events,
-            Err(e) => return self.fail_all(e.into()),
-        };
-        let chunk_events_max = self.config.chunk_events_max.max(1);
-        let finished = std::thread::scope(|scope| {
-            // One chunk in flight while another is applied: memory stays bounded.
-            let (tx, rx) =
-                std::sync::mpsc::sync_channel::<Result<Vec<RecordedEvent>, ReadError>>(1);
-            scope.spawn(move || read_chunks(events, chunk_events_max, tx));
-            for chunk in rx {
-                let chunk = match chunk {
-                    Ok(chunk) => chunk,
-                    Err(e) => {
-                        self.fail_all(e.into());
-                        return false;
-                    }
-                };
-                self.apply_chunk(&chunk, false);
-                for event in &chunk {
-                    meter.record(event.position);
-                }
-                self.progress.send_replace(meter.snapshot());
-                if self.stopping() || self.all_failed() {
-                    // Dropping the receiver stops the reader at its next chunk.
-                    return false;
-                }
-            }
-            true
-        });
-        if finished {
-            self.flush_all(true);
-            self.progress.send_replace(meter.snapshot());
+    fn live_bounds(&self) -> FlushBounds {
+        FlushBounds {
+            pending_bytes_max: self.config.live_batch_bytes_max,
+            pending_writes_max: self.config.live_batch_writes_max,
         }
     }
 }
 
-/// The reader side of a catch-up: cuts the log into chunks and sends them, until the log ends,
-/// a read fails, or the receiver is gone.
+/// Stops every projection whose tree was not built from `log`: its checkpoint is past the head,
+/// or the record there has another chain hash.
+fn check_log(slots: &mut [Slot], log: &dyn EventStore) {
+    let head = log.head().position;
+    for slot in slots.iter_mut().filter(|s| !s.failed) {
+        let checkpoint = slot.writer.checkpoint();
+        if checkpoint == 0 {
+            continue;
+        }
+        let detail = if checkpoint > head {
+            Some(format!("the log ends at {head}"))
+        } else if let Some(expected) = slot.writer.checkpoint_hash() {
+            match log.read_all(checkpoint).map(|mut events| events.next()) {
+                Ok(Some(Ok(event))) if event.position == checkpoint && event.hash == expected => {
+                    None
+                }
+                Ok(Some(Ok(event))) => Some(format!(
+                    "the log has record {} with hash {}, the view expects {expected}",
+                    event.position, event.hash
+                )),
+                Ok(None) => Some("the log has no such record".to_string()),
+                Ok(Some(Err(e))) | Err(e) => {
+                    slot.fail_outside(e.into());
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(detail) = detail {
+            slot.fail(Failure {
+                position: checkpoint + 1,
+                error: RunError::NotThisLog { checkpoint, detail },
+            });
+        }
+    }
+}
+
+/// The coordinator thread: checks the views against the log, starts one thread per running
+/// projection, reads the catch-up (from the lowest checkpoint to the head as of now) once for
+/// all of them, then waits for every projection's thread to end.
+fn coordinate(mut slots: Vec<Slot>, context: Context) {
+    check_log(&mut slots, context.log.as_ref());
+    let positions: Vec<Option<Position>> = slots
+        .iter()
+        .map(|s| (!s.failed).then_some(s.writer.checkpoint()))
+        .collect();
+    let Some(from) = positions.iter().flatten().copied().min() else {
+        return;
+    };
+    for slot in slots.iter().filter(|s| !s.failed) {
+        let state = if slot.serving {
+            ProjectionState::CatchingUp
+        } else {
+            ProjectionState::Rebuilding
+        };
+        let building = (!slot.serving).then_some(slot.writer.checkpoint());
+        slot.shared.set_state(state, building);
+    }
+    let head = context.log.head().position;
+    context.board.start_catch_up(positions, from, head);
+    let events = match context.log.read_all(from + 1) {
+        Ok(events) => events,
+        Err(e) => {
+            for slot in slots.iter_mut().filter(|s| !s.failed) {
+                slot.fail_outside(e.clone().into());
+            }
+            return;
+        }
+    };
+    let mut senders = Vec::new();
+    let mut threads = Vec::new();
+    for (index, slot) in slots.into_iter().enumerate() {
+        if slot.failed {
+            continue;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CATCH_UP_CHUNKS_QUEUED);
+        let shared = Arc::clone(&slot.shared);
+        let thread_context = context.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("projection {}", slot.shared.name))
+            .spawn(move || drive(slot, index, rx, thread_context));
+        match spawned {
+            Ok(thread) => {
+                senders.push(tx);
+                threads.push((shared, index, thread));
+            }
+            Err(e) => {
+                fail_lost(&shared, RunError::Task(e.to_string()));
+                context.board.report(index, None, false);
+            }
+        }
+    }
+    read_chunks(
+        events,
+        context.config.chunk_events_max.max(1),
+        senders,
+        &context,
+    );
+    for (shared, index, thread) in threads {
+        if let Err(panic) = thread.join() {
+            fail_lost(&shared, RunError::Task(panic_message(panic.as_ref())));
+            context.board.report(index, None, false);
+        }
+    }
+}
+
+/// The reader side of a catch-up: cuts the log into chunks and hands each to every projection's
+/// thread still listening, until the log ends, a read fails, the runner stops, or nobody
+/// listens. The slowest projection paces it (each holds at most [`CATCH_UP_CHUNKS_QUEUED`]).
 fn read_chunks(
     events: eventlog::EventIter,
     chunk_events_max: usize,
-    tx: std::sync::mpsc::SyncSender<Result<Vec<RecordedEvent>, ReadError>>,
+    mut senders: Vec<SyncSender<Chunk>>,
+    context: &Context,
 ) {
     let mut chunk = Vec::with_capacity(chunk_events_max);
+    let send = |senders: &mut Vec<SyncSender<Chunk>>, item: Chunk| {
+        senders.retain(|tx| tx.send(item.clone()).is_ok());
+        !senders.is_empty() && !context.stopping()
+    };
     for event in events {
         match event {
             Ok(event) => {
                 chunk.push(event);
                 if chunk.len() >= chunk_events_max {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_events_max));
-                    if tx.send(Ok(full)).is_err() {
+                    if !send(&mut senders, Ok(Arc::new(full))) {
                         return;
                     }
                 }
             }
             Err(e) => {
                 // What was read before the error is still applied.
-                if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+                if !chunk.is_empty() && !send(&mut senders, Ok(Arc::new(chunk))) {
                     return;
                 }
-                let _ = tx.send(Err(e));
+                send(&mut senders, Err(e));
                 return;
             }
         }
     }
     if !chunk.is_empty() {
-        let _ = tx.send(Ok(chunk));
+        send(&mut senders, Ok(Arc::new(chunk)));
     }
 }
 
-/// The driver task: catch up on a blocking thread, then follow live.
-async fn drive(driver: Driver, log: Arc<dyn EventStore>) {
-    let shared: Vec<Arc<Shared>> = driver.slots.iter().map(|s| Arc::clone(&s.shared)).collect();
-    let task_log = Arc::clone(&log);
-    let caught_up = tokio::task::spawn_blocking(move || {
-        let mut driver = driver;
-        driver.catch_up(task_log.as_ref());
-        driver
-    })
-    .await;
-    let driver = match caught_up {
-        Ok(driver) => driver,
-        Err(e) => return fail_lost(&shared, e),
-    };
-    if driver.stopping() || driver.all_failed() {
-        return;
+/// One projection's thread: applies the catch-up chunks, then follows the log on its own
+/// subscription, so that no projection waits for another's writes.
+fn drive(mut slot: Slot, index: usize, chunks: Receiver<Chunk>, context: Context) {
+    let caught_up = catch_up(&mut slot, index, chunks, &context);
+    if caught_up && !slot.failed && !context.stopping() {
+        follow(&mut slot, index, &context);
     }
-    follow(driver, log, shared).await;
+    let position = (!slot.failed && !context.stopping()).then_some(slot.writer.checkpoint());
+    context.board.report(index, position, false);
 }
 
-/// Marks every projection failed when the driver itself was lost (a panic outside a projection).
-fn fail_lost(shared: &[Arc<Shared>], error: tokio::task::JoinError) {
-    let error = RunError::Task(error.to_string());
-    for s in shared {
-        let position = s.position.borrow().position + 1;
-        let failure = Failure {
-            position,
-            error: error.clone(),
+/// Applies the catch-up chunks until the reader is done; returns whether the projection caught
+/// up (with its tree, rebuilt or not, served and marked live).
+fn catch_up(slot: &mut Slot, index: usize, chunks: Receiver<Chunk>, context: &Context) -> bool {
+    let bounds = context.catch_up_bounds();
+    for chunk in chunks.iter() {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                slot.fail_outside(e.into());
+                return false;
+            }
         };
-        s.set_state(ProjectionState::Failed(failure.clone()), None);
-        s.position
-            .send_modify(|served| served.failure = Some(failure));
+        {
+            let _permit = context.permits.acquire();
+            slot.apply_events(&chunk, bounds, false, &context.db);
+            // A served view shows every chunk; a rebuild nobody reads yet only flushes when its
+            // pending writes are big enough, in fewer, larger batches.
+            if slot.serving {
+                slot.flush(false, &context.db);
+            }
+        }
+        if slot.failed {
+            return false;
+        }
+        context
+            .board
+            .report(index, Some(slot.writer.checkpoint()), false);
+        if context.stopping() {
+            slot.flush(false, &context.db);
+            return false;
+        }
     }
+    if context.stopping() {
+        slot.flush(false, &context.db);
+        return false;
+    }
+    slot.flush(true, &context.db);
+    if slot.failed {
+        return false;
+    }
+    context
+        .board
+        .report(index, Some(slot.writer.checkpoint()), true);
+    true
 }
 
-/// Follows the log through a subscription from the lowest checkpoint.
-async fn follow(mut driver: Driver, log: Arc<dyn EventStore>, shared: Vec<Arc<Shared>>) {
-    let Some(from) = driver.min_checkpoint() else {
-        return;
-    };
-    let mut meter = ProgressMeter::start(Phase::Live, from, 0);
-    driver.progress.send_replace(meter.snapshot());
-    let mut stop = driver.stop.clone();
-    let mut events = log.subscribe(from);
+/// Follows the log through this projection's own subscription, from its checkpoint, until the
+/// runner stops or the projection fails. Each chunk is what arrived while the last one was
+/// applied (at most `chunk_events_max` events), flushed whenever its writes pass the live
+/// bounds, so that one heavy event cannot hold sled's batch lock for long.
+fn follow(slot: &mut Slot, index: usize, context: &Context) {
+    let bounds = context.live_bounds();
+    let chunk_events_max = context.config.chunk_events_max.max(1);
+    let mut stop = context.stop.clone();
+    let mut events = context.log.subscribe(slot.writer.checkpoint());
     loop {
-        let first = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stopping| *stopping) => return,
-            item = events.next() => item,
-        };
-        let mut chunk = Vec::new();
-        let mut end = None;
-        match first {
-            Some(Ok(event)) => chunk.push(event),
-            Some(Err(e)) => end = Some(RunError::Read(e)),
-            None => end = Some(RunError::SubscriptionEnded),
-        }
-        while end.is_none() && chunk.len() < driver.config.chunk_events_max {
-            match events.next().now_or_never() {
-                Some(Some(Ok(event))) => chunk.push(event),
-                Some(Some(Err(e))) => end = Some(RunError::Read(e)),
-                Some(None) => end = Some(RunError::SubscriptionEnded),
-                None => break,
+        let (chunk, end) = context.runtime.block_on(async {
+            let first = tokio::select! {
+                biased;
+                // A dropped runner handle stops the runner too.
+                _ = stop.wait_for(|stopping| *stopping) => return (Vec::new(), None),
+                item = events.next() => item,
+            };
+            let mut chunk = Vec::new();
+            let mut end = None;
+            match first {
+                Some(Ok(event)) => chunk.push(event),
+                Some(Err(e)) => end = Some(RunError::Read(e)),
+                None => end = Some(RunError::SubscriptionEnded),
             }
-        }
-        for event in &chunk {
-            meter.record(event.position);
-        }
-        let applied = tokio::task::spawn_blocking(move || {
-            driver.apply_chunk(&chunk, true);
-            if let Some(error) = end {
-                driver.fail_all(error);
+            while end.is_none() && chunk.len() < chunk_events_max {
+                match events.next().now_or_never() {
+                    Some(Some(Ok(event))) => chunk.push(event),
+                    Some(Some(Err(e))) => end = Some(RunError::Read(e)),
+                    Some(None) => end = Some(RunError::SubscriptionEnded),
+                    None => break,
+                }
             }
-            driver
-        })
-        .await;
-        driver = match applied {
-            Ok(driver) => driver,
-            Err(e) => return fail_lost(&shared, e),
-        };
-        driver.progress.send_replace(meter.snapshot());
-        if driver.all_failed() {
+            (chunk, end)
+        });
+        if chunk.is_empty() && end.is_none() {
             return;
         }
+        slot.apply_events(&chunk, bounds, true, &context.db);
+        slot.flush(true, &context.db);
+        if let Some(error) = end
+            && !slot.failed
+        {
+            slot.fail_outside(error);
+        }
+        if slot.failed {
+            return;
+        }
+        context
+            .board
+            .report(index, Some(slot.writer.checkpoint()), true);
     }
+}
+
+/// Marks a projection failed when its thread itself was lost (a panic outside the projection).
+fn fail_lost(shared: &Shared, error: RunError) {
+    let position = shared.position.borrow().position + 1;
+    let failure = Failure { position, error };
+    shared.set_state(ProjectionState::Failed(failure.clone()), None);
+    shared
+        .position
+        .send_modify(|served| served.failure = Some(failure));
 }

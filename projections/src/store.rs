@@ -40,6 +40,24 @@ impl From<sled::Error> for StoreError {
     }
 }
 
+/// sled's page cache for the views, in bytes. sled's default (1 GiB) is a soft bound it overshoots
+/// under large batches; the views are derived data read through small prefix scans, so a quarter
+/// of that costs reads little.
+pub const VIEWS_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The sled configuration of the views' database at `path`, as the server and the benchmarks
+/// open it (see [`open_views`]).
+pub fn views_config(path: impl AsRef<std::path::Path>) -> sled::Config {
+    sled::Config::new()
+        .path(path.as_ref())
+        .cache_capacity(VIEWS_CACHE_BYTES)
+}
+
+/// Opens (creating if needed) the views' sled database at `path` with [`views_config`].
+pub fn open_views(path: impl AsRef<std::path::Path>) -> Result<sled::Db, StoreError> {
+    Ok(views_config(path).open()?)
+}
+
 /// Refuses keys in the runner's reserved range (and the empty key, which sorts there too).
 pub(crate) fn check_key(key: &[u8]) -> Result<(), StoreError> {
     match key.first() {
@@ -356,6 +374,11 @@ impl Overlay {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+
+    /// Pending writes (puts and deletes), one per key.
+    pub(crate) fn pending_writes(&self) -> usize {
+        self.pending.len()
     }
 
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {

@@ -1,7 +1,8 @@
 //! The runner's behaviour through data: catch-up then live equals a rebuild, a crash before the
 //! checkpoint never counts twice, a version change rebuilds behind the served view then swaps, a
 //! failing projection stops where it failed, `wait_for` resolves or times out, and replays as of a
-//! position leave the live views alone.
+//! position leave the live views alone, and projections progress independently: a slow one never
+//! holds back another's view.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -10,8 +11,9 @@ use std::time::Duration;
 use eventlog::{EventStore, Position, RecordedEvent, StreamId};
 use projections::testing::{EventCounter, MemLog};
 use projections::{
-    ApplyError, Cut, MemStore, Projection, ProjectionError, ProjectionState, ProjectionWriter,
-    Projections, ReadStore, RunError, RunnerConfig, Store, ViewError, WaitError, replay,
+    ApplyError, Cut, MemStore, Phase, Projection, ProjectionError, ProjectionState,
+    ProjectionWriter, Projections, ReadStore, RunError, RunnerConfig, Store, ViewError, WaitError,
+    replay,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -106,8 +108,81 @@ async fn catch_up_then_live_gives_the_same_view_as_a_rebuild() {
         (head, 0, Some(1))
     );
     assert_eq!(status.state, ProjectionState::Live);
+    // The runner's progress turns live once every projection follows the log.
+    let mut progress = runner.progress();
+    let live = tokio::time::timeout(
+        WAIT,
+        progress.wait_for(|p| p.phase == Phase::Live && p.position == head),
+    )
+    .await;
+    assert!(
+        matches!(live, Ok(Ok(_))),
+        "the progress never showed {head} live"
+    );
     runner.shutdown().await.unwrap();
     assert_eq!(runner.status()[0].state, ProjectionState::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_projection_does_not_hold_back_another_view() {
+    let log = MemLog::default();
+    fill(&log, 100, 14);
+    // The slow projection is held inside event 110 until the gate opens.
+    let gate = Gate::closed_at(110);
+    let slow: Arc<dyn Projection> = Arc::new(Gated {
+        inner: EventCounter::new("slow", 1),
+        gate: Arc::clone(&gate),
+    });
+    let quick: Arc<dyn Projection> = Arc::new(EventCounter::new("quick", 1));
+    let runner = Projections::start(
+        db(),
+        Arc::new(log.clone()),
+        vec![slow, quick],
+        small_chunks(),
+    )
+    .unwrap();
+    runner.wait_for(100, WAIT).await.unwrap();
+
+    fill(&log, 50, 15);
+    gate.wait_reached().await;
+    // The quick view shows every event while the slow one is stuck before 110.
+    runner
+        .handle("quick")
+        .unwrap()
+        .wait_for(150, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        contents(&runner.view("quick").unwrap()),
+        rebuild(&log, &EventCounter::new("quick", 1), 150)
+    );
+    let slow_at = runner.handle("slow").unwrap().served().position;
+    assert!((100..110).contains(&slow_at), "slow served {slow_at}");
+    let err = runner
+        .wait_for(150, Duration::from_millis(30))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WaitError::Timeout {
+                name: "slow",
+                wanted: 150,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The runner's progress is the slowest projection's.
+    assert!(runner.progress().borrow().position < 110);
+
+    gate.open();
+    runner.wait_for(150, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("slow").unwrap()),
+        rebuild(&log, &EventCounter::new("slow", 1), 150)
+    );
+    runner.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
