@@ -210,7 +210,7 @@ pub fn parse_bearer(header: &str) -> Result<&str, ApiError> {
 // Sessions and the viewer
 
 /// An open session, as known from the log's "session opened" events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Session {
     /// The account that logged in.
     pub account: AccountId,

@@ -12,6 +12,7 @@
 //!
 //! Every error body is a GraphQL response with `errors[].extensions.code`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
@@ -25,6 +26,8 @@ use futures::StreamExt;
 use crate::auth::Viewer;
 use crate::errors::{self, ApiError, label_response};
 use crate::metrics::{OperationKind, Rejection};
+use crate::request::RequestScope;
+use crate::response_cache;
 use crate::server::ServerState;
 use crate::ws;
 
@@ -312,12 +315,31 @@ async fn run(
         );
         return error_response(StatusCode::BAD_REQUEST, media, &error);
     }
-    request = request.data(viewer);
-    if let Some(read_after) = read_after_of(headers) {
-        match read_after {
-            Ok(position) => request = request.data(ReadAfter(position)),
-            Err(error) => return error_response(StatusCode::BAD_REQUEST, media, &error),
-        }
+    let read_after = match read_after_of(headers).transpose() {
+        Ok(read_after) => read_after,
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, media, &error),
+    };
+    // The log's head before anything is read: a kept answer is exact while it stays.
+    let head = state.store.head().position;
+    let cache_key = if kind == OperationKind::Query && state.response_cache.is_enabled() {
+        response_cache::Key::of(&viewer, &request, read_after)
+    } else {
+        None
+    };
+    if let Some(key) = &cache_key
+        && let Some(body) = state.response_cache.get(key, head, || {
+            domain::deadline::paris_date(state.clock.now()).ok()
+        })
+    {
+        state
+            .metrics
+            .record_operation(kind, true, started.elapsed());
+        return answer(StatusCode::OK, media, body);
+    }
+    let scope = Arc::new(RequestScope::new());
+    request = request.data(viewer).data(Arc::clone(&scope));
+    if let Some(position) = read_after {
+        request = request.data(ReadAfter(position));
     }
 
     let mut response = state.schema.execute(request).await;
@@ -339,12 +361,24 @@ async fn run(
         "graphql request"
     );
     let body = match serde_json::to_vec(&response) {
-        Ok(body) => body,
+        Ok(body) => Bytes::from(body),
         Err(e) => {
             let error = ApiError::Internal(format!("response serialization failed: {e}"));
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, media, &error);
         }
     };
+    if let Some(key) = cache_key
+        && response.errors.is_empty()
+    {
+        state
+            .response_cache
+            .insert(key, body.clone(), head, &scope.reads());
+    }
+    answer(status, media, body)
+}
+
+/// An answer with its media type; never to be kept by HTTP caches (it is per viewer).
+fn answer(status: StatusCode, media: Media, body: Bytes) -> Response {
     let mut http_response = (status, body).into_response();
     let headers = http_response.headers_mut();
     headers.insert(header::CONTENT_TYPE, media.content_type());

@@ -13,6 +13,9 @@
 //!   login throttling, and the [`auth::Viewer`] of each request.
 //! - [`errors`]: [`errors::ApiError`] and its stable `extensions.code`s.
 //! - [`limits`]: body, depth, complexity and page-size limits ([`limits::PAGE_SIZE_MAX`]).
+//! - [`query_cache`]: parsed documents of the query texts seen lately.
+//! - [`request`]: what one request computes once (the viewer's actor) and what it read.
+//! - [`response_cache`]: whole query answers, reused while nothing they read changed.
 //! - [`app`]: the application service that runs domain commands against the log.
 //! - [`config`]: the server configuration, [`config::ServerConfig`].
 //! - [`schema`]: the roots of the schema; role-specific parts are added beside `schema/mod.rs`.
@@ -66,6 +69,8 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod query_cache;
+pub mod request;
+pub mod response_cache;
 pub mod schema;
 pub mod server;
 pub mod ws;

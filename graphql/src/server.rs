@@ -19,6 +19,7 @@ use crate::health::{self, Readiness};
 use crate::http;
 use crate::metrics::Metrics;
 use crate::query_cache::QueryCache;
+use crate::response_cache::ResponseCache;
 use crate::schema::AppSchema;
 
 /// What the server is built from. The binary (or a test) opens the log, builds the
@@ -48,6 +49,8 @@ pub struct StateInner {
     pub readiness: Arc<dyn Readiness>,
     /// Parsed documents of the query texts seen lately, so a repeated query is not parsed again.
     pub query_cache: QueryCache,
+    /// Answers to queries, reused while nothing they read changed.
+    pub response_cache: ResponseCache,
     /// Turns `true` once shutdown has begun; WebSocket connections watch it to close.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -96,6 +99,10 @@ impl Server {
     pub async fn bind(config: ServerConfig, deps: ServerDeps) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let response_cache = ResponseCache::new(
+            config.response_cache_entries_max,
+            crate::response_cache::BODY_BYTES_MAX,
+        );
         let state = ServerState(Arc::new(StateInner {
             config,
             schema: deps.schema,
@@ -105,6 +112,7 @@ impl Server {
             clock: deps.clock,
             readiness: deps.readiness,
             query_cache: QueryCache::default(),
+            response_cache,
             shutdown,
         }));
         Ok(Server {

@@ -242,7 +242,7 @@ impl TestServer {
         issued.token
     }
 
-    /// POSTs a GraphQL request; the JSON body.
+    /// POSTs a GraphQL request (anonymous with an empty token); the JSON body.
     async fn post(
         &self,
         token: &str,
@@ -254,8 +254,10 @@ impl TestServer {
             .http
             .post(format!("{}/graphql", self.base))
             .header("accept", "application/graphql-response+json")
-            .bearer_auth(token)
             .json(&json!({ "query": query, "variables": variables }));
+        if !token.is_empty() {
+            request = request.bearer_auth(token);
+        }
         if let Some(position) = read_after {
             request = request.header("x-ent-read-after", position.to_string());
         }
@@ -458,5 +460,162 @@ async fn the_timeline_subscription_receives_what_a_mutation_causes() {
             break;
         }
     }
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The answers kept by the HTTP edge (graphql::response_cache) and the request-scoped viewer
+
+/// Sends the same question twice, so that the second answer may come from the kept one.
+async fn post_twice(server: &TestServer, token: &str, query: &str, variables: Value) -> Value {
+    let first = server.post(token, query, variables.clone(), None).await;
+    let second = server.post(token, query, variables, None).await;
+    assert_eq!(first, second, "the same question, nothing written between");
+    second
+}
+
+#[tokio::test]
+async fn each_viewer_gets_their_own_answer_on_one_connection_pool() {
+    let server = start().await;
+    let student = server.login(server.student, Profile::Student).await;
+    let other = server.login(server.other_student, Profile::Student).await;
+    let teacher = server.login(server.teacher, Profile::Teacher).await;
+    // One reqwest client: the requests of the three viewers share its pooled connections.
+    let me = "{ me { accountId actingAs } }";
+    for _round in 0..3 {
+        for (token, account, profile) in [
+            (&student, server.student, "STUDENT"),
+            (&other, server.other_student, "STUDENT"),
+            (&teacher, server.teacher, "TEACHER"),
+        ] {
+            let body = server.post(token, me, json!({}), None).await;
+            assert_eq!(
+                body["data"]["me"]["accountId"],
+                account.to_string(),
+                "{body}"
+            );
+            assert_eq!(body["data"]["me"]["actingAs"], profile, "{body}");
+        }
+    }
+    // The very question the other student may ask about themselves, and the teacher about
+    // their student, stays FORBIDDEN for a student about someone else, before and after.
+    let homework = "query($s: ID) { homework(studentId: $s) { edges { cursor } } }";
+    let about_other = json!({ "s": server.other_student.to_string() });
+    for _round in 0..2 {
+        let own = server
+            .post(&other, homework, about_other.clone(), None)
+            .await;
+        assert!(own["errors"].is_null(), "{own}");
+        let taught = server
+            .post(&teacher, homework, about_other.clone(), None)
+            .await;
+        assert!(taught["errors"].is_null(), "{taught}");
+        let refused = server
+            .post(&student, homework, about_other.clone(), None)
+            .await;
+        assert_eq!(code_of(&refused), "FORBIDDEN", "{refused}");
+        assert!(refused["data"].is_null());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_kept_answer_is_not_served_after_a_write() {
+    let server = start().await;
+    let teacher = server.login(server.teacher, Profile::Teacher).await;
+    let student = server.login(server.student, Profile::Student).await;
+    let query = "{ homework { edges { node { assignment { title } } } } }";
+    let before = post_twice(&server, &student, query, json!({})).await;
+    assert_eq!(before["data"]["homework"]["edges"], json!([]), "{before}");
+    let head = post_twice(&server, "", "{ logHead { position } }", json!({})).await;
+    let position = server.publish_homework(&teacher, "Fractions").await;
+
+    // Without the read-after header, once the read model has the write: the same question,
+    // asked again, gets the new answer.
+    server
+        .projections
+        .wait_for(position, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let after = server.post(&student, query, json!({}), None).await;
+    assert_eq!(
+        after["data"]["homework"]["edges"][0]["node"]["assignment"]["title"], "Fractions",
+        "{after}"
+    );
+    let moved = server
+        .post("", "{ logHead { position } }", json!({}), None)
+        .await;
+    assert_eq!(moved["data"]["logHead"]["position"], position, "{moved}");
+    assert_ne!(moved, head);
+
+    // With the header, right after a second write: the kept answer (before it) is not served.
+    let second = server.publish_homework(&teacher, "Décimaux").await;
+    let body = server.post(&student, query, json!({}), Some(second)).await;
+    let titles: Vec<&str> = body["data"]["homework"]["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .filter_map(|e| e["node"]["assignment"]["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Décimaux"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn this_weeks_timetable_follows_the_date_with_nothing_written() {
+    let server = start().await;
+    let admin = Actor::new(new_id(), Profile::PlatformAdmin)
+        .with_grant(server.school, Profile::PlatformAdmin);
+    let add = domain::timetable::TimetableCommand::AddSlot {
+        class: server.class,
+        establishment: server.school,
+        slot: new_id(),
+        subject: text("Mathématiques"),
+        teacher: server.teacher,
+        room: None,
+        day: domain::values::Day::Monday,
+        time: domain::values::TimeRange::new(
+            jiff::civil::time(8, 30, 0, 0),
+            jiff::civil::time(9, 25, 0, 0),
+        )
+        .unwrap(),
+        teacher_assigned: true,
+        clashes_elsewhere: false,
+    };
+    server
+        .run::<graphql::app::Timetable>(domain::timetable::stream_id(server.class), add, &admin)
+        .await;
+    // A session still open a week from now (opened outside the log, so nothing is written
+    // when the clock moves on), for the same viewer and the same key on both dates.
+    let week_s = 7 * 24 * 3600;
+    let in_a_week = Timestamp::from_second(server.clock.0.load(Ordering::SeqCst) + week_s).unwrap();
+    let student = server
+        .auth
+        .open_session_unrecorded(server.student, new_id(), in_a_week)
+        .unwrap()
+        .token;
+    let position = server.store.head().position;
+    server
+        .projections
+        .wait_for(position, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let query = "{ timetable { date start } }";
+    // Friday 15 January 2027: this week's Monday is the 11th.
+    let this_week = post_twice(&server, &student, query, json!({})).await;
+    assert_eq!(
+        this_week["data"]["timetable"],
+        json!([{ "date": "2027-01-11", "start": "08:30" }]),
+        "{this_week}"
+    );
+    // A week later, with nothing written: next week's lesson, not the kept answer.
+    server.clock.0.fetch_add(week_s, Ordering::SeqCst);
+    assert_eq!(server.store.head().position, position);
+    let next_week = server.post(&student, query, json!({}), None).await;
+    assert_eq!(
+        next_week["data"]["timetable"],
+        json!([{ "date": "2027-01-18", "start": "08:30" }]),
+        "{next_week}"
+    );
     server.stop().await;
 }

@@ -420,6 +420,11 @@ impl Index {
 }
 
 impl View<'_> {
+    /// The Paris calendar date the view answers for (designations in force that day).
+    pub fn today(&self) -> Date {
+        self.today
+    }
+
     /// The log position the view includes.
     pub fn position(&self) -> Position {
         self.index.position

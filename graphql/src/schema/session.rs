@@ -198,6 +198,7 @@ impl SessionQuery {
         let (app, directory) = Env::anonymous(ctx)?;
         let now = app.now();
         let view = directory.catch_up(app.store().as_ref(), now)?;
+        crate::request::note_date(ctx, view.today());
         let actor = view.actor(&session)?;
         let entry = view
             .account(actor.account)

@@ -30,6 +30,7 @@ use crate::auth::{Session, viewer};
 use crate::errors::ApiError;
 use crate::http::ReadAfter;
 use crate::limits::page_size;
+use crate::request::RequestScope;
 use crate::schema::facts::{Directory, View as Facts};
 
 pub mod audit;
@@ -74,11 +75,15 @@ pub mod names {
 /// the position the client wants to read after.
 pub struct Reads<'a> {
     pub session: Session,
-    pub actor: Actor,
+    /// Built once per request (see [`crate::request::RequestScope`]) and shared by its
+    /// resolvers.
+    pub actor: Arc<Actor>,
     pub app: &'a App,
     directory: &'a Arc<Directory>,
     projections: &'a Projections,
     read_after: Option<Position>,
+    /// The request's scope, where the transport put one (HTTP, WebSocket queries).
+    scope: Option<&'a RequestScope>,
 }
 
 impl<'a> Reads<'a> {
@@ -103,9 +108,18 @@ impl<'a> Reads<'a> {
                 "readAfter: position {position} is beyond the log's head {head}"
             )));
         }
-        let actor = directory
-            .catch_up(app.store().as_ref(), app.now())?
-            .actor(&session)?;
+        let scope = crate::request::scope(ctx);
+        let build = || {
+            let facts = directory.catch_up(app.store().as_ref(), app.now())?;
+            if let Some(scope) = scope {
+                scope.read_date(facts.today());
+            }
+            facts.actor(&session)
+        };
+        let actor = match scope {
+            Some(scope) => scope.actor(build)?,
+            None => Arc::new(build()?),
+        };
         Ok(Reads {
             session,
             actor,
@@ -113,21 +127,42 @@ impl<'a> Reads<'a> {
             directory,
             projections,
             read_after,
+            scope,
         })
     }
 
-    /// The server clock's now.
+    /// The server clock's now. An answer that reads it is never reused by the response cache;
+    /// for the date alone, use [`Reads::today`].
     pub fn now(&self) -> Timestamp {
+        self.note_uncacheable("reads the time of day");
         self.app.now()
     }
 
-    /// The log.
+    /// Today's date in Paris, by the server clock.
+    pub fn today(&self) -> Result<jiff::civil::Date, ApiError> {
+        let today = domain::deadline::paris_date(self.app.now())
+            .map_err(|e| ApiError::Internal(format!("no Paris calendar date: {e}")))?;
+        if let Some(scope) = self.scope {
+            scope.read_date(today);
+        }
+        Ok(today)
+    }
+
+    /// The log, read directly (its bytes, a replay): an answer that reads it is never reused.
     pub fn store(&self) -> &Arc<dyn EventStore> {
+        self.note_uncacheable("reads the log directly");
         self.app.store()
     }
 
-    /// The projections.
+    fn note_uncacheable(&self, why: &'static str) {
+        if let Some(scope) = self.scope {
+            scope.read_uncacheable(why);
+        }
+    }
+
+    /// The projections, read past [`Reads::view`]: an answer that does is never reused.
     pub fn projections(&self) -> &Projections {
+        self.note_uncacheable("reads the projections directly");
         self.projections
     }
 
@@ -140,12 +175,20 @@ impl<'a> Reads<'a> {
                 .await
                 .map_err(wait_error)?;
         }
+        if let Some(scope) = self.scope {
+            scope.read_view(&handle);
+        }
         handle.view().map_err(view_error)
     }
 
     /// Runs `f` over the directory caught up with the log (the facts never lag the log).
     pub fn facts<R>(&self, f: impl FnOnce(&Facts<'_>) -> R) -> Result<R, ApiError> {
-        let view = self.directory.catch_up(self.store().as_ref(), self.now())?;
+        let view = self
+            .directory
+            .catch_up(self.app.store().as_ref(), self.app.now())?;
+        if let Some(scope) = self.scope {
+            scope.read_date(view.today());
+        }
         Ok(f(&view))
     }
 

@@ -402,8 +402,7 @@ impl RegisterQuery {
                 ApiError::NotFound(format!("establishment {establishment} is unknown")).into(),
             );
         }
-        let today = domain::deadline::paris_date(reads.now())
-            .map_err(|e| ApiError::Internal(format!("no Paris calendar date: {e}")))?;
+        let today = reads.today()?;
         let view = reads.view(names::REGISTER).await?;
         let identity = model::legal_identity(&view, establishment, today).map_err(store_error)?;
         let director = is_director(&reads.actor, establishment);

@@ -599,8 +599,7 @@ async fn grades_of(reads: &Reads<'_>, student: AccountId) -> Result<GradeReport,
 fn week_date(reads: &Reads<'_>, week_of: Option<String>) -> Result<Date, ApiError> {
     match week_of {
         Some(text) => crate::schema::mutations::date("weekOf", &text),
-        None => domain::deadline::paris_date(reads.now())
-            .map_err(|e| ApiError::Internal(format!("no Paris calendar date: {e}"))),
+        None => reads.today(),
     }
 }
 
