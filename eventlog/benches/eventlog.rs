@@ -10,7 +10,8 @@
 //! something when every figure comes from the same run. Run it with
 //! `cargo bench -p eventlog --bench eventlog`; it prints a Markdown table.
 //!
-//! Environment: `EVENTLOG_BENCH_DIR` (where the temporary logs go; default the cargo target
+//! Environment: `EVENTLOG_BENCH_ONLY` and `EVENTLOG_BENCH_WRITERS` (run a part only, e.g. to
+//! profile it; see `part` and `writer_counts`), `EVENTLOG_BENCH_DIR` (where the temporary logs go; default the cargo target
 //! temporary directory), `EVENTLOG_BENCH_SECONDS` (duration of each throughput run, default 2),
 //! `EVENTLOG_BENCH_ROUNDS` (rounds of every measure, medians are reported; default 3),
 //! `EVENTLOG_BENCH_10M=1` (also a 10-million-event log, about 4.7 GB, kept in
@@ -70,6 +71,21 @@ fn rounds() -> usize {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3usize)
         .max(1)
+}
+
+/// Which parts run: `EVENTLOG_BENCH_ONLY`, a comma-separated subset of `disk`, `eventlog`,
+/// `sled` and `logs` (open and scan); all of them by default.
+fn part(name: &str) -> bool {
+    std::env::var("EVENTLOG_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p == name))
+}
+
+/// The writer counts of the throughput measures: `EVENTLOG_BENCH_WRITERS`, comma-separated;
+/// 1, 16 and 256 by default.
+fn writer_counts() -> Vec<usize> {
+    std::env::var("EVENTLOG_BENCH_WRITERS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|w| w.trim().parse().ok()).collect())
+        .unwrap_or_else(|| WRITER_COUNTS.to_vec())
 }
 
 fn seconds() -> Duration {
@@ -507,42 +523,49 @@ fn main() {
     // all of them alike rather than one; the tables give medians.
     for round in 1..=rounds {
         println!("round {round} of {rounds}");
-        let dir = tempfile::tempdir_in(&root).unwrap();
-        results.add(
-            "disk: 4 KiB write + fdatasync loop, appending",
-            fsync_loop(dir.path(), duration, true),
-            "syncs/s",
-        );
-        results.add(
-            "disk: 4 KiB write + fdatasync loop, overwriting",
-            fsync_loop(dir.path(), duration, false),
-            "syncs/s",
-        );
-        results.add(
-            "disk: sequential write (1 MiB writes, one fdatasync)",
-            sequential_write(dir.path()),
-            "MiB/s",
-        );
-        drop(dir);
-        for writers in WRITER_COUNTS {
+        if part("disk") {
             let dir = tempfile::tempdir_in(&root).unwrap();
-            let rate = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
             results.add(
-                format!("eventlog: durable appends, {writers} writers"),
-                rate,
-                "events/s",
+                "disk: 4 KiB write + fdatasync loop, appending",
+                fsync_loop(dir.path(), duration, true),
+                "syncs/s",
             );
-            let dir = tempfile::tempdir_in(&root).unwrap();
             results.add(
-                format!("sled, flush per append: {writers} writers"),
-                sled_appends(dir.path(), writers, duration),
-                "events/s",
+                "disk: 4 KiB write + fdatasync loop, overwriting",
+                fsync_loop(dir.path(), duration, false),
+                "syncs/s",
+            );
+            results.add(
+                "disk: sequential write (1 MiB writes, one fdatasync)",
+                sequential_write(dir.path()),
+                "MiB/s",
             );
         }
+        for writers in writer_counts() {
+            if part("eventlog") {
+                let dir = tempfile::tempdir_in(&root).unwrap();
+                let rate = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
+                results.add(
+                    format!("eventlog: durable appends, {writers} writers"),
+                    rate,
+                    "events/s",
+                );
+            }
+            if part("sled") {
+                let dir = tempfile::tempdir_in(&root).unwrap();
+                results.add(
+                    format!("sled, flush per append: {writers} writers"),
+                    sled_appends(dir.path(), writers, duration),
+                    "events/s",
+                );
+            }
+        }
     }
-    runtime.block_on(open_full_segment(&root, rounds, &mut results));
-    runtime.block_on(open_and_scan(&root, 1_000_000, rounds, false, &mut results));
-    if std::env::var("EVENTLOG_BENCH_10M").is_ok_and(|v| v == "1") {
+    if part("logs") {
+        runtime.block_on(open_full_segment(&root, rounds, &mut results));
+        runtime.block_on(open_and_scan(&root, 1_000_000, rounds, false, &mut results));
+    }
+    if part("logs") && std::env::var("EVENTLOG_BENCH_10M").is_ok_and(|v| v == "1") {
         runtime.block_on(open_and_scan(&root, 10_000_000, rounds, true, &mut results));
     }
 
@@ -567,7 +590,7 @@ fn main() {
         "| writers | eventlog events/s | sled events/s | eventlog / sled | eventlog / append+fdatasync loop |"
     );
     println!("|---:|---:|---:|---:|---:|");
-    for writers in WRITER_COUNTS {
+    for writers in writer_counts() {
         let log = results.median(&format!("eventlog: durable appends, {writers} writers"));
         let sled = results.median(&format!("sled, flush per append: {writers} writers"));
         println!(
