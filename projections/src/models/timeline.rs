@@ -45,18 +45,22 @@
 //!
 //! # Key layout
 //!
-//! Tree `timeline@v<version>`, besides the class and family facts of
-//! [`super::school::facts`] (`m.*`). An `<audience>` is a tag byte (`p` a person, `s` a pupil
-//! and their parents, `c` a class's students and parents, `t` a class's teachers, `g` a work
-//! group's members and parents, `e` an establishment's members) and a 16-byte id.
+//! Tree `timeline@v<version>`. The timeline keeps only the class and family facts its
+//! memberships need (not the whole [`super::school::facts`]). An `<audience>` is a tag byte
+//! (`p` a person, `s` a pupil and their parents, `c` a class's students and parents, `t` a
+//! class's teachers, `g` a work group's members and parents, `e` an establishment's members)
+//! and a 16-byte id.
 //!
 //! | key                                          | value                                  |
 //! |----------------------------------------------|----------------------------------------|
 //! | `tl.r/<audience><u64::MAX - position>`       | the record: excluded accounts, then `(at, NotificationKind)` |
-//! | `tl.m/<person><audience><child><from>`       | the end position of the membership, `None` while it holds (`<child>` is nil unless through a child) |
+//! | `tl.m/<person><audience><child><until>`      | the start position of the membership; `<until>` is its end, `u64::MAX` while it holds (`<child>` is nil unless through a child) |
 //! | `tl.w/<person>`                              | the "read up to" position (`u64`)      |
 //! | `tl.k/<person><position>`                    | a single read mark above the watermark |
 //! | `tl.msg/<message>`                           | the position of the message's event    |
+//! | `tl.par/<child><parent>`                     | empty: the family link holds           |
+//! | `tl.grp/<group>`                             | the group's class and members now      |
+//! | `tl.tch/<class><teacher><subject>\0`         | empty: the teacher teaches the subject |
 //! | `ev/<evaluation>`                            | [`EvaluationNote`]                     |
 //! | `ev.st/<evaluation><student>`                | the student (graded in it)             |
 //! | `slot/<class><slot>`                         | [`SlotNote`]                           |
@@ -75,8 +79,8 @@ use domain::evaluation::EvaluationEvent;
 use domain::event::EventBody;
 use domain::homework::HomeworkEvent;
 use domain::ids::{
-    AccountId, AssignmentId, ClassId, ConversationId, EstablishmentId, EvaluationId, MessageId,
-    PublicationId, ReplyRequestId, SlotId, SpaceId,
+    AccountId, AssignmentId, ClassId, ConversationId, EstablishmentId, EvaluationId, GroupId,
+    MessageId, PublicationId, ReplyRequestId, SlotId, SpaceId,
 };
 use domain::messaging::MessagingEvent;
 use domain::publication::{PublicationEvent, SpaceEvent, SpaceKind};
@@ -155,9 +159,7 @@ impl Projection for Timeline {
             EventBody::Reply(e) => apply_reply(store, e, &origin)?,
             _ => {}
         }
-        // The facts are folded last: the memberships above read the families and classes as
-        // they were before the event.
-        facts::apply_facts(store, &decoded.body)
+        Ok(())
     }
 }
 
@@ -431,8 +433,22 @@ fn mark_one(
 /// Deletes what the timeline holds of a person, and stops their parents' memberships naming
 /// them.
 fn erase(store: &mut dyn Store, account: AccountId, at: Position) -> Result<(), StoreError> {
-    for parent in facts::parents_of(store, account)? {
+    for parent in audience::parents_of(store, account)? {
         audience::forget_child(store, parent, account, at)?;
+    }
+    // Family links are personal data: they go with the person, in both directions.
+    for child in audience::children_of(store, account)? {
+        store.delete(&audience::parent_key(child, account))?;
+    }
+    for (_, m) in audience::memberships(store, account)? {
+        if let Audience::Group(group) = m.audience
+            && m.via.is_none()
+            && m.to.is_none()
+        {
+            let mut note = group_note(store, group)?;
+            note.members.remove(&account);
+            store.put_value(audience::group_key(group), &note)?;
+        }
     }
     for prefix in query::personal_prefixes(account) {
         let keys: Vec<Vec<u8>> = store
@@ -453,28 +469,38 @@ fn apply_class(
     origin: &Origin,
 ) -> Result<(), ProjectionError> {
     let at = origin.position;
-    // The class as it was before the event (the facts are folded after).
-    let before =
-        |store: &dyn Store, class: ClassId| -> Result<facts::ClassFacts, ProjectionError> {
-            facts::class_facts(store, class)?.ok_or_else(|| {
-                ProjectionError::Inconsistent(format!("class {class} is not open in the view"))
-            })
-        };
     match event {
         ClassEvent::Opened { .. } => {}
         ClassEvent::StudentEnrolled { class, student, .. } => {
             audience::join_with_parents(store, *student, Audience::Class(*class), at)?;
         }
         ClassEvent::StudentMoved { class, student, .. } => {
-            let facts = before(store, *class)?;
             audience::leave_with_parents(store, *student, Audience::Class(*class), at)?;
-            for (group, members) in &facts.groups {
-                if members.members.contains(student) {
-                    audience::leave_with_parents(store, *student, Audience::Group(*group), at)?;
+            // Moving out of a class is leaving its work groups too.
+            for (_, m) in audience::memberships(store, *student)? {
+                let Audience::Group(group) = m.audience else {
+                    continue;
+                };
+                if m.via.is_some() || m.to.is_some() {
+                    continue;
+                }
+                let mut note = group_note(store, group)?;
+                if note.class == Some(*class) {
+                    note.members.remove(student);
+                    store.put_value(audience::group_key(group), &note)?;
+                    audience::leave_with_parents(store, *student, m.audience, at)?;
                 }
             }
         }
-        ClassEvent::TeacherAssigned { class, teacher, .. } => {
+        ClassEvent::TeacherAssigned {
+            class,
+            teacher,
+            subject,
+        } => {
+            store.put(
+                audience::teaching_key(*class, *teacher, subject),
+                Vec::new(),
+            )?;
             audience::join(store, *teacher, Audience::ClassTeachers(*class), None, at)?;
         }
         ClassEvent::TeacherUnassigned {
@@ -482,12 +508,9 @@ fn apply_class(
             teacher,
             subject,
         } => {
-            let facts = before(store, *class)?;
-            let still_teaches = facts
-                .teachers
-                .iter()
-                .any(|(t, s)| t == teacher && s != subject);
-            if !still_teaches {
+            store.delete(&audience::teaching_key(*class, *teacher, subject))?;
+            let prefix = audience::teachings_prefix(*class, *teacher);
+            if store.scan_prefix(&prefix)?.is_empty() {
                 audience::leave(store, *teacher, Audience::ClassTeachers(*class), None, at)?;
             }
         }
@@ -501,31 +524,35 @@ fn apply_class(
             class,
             group,
             members,
-            ..
         } => {
-            let facts = before(store, *class)?;
-            let previous = facts
-                .groups
-                .get(group)
-                .map(|g| g.members.clone())
-                .unwrap_or_default();
+            let previous = group_note(store, *group)?.members;
             for student in previous.iter().filter(|s| !members.contains(s)) {
                 audience::leave_with_parents(store, *student, Audience::Group(*group), at)?;
             }
             for student in members {
                 audience::join_with_parents(store, *student, Audience::Group(*group), at)?;
             }
+            let note = audience::GroupNote {
+                class: Some(*class),
+                members: members.iter().copied().collect(),
+            };
+            store.put_value(audience::group_key(*group), &note)?;
         }
-        ClassEvent::GroupDissolved { class, group } => {
-            let facts = before(store, *class)?;
-            if let Some(old) = facts.groups.get(group) {
-                for student in &old.members {
-                    audience::leave_with_parents(store, *student, Audience::Group(*group), at)?;
-                }
+        ClassEvent::GroupDissolved { group, .. } => {
+            for student in group_note(store, *group)?.members {
+                audience::leave_with_parents(store, student, Audience::Group(*group), at)?;
             }
+            store.delete(&audience::group_key(*group))?;
         }
     }
     Ok(())
+}
+
+/// What the timeline knows of a work group (nothing yet for a group it never saw formed).
+fn group_note(store: &dyn Store, group: GroupId) -> Result<audience::GroupNote, StoreError> {
+    Ok(store
+        .get_value::<audience::GroupNote>(&audience::group_key(group))?
+        .unwrap_or_default())
 }
 
 fn apply_homework(

@@ -9,8 +9,12 @@
 //! (`via` the child), from the later of the child's joining and the family link: the parent
 //! then reads the child's class, groups and grades exactly as long as both hold.
 
+use std::collections::BTreeSet;
+
 use domain::ids::{AccountId, ClassId, EstablishmentId, GroupId};
+use domain::values::Subject;
 use eventlog::Position;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::models::school::facts;
@@ -106,26 +110,22 @@ fn via_uuid(via: Option<AccountId>) -> Uuid {
     via.map_or(Uuid::nil(), |c| c.as_uuid())
 }
 
-/// The prefix of the memberships of `person` in `audience` through `via`.
-fn membership_prefix(person: AccountId, audience: Audience, via: Option<AccountId>) -> Vec<u8> {
-    Key::new("tl.m")
-        .uuid(person.as_uuid())
-        .bytes(&audience.to_bytes())
-        .uuid(via_uuid(via))
-        .into_vec()
-}
+/// The `until` of a membership that still holds.
+const HOLDS: u64 = u64::MAX;
 
+/// The key of a membership of `person` in `audience` through `via` that ends at `until`
+/// ([`HOLDS`] while it holds), so the one that holds is found with one read.
 fn membership_key(
     person: AccountId,
     audience: Audience,
     via: Option<AccountId>,
-    from: Position,
+    until: u64,
 ) -> Vec<u8> {
     Key::new("tl.m")
         .uuid(person.as_uuid())
         .bytes(&audience.to_bytes())
         .uuid(via_uuid(via))
-        .u64(from)
+        .u64(until)
         .into_vec()
 }
 
@@ -154,11 +154,11 @@ fn parse_membership(key: &[u8], value: &[u8]) -> Result<Membership, StoreError> 
         key: key.to_vec(),
         reason: reason.to_string(),
     };
-    // `tl.m/`, the person, the audience, the child, the start.
+    // `tl.m/`, the person, the audience, the child, the end.
     let body = key
         .get(5 + 16..)
         .filter(|b| b.len() == AUDIENCE_BYTES + 16 + 8)
-        .ok_or_else(|| bad("a membership key has the person, audience, child and start"))?;
+        .ok_or_else(|| bad("a membership key has the person, audience, child and end"))?;
     let audience = Audience::from_bytes(&body[..AUDIENCE_BYTES])
         .ok_or_else(|| bad("a membership key names a known audience"))?;
     let via = Uuid::from_bytes(
@@ -166,17 +166,17 @@ fn parse_membership(key: &[u8], value: &[u8]) -> Result<Membership, StoreError> 
             .try_into()
             .map_err(|_| bad("a membership key has a 16-byte child"))?,
     );
-    let from = u64::from_be_bytes(
+    let until = u64::from_be_bytes(
         body[AUDIENCE_BYTES + 16..]
             .try_into()
-            .map_err(|_| bad("a membership key ends with an 8-byte start"))?,
+            .map_err(|_| bad("a membership key ends with an 8-byte end"))?,
     );
-    let to = decode_value::<Option<Position>>(key, value)?;
+    let from = decode_value::<Position>(key, value)?;
     Ok(Membership {
         audience,
         via: (!via.is_nil()).then(|| AccountId::from_uuid(via)),
         from,
-        to,
+        to: (until != HOLDS).then_some(until),
     })
 }
 
@@ -201,13 +201,11 @@ pub(crate) fn join(
     via: Option<AccountId>,
     at: Position,
 ) -> Result<(), StoreError> {
-    let prefix = membership_prefix(person, audience, via);
-    for (key, value) in store.scan_prefix(&prefix)? {
-        if parse_membership(&key, &value)?.to.is_none() {
-            return Ok(());
-        }
+    let key = membership_key(person, audience, via, HOLDS);
+    if store.get(&key)?.is_none() {
+        store.put_value(key, &at)?;
     }
-    store.put_value(membership_key(person, audience, via, at), &None::<Position>)
+    Ok(())
 }
 
 /// Ends the membership of `person` in `audience` (through `via`) at `at`, if it holds.
@@ -218,11 +216,10 @@ pub(crate) fn leave(
     via: Option<AccountId>,
     at: Position,
 ) -> Result<(), StoreError> {
-    let prefix = membership_prefix(person, audience, via);
-    for (key, value) in store.scan_prefix(&prefix)? {
-        if parse_membership(&key, &value)?.to.is_none() {
-            store.put_value(key, &Some(at))?;
-        }
+    let key = membership_key(person, audience, via, HOLDS);
+    if let Some(from) = store.get_value::<Position>(&key)? {
+        store.delete(&key)?;
+        store.put_value(membership_key(person, audience, via, at), &from)?;
     }
     Ok(())
 }
@@ -235,7 +232,7 @@ pub(crate) fn join_with_parents(
     at: Position,
 ) -> Result<(), StoreError> {
     join(store, student, audience, None, at)?;
-    for parent in facts::parents_of(store, student)? {
+    for parent in parents_of(store, student)? {
         join(store, parent, audience, Some(student), at)?;
     }
     Ok(())
@@ -249,7 +246,7 @@ pub(crate) fn leave_with_parents(
     at: Position,
 ) -> Result<(), StoreError> {
     leave(store, student, audience, None, at)?;
-    for parent in facts::parents_of(store, student)? {
+    for parent in parents_of(store, student)? {
         leave(store, parent, audience, Some(student), at)?;
     }
     Ok(())
@@ -263,6 +260,7 @@ pub(crate) fn link_parent(
     child: AccountId,
     at: Position,
 ) -> Result<(), StoreError> {
+    store.put(parent_key(child, parent), Vec::new())?;
     join(store, parent, Audience::Pupil(child), Some(child), at)?;
     for (_, m) in memberships(store, child)? {
         if m.via.is_none() && m.to.is_none() && m.audience.reaches_parents() {
@@ -279,9 +277,10 @@ pub(crate) fn unlink_parent(
     child: AccountId,
     at: Position,
 ) -> Result<(), StoreError> {
-    for (key, m) in memberships(store, parent)? {
+    store.delete(&parent_key(child, parent))?;
+    for (_, m) in memberships(store, parent)? {
         if m.via == Some(child) && m.to.is_none() {
-            store.put_value(key, &Some(at))?;
+            leave(store, parent, m.audience, m.via, at)?;
         }
     }
     Ok(())
@@ -304,15 +303,13 @@ pub(crate) fn forget_child(
         if matches!(m.audience, Audience::Pupil(_)) {
             continue;
         }
-        let to = m.to.unwrap_or(at);
-        let anonymous = membership_key(parent, m.audience, None, m.from);
-        // Two children erased together may leave the same range: keep the longer one.
-        let merged = match store.get_value::<Option<Position>>(&anonymous)? {
-            Some(None) => None,
-            Some(Some(other)) => Some(other.max(to)),
-            None => Some(to),
+        let anonymous = membership_key(parent, m.audience, None, m.to.unwrap_or(at));
+        // Two children erased together may leave ranges ending together: keep the longer.
+        let from = match store.get_value::<Position>(&anonymous)? {
+            Some(other) => other.min(m.from),
+            None => m.from,
         };
-        store.put_value(anonymous, &merged)?;
+        store.put_value(anonymous, &from)?;
     }
     Ok(())
 }
@@ -324,9 +321,9 @@ pub(crate) fn leave_establishments(
     person: AccountId,
     at: Position,
 ) -> Result<(), StoreError> {
-    for (key, m) in memberships(store, person)? {
+    for (_, m) in memberships(store, person)? {
         if matches!(m.audience, Audience::Establishment(_)) && m.to.is_none() {
-            store.put_value(key, &Some(at))?;
+            leave(store, person, m.audience, m.via, at)?;
         }
     }
     Ok(())
@@ -354,4 +351,76 @@ pub(crate) fn streams_of(
     ];
     out.extend(memberships(store, person)?.into_iter().map(|(_, m)| m));
     Ok(out)
+}
+
+/// The key of a family link: `tl.par/<child><parent>`.
+pub(crate) fn parent_key(child: AccountId, parent: AccountId) -> Vec<u8> {
+    Key::new("tl.par")
+        .uuid(child.as_uuid())
+        .uuid(parent.as_uuid())
+        .into_vec()
+}
+
+/// The prefix of a child's family links.
+pub(crate) fn parents_prefix(child: AccountId) -> Vec<u8> {
+    Key::new("tl.par").uuid(child.as_uuid()).into_vec()
+}
+
+/// The parents a child is linked to now.
+pub(crate) fn parents_of(
+    store: &(impl ReadStore + ?Sized),
+    child: AccountId,
+) -> Result<Vec<AccountId>, StoreError> {
+    let mut out = Vec::new();
+    for (key, _) in store.scan_prefix(&parents_prefix(child))? {
+        let parent = facts::tail_uuid(&key).ok_or_else(|| StoreError::Decode {
+            key: key.clone(),
+            reason: "a family link key ends with the parent's 16-byte id".into(),
+        })?;
+        out.push(AccountId::from_uuid(parent));
+    }
+    Ok(out)
+}
+
+/// The children a parent is linked to now: those they read as pupils.
+pub(crate) fn children_of(
+    store: &(impl ReadStore + ?Sized),
+    parent: AccountId,
+) -> Result<Vec<AccountId>, StoreError> {
+    Ok(memberships(store, parent)?
+        .into_iter()
+        .filter_map(|(_, m)| match (m.audience, m.via, m.to) {
+            (Audience::Pupil(child), Some(via), None) if child == via => Some(child),
+            _ => None,
+        })
+        .collect())
+}
+
+/// What the timeline keeps of a work group: its class and its members now.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct GroupNote {
+    pub(crate) class: Option<ClassId>,
+    pub(crate) members: BTreeSet<AccountId>,
+}
+
+/// The key of a work group's note.
+pub(crate) fn group_key(group: GroupId) -> Vec<u8> {
+    Key::new("tl.grp").uuid(group.as_uuid()).into_vec()
+}
+
+/// The key of one subject a teacher teaches in a class.
+pub(crate) fn teaching_key(class: ClassId, teacher: AccountId, subject: &Subject) -> Vec<u8> {
+    Key::new("tl.tch")
+        .uuid(class.as_uuid())
+        .uuid(teacher.as_uuid())
+        .str(subject.as_str())
+        .into_vec()
+}
+
+/// The prefix of the subjects a teacher teaches in a class.
+pub(crate) fn teachings_prefix(class: ClassId, teacher: AccountId) -> Vec<u8> {
+    Key::new("tl.tch")
+        .uuid(class.as_uuid())
+        .uuid(teacher.as_uuid())
+        .into_vec()
 }

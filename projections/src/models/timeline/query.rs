@@ -247,7 +247,8 @@ pub fn unread_count(store: &dyn ReadStore, account: AccountId) -> Result<u64, St
 }
 
 /// The key prefixes of a person's own timeline records: their personal records and grades,
-/// their memberships, their watermark and their single marks. Erasure leaves none of them.
+/// their memberships, their watermark, their single marks and their links to their parents.
+/// Erasure leaves none of them.
 pub fn personal_prefixes(account: AccountId) -> Vec<Vec<u8>> {
     vec![
         audience::records_prefix(Audience::Person(account)),
@@ -255,5 +256,6 @@ pub fn personal_prefixes(account: AccountId) -> Vec<Vec<u8>> {
         audience::memberships_prefix(account),
         watermark_key(account),
         marks_prefix(account),
+        audience::parents_prefix(account),
     ]
 }
