@@ -339,7 +339,12 @@ impl Writer {
                 version += 1;
             }
             let last = version - 1;
-            self.versions.insert(s.stream.clone(), last);
+            match self.versions.get_mut(&s.stream) {
+                Some(v) => *v = last,
+                None => {
+                    self.versions.insert(s.stream.clone(), last);
+                }
+            }
             stream_versions.push((s.stream.clone(), last));
         }
         let entry = CommandEntry {
