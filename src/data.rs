@@ -7,11 +7,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use eventlog::{FileLog, LogConfig};
 
-/// sled's page cache for the read models. sled's default (1 GiB) is a soft bound that it overshoots
-/// under large rebuild batches; the views are derived data read through small prefix scans, so a
-/// quarter of that keeps a région's peak memory down at little cost to reads.
-pub const VIEWS_CACHE_BYTES: u64 = 256 * 1024 * 1024;
-
 /// Where each part of a data directory lives.
 #[derive(Debug, Clone)]
 pub struct DataDir {
@@ -53,12 +48,10 @@ impl DataDir {
         self.open_log()
     }
 
-    /// Opens (creating if needed) the read models' database.
+    /// Opens (creating if needed) the read models' database, configured as the projections'
+    /// benchmarks measure it ([`projections::open_views`]).
     pub fn open_views(&self) -> anyhow::Result<sled::Db> {
-        sled::Config::new()
-            .path(self.views())
-            .cache_capacity(VIEWS_CACHE_BYTES)
-            .open()
+        projections::open_views(self.views())
             .with_context(|| format!("opening the read models in {}", self.views().display()))
     }
 }
