@@ -299,6 +299,26 @@ async fn run(
             return error_response(StatusCode::UNAUTHORIZED, media, &error);
         }
     };
+    // The log's head before anything is read: a kept answer is exact while it stays.
+    let head = state.store.head().position;
+    let read_after = read_after_of(headers).transpose();
+    // Only queries' answers are kept, so a kept answer needs no parse or operation check.
+    let cache_key = match &read_after {
+        Ok(read_after) if state.response_cache.is_enabled() => {
+            response_cache::Key::of(&viewer, &request, *read_after)
+        }
+        _ => None,
+    };
+    if let Some(key) = &cache_key
+        && let Some(body) = state.response_cache.get(key, head, || {
+            domain::deadline::paris_date(state.clock.now()).ok()
+        })
+    {
+        state
+            .metrics
+            .record_operation(OperationKind::Query, true, started.elapsed());
+        return answer(StatusCode::OK, media, body);
+    }
     state.query_cache.prepare(&mut request);
     let kind = operation_kind(&mut request);
     if method == Method::GET && kind == OperationKind::Mutation {
@@ -315,27 +335,11 @@ async fn run(
         );
         return error_response(StatusCode::BAD_REQUEST, media, &error);
     }
-    let read_after = match read_after_of(headers).transpose() {
+    let read_after = match read_after {
         Ok(read_after) => read_after,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, media, &error),
     };
-    // The log's head before anything is read: a kept answer is exact while it stays.
-    let head = state.store.head().position;
-    let cache_key = if kind == OperationKind::Query && state.response_cache.is_enabled() {
-        response_cache::Key::of(&viewer, &request, read_after)
-    } else {
-        None
-    };
-    if let Some(key) = &cache_key
-        && let Some(body) = state.response_cache.get(key, head, || {
-            domain::deadline::paris_date(state.clock.now()).ok()
-        })
-    {
-        state
-            .metrics
-            .record_operation(kind, true, started.elapsed());
-        return answer(StatusCode::OK, media, body);
-    }
+    let cache_key = cache_key.filter(|_| kind == OperationKind::Query);
     let scope = Arc::new(RequestScope::new());
     request = request.data(viewer).data(Arc::clone(&scope));
     if let Some(position) = read_after {
