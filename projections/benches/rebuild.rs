@@ -252,6 +252,24 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// The default `RunnerConfig`, or, for experiments, with `ENT_BENCH_PENDING_KIB` (the catch-up's
+/// `pending_bytes_max`, in KiB) and `ENT_BENCH_APPLY_THREADS` (`apply_threads_max`).
+fn bench_config() -> RunnerConfig {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let mut config = RunnerConfig::default();
+    if let Some(kib) = env("ENT_BENCH_PENDING_KIB") {
+        config.pending_bytes_max = kib * 1024;
+    }
+    if let Some(threads) = env("ENT_BENCH_APPLY_THREADS") {
+        config.apply_threads_max = threads;
+    }
+    config
+}
+
 /// Opens the views as the server does (`projections::open_views`), or, for experiments, with
 /// the sled page cache given in MiB by `ENT_BENCH_CACHE_MIB`.
 fn open_bench_views(path: &std::path::Path) -> sled::Db {
@@ -494,7 +512,7 @@ fn child(task: &str) {
         let log: Arc<dyn EventStore> = log.clone();
         let (secs, failure) = runtime.block_on(async {
             let started = Instant::now();
-            let projections = Projections::start(db, log, read_models, RunnerConfig::default())
+            let projections = Projections::start(db, log, read_models, bench_config())
                 .expect("the runner starts");
             let waited = projections
                 .wait_caught_up(Duration::from_secs(4 * 3600))
