@@ -143,6 +143,8 @@ pub struct Shared {
     pub failed: Mutex<Option<String>>,
     /// Commands synced but not yet in the index (see `writer`).
     pub pending_commands: Mutex<std::collections::HashMap<Uuid, CommandEntry>>,
+    /// Set when the `FileLog` is dropped: the background check of index tables stops.
+    stop_checks: AtomicBool,
     /// Held for as long as anything uses the log: two processes never write one log.
     _lock: File,
 }
@@ -153,6 +155,7 @@ pub struct FileLog {
     shared: Arc<Shared>,
     sender: Mutex<Option<mpsc::Sender<Msg>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checker: Option<JoinHandle<()>>,
 }
 
 const LOCK_FILE: &str = "LOCK";
@@ -200,6 +203,7 @@ impl FileLog {
             closed: AtomicBool::new(false),
             failed: Mutex::new(None),
             pending_commands: Mutex::default(),
+            stop_checks: AtomicBool::new(false),
             _lock: lock,
         });
         let writer = Writer {
@@ -219,10 +223,21 @@ impl FileLog {
             .name("eventlog-writer".into())
             .spawn(move || writer.run())
             .map_err(io(&shared.dir))?;
+        // Opening checked only the summaries of the sealed segments' index files; their
+        // tables are checked here in the background, newest first, so that lookups seldom
+        // have to do it themselves. A failure to start the thread only leaves it to them.
+        let checker = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("eventlog-index-check".into())
+                .spawn(move || check_sealed_tables(&shared))
+                .ok()
+        };
         Ok(FileLog {
             shared,
             sender: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
+            checker,
         })
     }
 
@@ -254,8 +269,32 @@ impl FileLog {
     }
 }
 
+/// Checks the tables of every sealed segment's index file, newest segment first, until done or
+/// until the log is dropped. A damaged one is rebuilt; one that cannot be is reported here and
+/// again by the lookups that need it.
+fn check_sealed_tables(shared: &Shared) {
+    let sealed = shared.index.read().unwrap().sealed.clone();
+    for index in sealed.iter().rev() {
+        if shared
+            .stop_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        if let Err(e) = index.check_tables() {
+            tracing::error!(error = %e, "a sealed segment's index cannot be used");
+        }
+    }
+}
+
 impl Drop for FileLog {
     fn drop(&mut self) {
+        self.shared
+            .stop_checks
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(checker) = self.checker.take() {
+            let _ = checker.join();
+        }
         // No append future can be alive (they borrow the log), so dropping our sender closes
         // the queue: the writer drains it and stops.
         self.sender.get_mut().unwrap().take();

@@ -24,7 +24,8 @@
 //! - `writer`: the single writer thread and its group commit, and the indexer thread behind it.
 //! - `reader`: `read_all` and `read_stream` iterators.
 //! - `subscribe`: catch-up-then-live subscriptions.
-//! - `file_log`: `FileLog`, `LogConfig`, `OpenError`.
+//! - `file_log`: `FileLog`, `LogConfig`, `OpenError`, and the background check of the sealed
+//!   index files' tables after opening.
 //! - `fault`: test-only injection of write and sync failures (`LogConfig::faults`).
 //!
 //! # Guarantees
@@ -43,7 +44,7 @@
 //!   (`batch_events_max`, `batch_bytes_max`), an append (`append_events_max` events of at most
 //!   `payload_bytes_max` bytes), batches awaiting the indexer (2), what a subscription
 //!   holds in memory (512 records), and the in-memory index: the active segment's entries
-//!   (bounded by `segment_bytes_max`) plus, per sealed segment, a Bloom filter (about 10 bits
+//!   (bounded by `segment_bytes_max`) plus, per sealed segment, a Bloom filter (about 14 bits
 //!   per stream and per append) and a sparse position list. The writer also remembers the last
 //!   version of every stream it has written or looked up since opening.
 //! - `close()` stops taking appends, finishes those already queued, and ends subscriptions.
@@ -147,7 +148,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0   | 8  | magic `ENTLOGIX` |
-//! | 8   | 4  | index format version, u32 (currently 2; any other is rebuilt) |
+//! | 8   | 4  | index format version, u32 (currently 3; any other is rebuilt) |
 //! | 12  | 4  | zero |
 //! | 16  | 8  | segment first position |
 //! | 24  | 8  | segment length in bytes |
@@ -157,11 +158,11 @@
 //! | 80  | 4  | stream count `S` |
 //! | 84  | 4  | append (command) count `C` |
 //! | 88  | 4  | sparse position count `P` |
-//! | 92  | 4  | Bloom filter length `W`, in 64-bit words (at least 1) |
+//! | 92  | 4  | Bloom filter length `W`, in 64-bit words (a multiple of 8, at least 8) |
 //! | 96  | 8  | names blob length `N`, in bytes |
 //! | 104 | 4  | CRC32C of the tables: every byte from the streams section to the end of the file |
 //! | 108 | 4  | zero |
-//! | 112 | 8·W | Bloom filter: 10 bits per key, 7 probes; bit `(h + i·((h >> 32) ∣ 1)) mod 64W` for `i` in 0..7, bit `b` is bit `b mod 64` of word `b / 64`; keys are the streams' and the command ids' hashes |
+//! | 112 | 8·W | Bloom filter, blocked: `B = W / 8` blocks of 512 bits (8 words; about 14 bits per key, at least one block), 8 probes in one block; a key hash `h` selects block `⌊h·B / 2^64⌋` and, in it, bits `(a + i·b) mod 512` for `i` in 0..8, where `a = h mod 512` and `b = ((h >> 9) mod 512) ∣ 1`; bit `n` of a block is bit `n mod 64` of its word `n / 64`; keys are the streams' and the command ids' hashes |
 //! | … | 16·P | sparse positions: position u64, frame offset u64; ascending, the first is the segment's first record |
 //! | … | 4 | CRC32C of every byte before it (header and summary) |
 //! | … | 40·S | streams, sorted by (hash, id): hash u64, first version u64, record count u64, index of its first offset in the offsets table u64, id offset in the names blob u32, id length u32 |
@@ -175,8 +176,10 @@
 //! summary's CRC is sound, it names the segment and its current length, the record at its last
 //! offset has its last position and hash, closes an append and ends the file, and the next
 //! segment starts right after its last position; otherwise the index is rebuilt from the
-//! segment. The tables are read only when a lookup first needs them (a Bloom filter hit): their
-//! CRC is checked then, whole, once per opening of the log; if it fails, the segment is read
+//! segment. The tables are not read at open: after opening, a background thread checks each
+//! file's tables against their CRC, whole, newest segment first, and a lookup that needs tables
+//! not checked yet (a Bloom filter hit) checks them itself first; once per opening of the log.
+//! If the CRC fails, the segment is read
 //! whole (frame CRCs, positions, chain links within it) and the index file written again
 //! before the lookup goes on, and if the segment does not end with the record the summary
 //! names, or holds other streams or appends, the lookup fails with an error (reopening

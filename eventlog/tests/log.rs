@@ -866,7 +866,8 @@ fn index_tables_at(bytes: &[u8]) -> usize {
 }
 
 /// Flips one byte of the first stream entry's record count in the tables of every index
-/// file, in place (the open log holds the files): trusted, it would make reads wrong.
+/// file, in place: trusted, it would make reads wrong. Opening does not read the tables, so it
+/// does not notice; the log checks them in the background and on first use.
 fn damage_index_tables(index: &std::path::Path) {
     use std::os::unix::fs::FileExt;
     for path in index_files(index) {
@@ -878,7 +879,7 @@ fn damage_index_tables(index: &std::path::Path) {
 }
 
 #[tokio::test]
-async fn index_tables_damaged_after_opening_are_detected_on_first_use_and_rebuilt() {
+async fn index_tables_damaged_behind_a_sound_summary_are_detected_after_opening_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let index = dir.path().join("index");
     let command_id = Uuid::now_v7();
@@ -898,10 +899,9 @@ async fn index_tables_damaged_after_opening_are_detected_on_first_use_and_rebuil
     let sealed = index_files(&index);
     assert!(sealed.len() >= 4, "only {} sealed segments", sealed.len());
     let originals: Vec<Vec<u8>> = sealed.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    let log = FileLog::open(dir.path(), small_segments()).unwrap();
-    // Opening read only the files' summaries; their tables are damaged afterwards.
     damage_index_tables(&index);
     assert_ne!(std::fs::read(&sealed[0]).unwrap(), originals[0]);
+    let log = FileLog::open(dir.path(), small_segments()).unwrap();
     let s0 = in_stream(&log, "s-0", 0);
     assert_eq!(s0.len(), 21);
     assert!(s0.iter().zip(0..).all(|(r, v)| r.stream_version == v));
@@ -926,7 +926,8 @@ async fn index_tables_damaged_after_opening_are_detected_on_first_use_and_rebuil
     assert!(again.deduplicated);
     assert_eq!(again.first_position, 1);
     assert_eq!(log.head().position, 41);
-    // Every damaged file the reads needed was written again from its segment.
+    // Every damaged file was written again from its segment.
+    drop(log);
     for (path, original) in sealed.iter().zip(&originals) {
         assert_eq!(&std::fs::read(path).unwrap(), original, "{path:?}");
     }
@@ -947,8 +948,8 @@ async fn damaged_index_tables_over_a_damaged_segment_give_an_error_never_wrong_r
     let mut bytes = std::fs::read(&second).unwrap();
     bytes[32 + 8 + 200] ^= 0x40;
     std::fs::write(&second, bytes).unwrap();
-    let log = FileLog::open(dir.path(), small_segments()).unwrap();
     damage_index_tables(&index);
+    let log = FileLog::open(dir.path(), small_segments()).unwrap();
     let mut records = Vec::new();
     let mut error = None;
     for item in log.read_stream(&stream("s-0"), 0).unwrap() {
