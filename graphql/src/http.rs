@@ -340,6 +340,24 @@ async fn run(
         Err(error) => return error_response(StatusCode::BAD_REQUEST, media, &error),
     };
     let cache_key = cache_key.filter(|_| kind == OperationKind::Query);
+    // Concurrent misses of one question at one head are computed once.
+    let mut _leader = None;
+    if let Some(key) = &cache_key {
+        match state.response_cache.lead(key, head) {
+            response_cache::Miss::Lead(leader) => _leader = Some(leader),
+            response_cache::Miss::Wait(done) => {
+                response_cache::wait(done).await;
+                if let Some(body) = state.response_cache.get(key, head, || {
+                    domain::deadline::paris_date(state.clock.now()).ok()
+                }) {
+                    state
+                        .metrics
+                        .record_operation(kind, true, started.elapsed());
+                    return answer(StatusCode::OK, media, body);
+                }
+            }
+        }
+    }
     let scope = Arc::new(RequestScope::new());
     request = request.data(viewer).data(Arc::clone(&scope));
     if let Some(position) = read_after {

@@ -20,9 +20,15 @@
 //!
 //! The read set comes from [`crate::request::RequestScope`], filled by the resolvers' `Reads`.
 //! Eviction is first-in, first-out, bounded by entries and by each answer's size.
+//!
+//! Concurrent misses of one question with the log at the same head are computed once: the
+//! first request leads ([`ResponseCache::lead`]), the others wait for it and then look the
+//! cache up again, each with its own head, so a waiter gets the leader's answer only when it
+//! would have got it from the cache anyway; when the leader kept nothing (an error, an
+//! uncacheable read), each waiter computes its own.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use axum::body::Bytes;
 use eventlog::Position;
@@ -102,6 +108,43 @@ pub struct ResponseCache {
     inner: RwLock<Entries>,
     entries_max: usize,
     body_bytes_max: usize,
+    /// The questions being computed now, with the head they are computed at; each waiter
+    /// holds a receiver that closes when the leader is done (or dropped).
+    computing: Mutex<HashMap<Key, (Position, tokio::sync::watch::Receiver<()>)>>,
+}
+
+/// What a request that missed the cache does: compute the answer (and, while it holds the
+/// [`Leader`], others wait for it), or wait for the request computing it.
+pub enum Miss<'a> {
+    Lead(Leader<'a>),
+    Wait(tokio::sync::watch::Receiver<()>),
+}
+
+/// Held while a request computes an answer others may wait for; dropping it releases them.
+pub struct Leader<'a> {
+    cache: &'a ResponseCache,
+    key: Option<Box<Key>>,
+    /// The receiver its waiters cloned, to tell its entry from a later leader's.
+    waited_on: tokio::sync::watch::Receiver<()>,
+    _done: tokio::sync::watch::Sender<()>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut computing = self
+                .cache
+                .computing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if computing
+                .get(&*key)
+                .is_some_and(|(_, done)| done.same_channel(&self.waited_on))
+            {
+                computing.remove(&*key);
+            }
+        }
+    }
 }
 
 /// Invariant: `order` holds each key of `by_key` exactly once, oldest first, and
@@ -126,7 +169,29 @@ impl ResponseCache {
             inner: RwLock::new(Entries::default()),
             entries_max,
             body_bytes_max,
+            computing: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// After a miss of `key` with the log at `head`: lead the computation, or wait for the
+    /// request already computing the same question at the same head. A question computed at
+    /// another head is not waited for (its answer could not serve this request).
+    pub fn lead(&self, key: &Key, head: Position) -> Miss<'_> {
+        let mut computing = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, done)) = computing.get(key)
+            && *at == head
+        {
+            return Miss::Wait(done.clone());
+        }
+        let (sender, receiver) = tokio::sync::watch::channel(());
+        // A leader at an older head is replaced: its waiters keep their own receiver.
+        computing.insert(key.clone(), (head, receiver.clone()));
+        Miss::Lead(Leader {
+            cache: self,
+            key: Some(Box::new(key.clone())),
+            waited_on: receiver,
+            _done: sender,
+        })
     }
 
     /// Whether the cache may keep anything at all.
@@ -191,6 +256,12 @@ impl ResponseCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Waits until the leader behind `done` finished (or was dropped).
+pub async fn wait(mut done: tokio::sync::watch::Receiver<()>) {
+    // The sender never sends: `changed` returns once it is dropped.
+    while done.changed().await.is_ok() {}
 }
 
 #[cfg(test)]
@@ -287,6 +358,43 @@ mod tests {
             .extensions
             .insert("x".into(), async_graphql::Value::Null);
         assert!(Key::of(&Viewer::Anonymous, &with_extensions, None).is_none());
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_at_one_head_wait_for_one_leader() {
+        let cache = ResponseCache::new(10, 1024);
+        let Miss::Lead(leader) = cache.lead(&key("{ a }"), 5) else {
+            panic!("the first miss leads");
+        };
+        let Miss::Wait(done) = cache.lead(&key("{ a }"), 5) else {
+            panic!("a second miss at the same head waits");
+        };
+        assert!(matches!(cache.lead(&key("{ b }"), 5), Miss::Lead(_)));
+        let waiter = tokio::spawn(wait(done));
+        cache.insert(
+            key("{ a }"),
+            Bytes::from_static(b"A"),
+            5,
+            &ReadSet::default(),
+        );
+        drop(leader);
+        waiter.await.unwrap();
+        assert_eq!(cache.get(&key("{ a }"), 5, no_date).unwrap(), "A");
+        // Once the leader is gone, the next miss leads again.
+        assert!(matches!(cache.lead(&key("{ a }"), 6), Miss::Lead(_)));
+    }
+
+    #[test]
+    fn a_miss_at_another_head_does_not_wait() {
+        let cache = ResponseCache::new(10, 1024);
+        let old = cache.lead(&key("{ a }"), 5);
+        let new = cache.lead(&key("{ a }"), 6);
+        assert!(matches!(new, Miss::Lead(_)));
+        // The older leader finishing leaves the newer one's waiters in place.
+        drop(old);
+        assert!(matches!(cache.lead(&key("{ a }"), 6), Miss::Wait(_)));
+        drop(new);
+        assert!(matches!(cache.lead(&key("{ a }"), 6), Miss::Lead(_)));
     }
 
     #[test]
