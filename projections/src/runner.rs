@@ -727,19 +727,46 @@ impl Slot {
             }
         });
         if self.serving {
-            let state = if caught_up {
-                ProjectionState::Live
-            } else {
-                ProjectionState::CatchingUp
-            };
-            self.shared.set_state(state, None);
-            self.shared.position.send_if_modified(|s| {
-                let changed = s.position != position;
-                s.position = position;
-                changed
-            });
+            self.announce(position, caught_up);
         } else {
             self.shared.set_building_checkpoint(position);
+        }
+    }
+
+    /// Announces that the served view includes every event up to `position`.
+    fn announce(&self, position: Position, caught_up: bool) {
+        let state = if caught_up {
+            ProjectionState::Live
+        } else {
+            ProjectionState::CatchingUp
+        };
+        self.shared.set_state(state, None);
+        self.shared.position.send_if_modified(|s| {
+            let changed = s.position != position;
+            s.position = position;
+            changed
+        });
+    }
+
+    /// Ends a chunk of a served view: flushes, unless the chunk's events wrote nothing (most
+    /// events concern only some read models) and the stored checkpoint is less than
+    /// [`CHECKPOINT_LAG_EVENTS_MAX`] behind. Then the view already is what those events make
+    /// of it, so their position is announced without a sled batch: fewer batches take sled's
+    /// process-wide lock. The stored checkpoint and records still agree (the view as of the
+    /// stored checkpoint is the same), and after a crash those events are applied again, writing
+    /// nothing again.
+    fn end_chunk(&mut self, caught_up: bool, db: &sled::Db) {
+        if self.failed {
+            return;
+        }
+        let wrote_nothing = self.serving
+            && self.writer.pending_writes() == 0
+            && self.writer.checkpoint() - self.writer.flushed_checkpoint()
+                < CHECKPOINT_LAG_EVENTS_MAX;
+        if wrote_nothing {
+            self.announce(self.writer.checkpoint(), caught_up);
+        } else {
+            self.flush(caught_up, db);
         }
     }
 
@@ -749,6 +776,10 @@ impl Slot {
         self.fail(Failure { position, error });
     }
 }
+
+/// Most events a served view's announced position may run ahead of its stored checkpoint when
+/// those events wrote nothing (see [`Slot::end_chunk`]): what a restart applies again.
+const CHECKPOINT_LAG_EVENTS_MAX: u64 = 10_000;
 
 /// How many catch-up chunks may wait for one projection: the reader runs at most this far ahead
 /// of the slowest projection, which bounds the catch-up's memory.
@@ -1035,6 +1066,8 @@ fn drive(mut slot: Slot, index: usize, chunks: Receiver<Chunk>, context: Context
     let caught_up = catch_up(&mut slot, index, chunks, &context);
     if caught_up && !slot.failed && !context.stopping() {
         follow(&mut slot, index, &context);
+        // Stores the checkpoint of events that wrote nothing, announced but not yet flushed.
+        slot.flush(true, &context.db);
     }
     let position = (!slot.failed && !context.stopping()).then_some(slot.writer.checkpoint());
     context.board.report(index, position, false);
@@ -1058,7 +1091,7 @@ fn catch_up(slot: &mut Slot, index: usize, chunks: Receiver<Chunk>, context: &Co
             // A served view shows every chunk; a rebuild nobody reads yet only flushes when its
             // pending writes pass the bound.
             if slot.serving {
-                slot.flush(false, &context.db);
+                slot.end_chunk(false, &context.db);
             }
         }
         if slot.failed {
@@ -1124,7 +1157,7 @@ fn follow(slot: &mut Slot, index: usize, context: &Context) {
             return;
         }
         slot.apply_events(&chunk, bounds, true, &context.db);
-        slot.flush(true, &context.db);
+        slot.end_chunk(true, &context.db);
         if let Some(error) = end
             && !slot.failed
         {

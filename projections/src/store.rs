@@ -536,7 +536,9 @@ impl View {
         self.name
     }
 
-    /// The last position this view includes, read now (it moves while the runner applies).
+    /// The checkpoint stored with the view, read now (it moves while the runner applies). The
+    /// view may include later events that wrote nothing to it: the position the runner
+    /// announces ([`crate::ProjectionHandle::served`]) is the one to wait for.
     pub fn checkpoint(&self) -> Result<Position, StoreError> {
         crate::checkpoint::read_checkpoint(&self.served.tree)
     }

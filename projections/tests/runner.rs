@@ -715,3 +715,77 @@ async fn views_built_from_another_log_are_refused() {
         runner.shutdown().await.unwrap();
     }
 }
+
+/// Counts only the events of one type: every other event leaves its view untouched.
+#[derive(Clone)]
+struct OnlyType {
+    kind: &'static str,
+}
+
+impl Projection for OnlyType {
+    fn name(&self) -> &'static str {
+        "only"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
+        if event.event_type == self.kind {
+            EventCounter::new("only", 1).apply(event, store)?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_that_write_nothing_are_announced_without_a_batch_and_stored_at_shutdown() {
+    let log = MemLog::default();
+    fill(&log, 200, 16);
+    let db = db();
+    let only = OnlyType { kind: "reset" };
+    let runner = Projections::start(
+        db.clone(),
+        Arc::new(log.clone()),
+        vec![Arc::new(only.clone())],
+        small_chunks(),
+    )
+    .unwrap();
+    runner.wait_for(200, WAIT).await.unwrap();
+    assert_eq!(runner.view("only").unwrap().checkpoint().unwrap(), 200);
+    // Live events of another type: the view does not change, its announced position does, and
+    // the stored checkpoint stays where the last write was.
+    for _ in 0..30 {
+        log.push(&stream("grade-1"), "updated", vec![]).unwrap();
+    }
+    runner.wait_for(230, WAIT).await.unwrap();
+    assert_eq!(runner.status()[0].checkpoint, 230);
+    let view = runner.view("only").unwrap();
+    assert_eq!(view.checkpoint().unwrap(), 200);
+    assert_eq!(contents(&view), rebuild(&log, &only, 230));
+    // An event that writes is stored with its checkpoint at once.
+    log.push(&stream("grade-1"), "reset", vec![]).unwrap();
+    runner.wait_for(231, WAIT).await.unwrap();
+    assert_eq!(view.checkpoint().unwrap(), 231);
+    assert_eq!(contents(&view), rebuild(&log, &only, 231));
+    log.push(&stream("grade-1"), "updated", vec![]).unwrap();
+    runner.wait_for(232, WAIT).await.unwrap();
+    runner.shutdown().await.unwrap();
+    assert_eq!(view.checkpoint().unwrap(), 232);
+
+    // A restart resumes from the stored checkpoint.
+    let runner = Projections::start(
+        db,
+        Arc::new(log.clone()),
+        vec![Arc::new(only.clone())],
+        small_chunks(),
+    )
+    .unwrap();
+    assert_eq!(runner.status()[0].checkpoint, 232);
+    fill(&log, 40, 17);
+    runner.wait_for(272, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("only").unwrap()),
+        rebuild(&log, &only, 272)
+    );
+    runner.shutdown().await.unwrap();
+}
