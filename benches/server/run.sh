@@ -10,6 +10,10 @@
 #    teacher's dashboard query while 6 others, one per demo account, record service visits
 #    (`recordVisit`, one event appended and fsynced per request) — two wrk processes at once,
 #    so each kind keeps its own latency histogram; the achieved share of mutations is printed;
+#    steps 2 and 3 run twice: on a server with its response cache (graphql::response_cache: a
+#    repeated query is answered from the kept bytes while the log's head, the read models it
+#    read and the Paris date are unchanged), then on a second demo server started with
+#    ENT_RESPONSE_CACHE_ENTRIES=0, where every query is executed;
 # 4. the peak memory (VmHWM) of `ent serve` with the demo académie after all that load, and
 #    with a generated région (projections/benches/gen) of about 100,000 accounts, once its
 #    read models have caught up with the log.
@@ -28,6 +32,7 @@
 #                           accounts at 50 events per student); 0 skips the région
 #   ENT_BENCH_PIN           1 pins server and wrk to separate CPUs, 0 does not (default)
 #   ENT_BENCH_OUT           where the Markdown figures go
+#   ENT_BENCH_NO_CACHE      1 (default) also measures a server without the response cache; 0 skips it
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +46,8 @@ REGION_EVENTS=${ENT_BENCH_REGION_EVENTS:-2000000}
 PIN=${ENT_BENCH_PIN:-0}
 OUT=${ENT_BENCH_OUT:-$ROOT/benches/results/server.md}
 READY_TIMEOUT_S=1800
+NO_CACHE=${ENT_BENCH_NO_CACHE:-1}
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ent-server-bench.XXXXXX")
 PIDS=()
@@ -180,15 +187,20 @@ wait_ready "$DEMO" >/dev/null
 seed_s=$(echo "$(date +%s.%N) - $seed_started" | bc)
 say "demo serving on $DEMO after ${seed_s} s"
 
-# "  role words…   identifier   password": the last two words are the credentials.
+# demo_logins NAME: fills ID and PW by role from the demo's printed logins ("  role words…
+# identifier password": the last two words are the credentials).
 declare -A ID PW
-while read -r line; do
-  words=($line)
-  n=${#words[@]}
-  role="${words[*]:0:n-2}"
-  ID[$role]=${words[n - 2]}
-  PW[$role]=${words[n - 1]}
-done < <(sed -n '/^demo logins/,$p' "$WORK/demo.out" | tail -n +2)
+demo_logins() {
+  local line words n role
+  while read -r line; do
+    words=($line)
+    n=${#words[@]}
+    role="${words[*]:0:n-2}"
+    ID[$role]=${words[n - 2]}
+    PW[$role]=${words[n - 1]}
+  done < <(sed -n '/^demo logins/,$p' "$WORK/$1.out" | tail -n +2)
+}
+demo_logins demo
 
 PARENT=$(login "$DEMO" "${ID[parent]}" "${PW[parent]}")
 TEACHER=$(login "$DEMO" "${ID[teacher]}" "${PW[teacher]}")
@@ -221,21 +233,25 @@ teacher_bytes=$(wc -c <"$WORK/teacher.json")
 # requests in flight ever write to one account's stream at once).
 VISIT='mutation { recordVisit(service: HOMEWORK) { position events } }'
 body "$VISIT" >"$WORK/visit.body"
-visitors=()
-for role in teacher parent student "staff (vie scolaire)" "establishment admin" "publication director" \
-  "partner company" analyst "platform admin"; do
-  [ "${#visitors[@]}" -lt "$MUTATION_CONNECTIONS" ] || break
-  token=$(login "$DEMO" "${ID[$role]}" "${PW[$role]}")
-  if gql "$DEMO" "$token" "$VISIT" | jq -e '(.errors | not) and (.data.recordVisit.events | length == 1)' >/dev/null; then
-    visitors+=("$token")
-  fi
-done
-[ "${#visitors[@]}" -eq "$MUTATION_CONNECTIONS" ] ||
-  fail "only ${#visitors[@]} demo accounts may record a visit"
-VISITORS=$(
-  IFS=,
-  echo "${visitors[*]}"
-)
+# visitor_tokens ADDR: the comma-separated tokens of the accounts recording visits.
+visitor_tokens() {
+  local visitors=() role token
+  for role in teacher parent student "staff (vie scolaire)" "establishment admin" "publication director" \
+    "partner company" analyst "platform admin"; do
+    [ "${#visitors[@]}" -lt "$MUTATION_CONNECTIONS" ] || break
+    token=$(login "$1" "${ID[$role]}" "${PW[$role]}")
+    if gql "$1" "$token" "$VISIT" | jq -e '(.errors | not) and (.data.recordVisit.events | length == 1)' >/dev/null; then
+      visitors+=("$token")
+    fi
+  done
+  [ "${#visitors[@]}" -eq "$MUTATION_CONNECTIONS" ] ||
+    fail "only ${#visitors[@]} demo accounts may record a visit"
+  (
+    IFS=,
+    echo "${visitors[*]}"
+  )
+}
+VISITORS=$(visitor_tokens "$DEMO")
 
 say "plain axum baseline serving the captured dashboard answer"
 start plain "$PLAIN" 127.0.0.1:0 "$WORK/dashboard.json"
@@ -253,19 +269,26 @@ say "parent's dashboard, ${SECONDS_EACH} s at $CONNECTIONS connections"
 load warm "$DEMO" 2 "$CONNECTIONS" "$WARMUP_SECONDS" "$WORK/dashboard.body" "$PARENT" >/dev/null
 dash=$(load dashboard "$DEMO" 2 "$CONNECTIONS" "$SECONDS_EACH" "$WORK/dashboard.body" "$PARENT")
 
-say "mix: teacher's dashboard ($QUERY_CONNECTIONS connections) + recordVisit ($MUTATION_CONNECTIONS connections), ${SECONDS_EACH} s"
-load warm "$DEMO" 2 "$QUERY_CONNECTIONS" "$WARMUP_SECONDS" "$WORK/teacher.body" "$TEACHER" >/dev/null
-head_before=$(gql "$DEMO" "" '{ logHead { position } }' | jq -r .data.logHead.position)
-metrics_before=$(curl -s "http://$DEMO/metrics")
-load mix_queries "$DEMO" 2 "$QUERY_CONNECTIONS" "$SECONDS_EACH" "$WORK/teacher.body" "$TEACHER" >"$WORK/mixq.result" &
-queries_job=$!
-load mix_mutations "$DEMO" "$MUTATION_CONNECTIONS" "$MUTATION_CONNECTIONS" "$SECONDS_EACH" "$WORK/visit.body" "$VISITORS" >"$WORK/mixm.result"
-wait "$queries_job"
-mixq=$(cat "$WORK/mixq.result")
-mixm=$(cat "$WORK/mixm.result")
-head_after=$(gql "$DEMO" "" '{ logHead { position } }' | jq -r .data.logHead.position)
-metrics_after=$(curl -s "http://$DEMO/metrics")
-appended=$((head_after - head_before))
+# mix NAME ADDR TEACHER_TOKEN VISITORS: the mix; writes NAME.q.result and NAME.m.result and the
+# append metrics before and after.
+mix() {
+  say "$1: teacher's dashboard ($QUERY_CONNECTIONS connections) + recordVisit ($MUTATION_CONNECTIONS connections), ${SECONDS_EACH} s"
+  load warm "$2" 2 "$QUERY_CONNECTIONS" "$WARMUP_SECONDS" "$WORK/teacher.body" "$3" >/dev/null
+  gql "$2" "" '{ logHead { position } }' | jq -r .data.logHead.position >"$WORK/$1.head-before"
+  curl -s "http://$2/metrics" >"$WORK/$1.metrics-before"
+  load "$1_queries" "$2" 2 "$QUERY_CONNECTIONS" "$SECONDS_EACH" "$WORK/teacher.body" "$3" >"$WORK/$1.q.result" &
+  local queries_job=$!
+  load "$1_mutations" "$2" "$MUTATION_CONNECTIONS" "$MUTATION_CONNECTIONS" "$SECONDS_EACH" "$WORK/visit.body" "$4" >"$WORK/$1.m.result"
+  wait "$queries_job"
+  gql "$2" "" '{ logHead { position } }' | jq -r .data.logHead.position >"$WORK/$1.head-after"
+  curl -s "http://$2/metrics" >"$WORK/$1.metrics-after"
+}
+mix mix "$DEMO" "$TEACHER" "$VISITORS"
+mixq=$(cat "$WORK/mix.q.result")
+mixm=$(cat "$WORK/mix.m.result")
+metrics_before=$(cat "$WORK/mix.metrics-before")
+metrics_after=$(cat "$WORK/mix.metrics-after")
+appended=$(($(cat "$WORK/mix.head-after") - $(cat "$WORK/mix.head-before")))
 appends_before=$(metric "$metrics_before" eventlog_append_duration_seconds_count)
 appends_after=$(metric "$metrics_after" eventlog_append_duration_seconds_count)
 grep -E '^eventlog_append_duration_seconds_bucket' <<<"$metrics_after" >"$WORK/append-buckets.after" || true
@@ -275,6 +298,31 @@ demo_hwm=$(vmhwm "$DEMO_PID")
 demo_rss=$(vmrss "$DEMO_PID")
 demo_events=$(gql "$DEMO" "" '{ logHead { position } }' | jq -r .data.logHead.position)
 stop "$DEMO_PID"
+
+# --- the same without the response cache --------------------------------------------------------
+
+if [ "$NO_CACHE" = 1 ]; then
+  say "a second demo académie without the response cache (ENT_RESPONSE_CACHE_ENTRIES=0)"
+  start nocache env ENT_RESPONSE_CACHE_ENTRIES=0 "$ENT" serve --demo --data "$WORK/nocache" --listen 127.0.0.1:0
+  NOCACHE_PID=$PID
+  NOCACHE=$ADDR
+  until [ "$(sed -n '/^demo logins/,$p' "$WORK/nocache.out" | tail -n +2 | wc -l)" -ge 9 ]; do sleep 0.2; done
+  wait_ready "$NOCACHE" >/dev/null
+  demo_logins nocache
+  NC_PARENT=$(login "$NOCACHE" "${ID[parent]}" "${PW[parent]}")
+  NC_TEACHER=$(login "$NOCACHE" "${ID[teacher]}" "${PW[teacher]}")
+  gql "$NOCACHE" "$NC_PARENT" "$DASHBOARD" | jq -e '(.errors | not) and (.data.children | length == 2)' >/dev/null ||
+    fail "the parent's dashboard failed without the cache"
+  NC_VISITORS=$(visitor_tokens "$NOCACHE")
+  say "parent's dashboard without the response cache, ${SECONDS_EACH} s at $CONNECTIONS connections"
+  load warm "$NOCACHE" 2 "$CONNECTIONS" "$WARMUP_SECONDS" "$WORK/dashboard.body" "$NC_PARENT" >/dev/null
+  dash_nc=$(load dashboard_nc "$NOCACHE" 2 "$CONNECTIONS" "$SECONDS_EACH" "$WORK/dashboard.body" "$NC_PARENT")
+  mix mix_nc "$NOCACHE" "$NC_TEACHER" "$NC_VISITORS"
+  mixq_nc=$(cat "$WORK/mix_nc.q.result")
+  mixm_nc=$(cat "$WORK/mix_nc.m.result")
+  stop "$NOCACHE_PID"
+fi
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- a generated région ------------------------------------------------------------------------
 
@@ -323,7 +371,8 @@ pinning="unpinned (server and wrk share both cores)"
   echo
   echo "Run: \`benches/server/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $pinning;"
   echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${SECONDS_EACH} s per measurement after a ${WARMUP_SECONDS} s warm-up, $CONNECTIONS connections, 127.0.0.1."
-  echo "Demo académie: $demo_events events after the run, seeded and ready in ${seed_s%.*} s."
+  echo "Load average (1, 5, 15 min) at the start: $load_start; at the end of the demo runs: $load_end."
+  echo "Demo académie: $demo_events events after the run, seeded and ready in $(printf '%.1f' "$seed_s") s."
   echo "Parent's dashboard answer: $dashboard_bytes bytes ($dashboard_shape)."
   echo "Teacher's dashboard answer: $teacher_bytes bytes."
   echo
@@ -333,6 +382,11 @@ pinning="unpinned (server and wrk share both cores)"
   row "parent's dashboard query (ent serve)" "$CONNECTIONS" "$dash"
   row "mix: teacher's dashboard query" "$QUERY_CONNECTIONS" "$mixq"
   row "mix: recordVisit mutation (durable)" "$MUTATION_CONNECTIONS" "$mixm"
+  if [ "$NO_CACHE" = 1 ]; then
+    row "parent's dashboard query, no response cache" "$CONNECTIONS" "$dash_nc"
+    row "mix, no response cache: teacher's dashboard query" "$QUERY_CONNECTIONS" "$mixq_nc"
+    row "mix, no response cache: recordVisit mutation (durable)" "$MUTATION_CONNECTIONS" "$mixm_nc"
+  fi
   echo
   echo "| target | measured | met |"
   echo "|---|---:|---|"
@@ -342,6 +396,14 @@ pinning="unpinned (server and wrk share both cores)"
   echo "| dashboard p99 < 10 ms | $p ms | $([ "$(echo "$p < 10" | bc)" = 1 ] && echo yes || echo no) |"
   p=$(ms "$mixm" p99_us)
   echo "| mutations p99 < 20 ms (durable) | $p ms | $([ "$(echo "$p < 20" | bc)" = 1 ] && echo yes || echo no) |"
+  if [ "$NO_CACHE" = 1 ]; then
+    r=$(ratio "$(rps "$dash_nc")" "$plain_rps")
+    echo "| without the response cache: dashboard / plain endpoint ≥ 0.5 | $r | $([ "$(echo "$r >= 0.5" | bc)" = 1 ] && echo yes || echo no) |"
+    p=$(ms "$dash_nc" p99_us)
+    echo "| without the response cache: dashboard p99 < 10 ms | $p ms | $([ "$(echo "$p < 10" | bc)" = 1 ] && echo yes || echo no) |"
+    p=$(ms "$mixm_nc" p99_us)
+    echo "| without the response cache: mutations p99 < 20 ms | $p ms | $([ "$(echo "$p < 20" | bc)" = 1 ] && echo yes || echo no) |"
+  fi
   echo
   echo "Mix: mutations were $mutation_share % of the requests served; the log grew by $appended events"
   echo "($((appends_after - appends_before)) appends by the server's own count) during the mix."
