@@ -3,7 +3,7 @@
 //! segments when missing, stale or damaged, so losing them loses nothing.
 //!
 //! The append path does no per-event disk work for them. The active segment's index lives in
-//! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → outcome,
+//! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → first position and offset,
 //! a sparse position → offset list), fed by the indexer thread batch by batch and rebuilt on
 //! open by the scan of the last segment that recovery does anyway. When the writer seals a
 //! segment, the indexer writes its index once as an immutable file, `index/segment-<first
@@ -173,8 +173,10 @@ pub struct ActiveIndex {
     pub segment: Position,
     stride: u64,
     streams: HashMap<String, StreamRun>,
-    /// Per append: its outcome and the offset of its first record.
-    commands: HashMap<Uuid, (CommandEntry, u64)>,
+    /// Per append: its first position and the offset of its first record. Its fingerprint and
+    /// stream versions are read back from its records on a hit, as for sealed segments: hits
+    /// are resent appends, rare, while every append adds an entry, which stays small this way.
+    commands: HashMap<Uuid, (Position, u64)>,
     /// `(position, offset)` of every `stride`-th record and of the segment's first record.
     sparse: Vec<(Position, u64)>,
     /// The segment's last indexed record.
@@ -215,8 +217,9 @@ impl ActiveIndex {
                 }
             }
         }
-        for (command_id, entry, first_offset) in commands {
-            self.commands.insert(command_id, (entry, first_offset));
+        for (command_id, first_position, first_offset) in commands {
+            self.commands
+                .insert(command_id, (first_position, first_offset));
         }
         if last.is_some() {
             self.last = last;
@@ -246,7 +249,7 @@ impl ActiveIndex {
         let mut commands: Vec<(&Uuid, u64, u64)> = self
             .commands
             .iter()
-            .map(|(id, (entry, offset))| (id, entry.first_position, *offset))
+            .map(|(id, (first_position, offset))| (id, *first_position, *offset))
             .collect();
         commands.sort_unstable_by_key(|c| *c.0);
         let mut bloom = Bloom::with_keys(streams.len() + commands.len());
@@ -790,6 +793,7 @@ fn command_entry_from_segment(
     dir: &Path,
     segment: Position,
     offset: u64,
+    command_id: Uuid,
 ) -> Result<CommandEntry, String> {
     let file = open_segment_checked(dir, segment)?;
     let mut reader = FrameReader::new(file, offset).map_err(|e| e.to_string())?;
@@ -800,10 +804,16 @@ fn command_entry_from_segment(
             _ => return Err("an indexed append is not whole in its segment".into()),
         };
         let view = RecordView::decode(record)?;
-        let run = run.get_or_insert_with(|| CommandRun::new(view.command_id, view.position));
+        if view.command_id != command_id {
+            return Err(format!(
+                "the index points at position {} for command {command_id}, which holds command {}",
+                view.position, view.command_id
+            ));
+        }
+        let run = run.get_or_insert_with(|| CommandRun::new(view.position));
         run.add(&view)?;
         if view.end_of_append() {
-            let run = std::mem::replace(run, CommandRun::new(view.command_id, view.position));
+            let run = std::mem::replace(run, CommandRun::new(view.position));
             return Ok(run.finish(view.position));
         }
     }
@@ -837,15 +847,17 @@ impl IndexState {
         command_id: Uuid,
         sealed_from: usize,
     ) -> Result<Option<CommandEntry>, String> {
-        if let Some((entry, _)) = self.active.commands.get(&command_id) {
-            return Ok(Some(entry.clone()));
+        if let Some(&(_, offset)) = self.active.commands.get(&command_id) {
+            return command_entry_from_segment(dir, self.active.segment, offset, command_id)
+                .map(Some);
         }
         for sealed in self.sealed.iter().skip(sealed_from).rev() {
             if let Some(offset) = sealed
                 .command_offset(command_id)
                 .map_err(|e| format!("index read failed: {e}"))?
             {
-                return command_entry_from_segment(dir, sealed.segment, offset).map(Some);
+                return command_entry_from_segment(dir, sealed.segment, offset, command_id)
+                    .map(Some);
             }
         }
         Ok(None)
@@ -863,7 +875,7 @@ impl IndexState {
                 .command_offset(command_id)
                 .map_err(|e| format!("index read failed: {e}"))?
             {
-                let entry = command_entry_from_segment(dir, sealed.segment, offset)?;
+                let entry = command_entry_from_segment(dir, sealed.segment, offset, command_id)?;
                 return Ok((Some(entry), self.sealed.len()));
             }
         }
@@ -944,16 +956,14 @@ impl StreamPart {
 
 /// The append whose records are being indexed.
 struct CommandRun {
-    command_id: Uuid,
     first_position: Position,
     fingerprint: Fingerprint,
     stream_versions: Vec<(StreamId, StreamVersion)>,
 }
 
 impl CommandRun {
-    fn new(command_id: Uuid, first_position: Position) -> Self {
+    fn new(first_position: Position) -> Self {
         CommandRun {
-            command_id,
             first_position,
             fingerprint: Fingerprint::default(),
             stream_versions: Vec::new(),
@@ -1001,15 +1011,17 @@ struct RecordEntry {
 #[derive(Default)]
 pub struct IndexBatch {
     records: Vec<RecordEntry>,
-    commands: Vec<(Uuid, CommandEntry, u64)>,
-    run: Option<(CommandRun, u64)>,
+    /// Per complete append: command id, first position, first record's offset.
+    commands: Vec<(Uuid, Position, u64)>,
+    /// The append being added: command id, first position, first record's offset.
+    run: Option<(Uuid, Position, u64)>,
     /// Record count and last record at the end of the last complete append.
     complete: (usize, Option<Checkpoint>),
 }
 
 type Complete = (
     Vec<RecordEntry>,
-    Vec<(Uuid, CommandEntry, u64)>,
+    Vec<(Uuid, Position, u64)>,
     Option<Checkpoint>,
 );
 
@@ -1030,16 +1042,17 @@ impl IndexBatch {
         });
     }
 
-    /// Closes an append the writer has just encoded: its entry, the offset of its first
-    /// record, and its last record.
+    /// Closes an append the writer has just encoded: its first position, the offset of its
+    /// first record, and its last record.
     pub fn end_written(
         &mut self,
         command_id: Uuid,
-        entry: CommandEntry,
+        first_position: Position,
         first_offset: u64,
         last: Checkpoint,
     ) {
-        self.commands.push((command_id, entry, first_offset));
+        self.commands
+            .push((command_id, first_position, first_offset));
         self.complete = (self.records.len(), Some(last));
     }
 
@@ -1053,18 +1066,13 @@ impl IndexBatch {
             version: r.stream_version,
             offset,
         });
-        let (run, _) = match &mut self.run {
-            Some(run) if run.0.command_id == r.command_id => run,
-            _ => self
-                .run
-                .insert((CommandRun::new(r.command_id, r.position), offset)),
+        let run = match self.run {
+            Some(run) if run.0 == r.command_id => run,
+            _ => *self.run.insert((r.command_id, r.position, offset)),
         };
-        run.add(r)?;
         if r.end_of_append() {
-            let (run, first_offset) = self.run.take().unwrap();
-            let command_id = run.command_id;
-            self.commands
-                .push((command_id, run.finish(r.position), first_offset));
+            self.run = None;
+            self.commands.push(run);
             self.complete = (
                 self.records.len(),
                 Some(Checkpoint {

@@ -129,8 +129,8 @@
 //! ## Index (derived data, `index/`)
 //!
 //! The appends of the active (last) segment are indexed in memory only: per stream its first
-//! version in the segment and the offsets of its records, per append (command id) its
-//! positions, fingerprint and stream versions, and a sparse `position → offset` list (every
+//! version in the segment and the offsets of its records, per append (command id) its first
+//! position and the offset of its first record, and a sparse `position → offset` list (every
 //! `position_index_stride`-th record and the segment's first). Opening rebuilds it by reading
 //! the last segment, which it does anyway. When the writer starts a new segment, the indexer
 //! writes the sealed segment's index as an immutable file
@@ -138,8 +138,8 @@
 //! synced: a lost or torn one is rebuilt). In memory the log keeps, per sealed segment, the
 //! file's Bloom filter, its sparse position list and its last record (the file's *summary*);
 //! stream and command lookups test the filter and read the file's *tables* only on a hit. An
-//! append's stream versions and fingerprint are not stored: on a hit they are read back from
-//! its records.
+//! append's stream versions and fingerprint are not stored, in memory or in files: on a hit (a
+//! resent command) they are read back from its records, which must carry its command id.
 //!
 //! Index file (integers little-endian). The header and the summary (Bloom filter, sparse
 //! positions) come first under one checksum, so opening reads only them; the tables follow

@@ -358,7 +358,7 @@ impl Writer {
             hash: self.head.hash,
             offset: last_offset,
         };
-        index.end_written(p.request.command_id, entry.clone(), first_offset, last);
+        index.end_written(p.request.command_id, first_position, first_offset, last);
         Ok(entry)
     }
 
