@@ -3,9 +3,9 @@
 //! segments when missing, stale or damaged, so losing them loses nothing.
 //!
 //! The append path does no per-event disk work for them. The active segment's index lives in
-//! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → first position and offset,
-//! a sparse position → offset list), fed by the indexer thread batch by batch and rebuilt on
-//! open by the scan of the last segment that recovery does anyway. When the writer seals a
+//! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → first
+//! position and offset, a sparse position → offset list), fed by the indexer thread batch by
+//! batch and rebuilt on open by the scan of the last segment that recovery does anyway. When the writer seals a
 //! segment, the indexer writes its index once as an immutable file, `index/segment-<first
 //! position, 20 digits>.idx` (layout in the crate's FORMAT section), and keeps in memory only
 //! a [`SealedIndex`] summary: a Bloom filter over the segment's stream ids and command ids,
