@@ -10,6 +10,11 @@
 //! which one limits the total.
 //!
 //! Run: `cargo bench -p projections --bench rebuild` (add `ENT_BENCH_10M=1` for 10 million).
+//! For experiments: `ENT_BENCH_SAMPLE_S=<s>` prints each child's resident memory and views size
+//! on stderr at that period; `ENT_BENCH_CACHE_MIB` sets sled's page cache (default: as
+//! `projections::open_views`); `ENT_BENCH_PENDING_KIB` and `ENT_BENCH_APPLY_THREADS` set the
+//! runner's `pending_bytes_max` and `apply_threads_max`. A child can be run alone with
+//! `ENT_BENCH_CHILD="run all <log dir>"` (or `scan <log dir>`, `run <read model> <log dir>`).
 
 use std::process::Command;
 use std::sync::Arc;

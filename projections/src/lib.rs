@@ -100,8 +100,9 @@
 //! Each projection keeps all its records and its checkpoint in ONE sled tree, `<name>@v<version>`;
 //! every chunk of events is written with its checkpoint in one `sled::Batch`, so after a crash the
 //! view holds exactly the events up to its checkpoint (see [`checkpoint`] for the format). The
-//! served position only moves after the flush, so `wait_for` never reports a write the view does
-//! not show.
+//! served position only moves after the flush (or, for events that wrote nothing to the view,
+//! once they are applied: the view already is what they make of it), so `wait_for` never reports
+//! a write the view does not show.
 
 pub mod checkpoint;
 pub mod models;

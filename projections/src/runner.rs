@@ -7,8 +7,8 @@
 //! - CATCH-UP. A coordinator thread reads the log once, from the lowest checkpoint up to the head
 //!   as of the start, cuts it into chunks of `chunk_events_max` events and hands each chunk (shared,
 //!   not copied) to every projection's thread, which skips what its tree already holds. At most
-//!   [`CATCH_UP_CHUNKS_QUEUED`] chunks wait for a projection, so the slowest paces the reader and
-//!   memory stays bounded; at most `apply_threads_max` projections apply a chunk at once. A
+//!   two chunks wait for a projection, so the slowest paces the reader and memory stays
+//!   bounded; at most `apply_threads_max` projections apply a chunk at once. A
 //!   projection flushes whenever its pending writes pass `pending_bytes_max` (small batches: see
 //!   [`RunnerConfig`]), and a served tree also at the end of every chunk; a tree being rebuilt
 //!   (nobody reads it yet) does not.
