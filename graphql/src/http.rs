@@ -26,6 +26,7 @@ use futures::StreamExt;
 use crate::auth::Viewer;
 use crate::errors::{self, ApiError, label_response};
 use crate::metrics::{OperationKind, Rejection};
+use crate::query_cache::ValidationKey;
 use crate::request::RequestScope;
 use crate::response_cache;
 use crate::server::ServerState;
@@ -364,7 +365,23 @@ async fn run(
         request = request.data(ReadAfter(position));
     }
 
-    let mut response = state.schema.execute(request).await;
+    // A request whose text, operation name and variables passed the full validation before
+    // passes it again: only the limits are checked.
+    let validation_key = ValidationKey::of(&request);
+    let prevalidated = validation_key
+        .as_ref()
+        .is_some_and(|key| state.validated.contains(key));
+    let mut response = if prevalidated {
+        state.schema.execute_prevalidated(request).await
+    } else {
+        state.schema.execute(request).await
+    };
+    if !prevalidated
+        && let Some(key) = validation_key
+        && !errors::is_request_error(&response)
+    {
+        state.validated.insert(key);
+    }
     label_response(&mut response);
     let request_error = errors::is_request_error(&response);
     state

@@ -11,8 +11,14 @@
 //!
 //! Eviction is first-in, first-out: O(1) per insert, and a working set smaller than the bound
 //! (the usual case: a client ships a fixed set of queries) is never evicted.
+//!
+//! [`Validated`] remembers which requests passed async-graphql's full validation: its rules
+//! read the document, the operation name and the variables' values (argument types are checked
+//! against them), and nothing else, so a request with the same three passes it again. Such a
+//! request runs with the fast validation (`crate::schema::AppSchema::execute_prevalidated`),
+//! which still checks the complexity and depth limits and fragment cycles with its variables.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use async_graphql::ServerError;
@@ -120,6 +126,58 @@ impl QueryCache {
     }
 }
 
+/// Most requests remembered as validated; past it the set is emptied and refilled.
+pub const VALIDATED_MAX: usize = 10_000;
+
+/// What the full validation of a request depends on: its exact text, operation name and
+/// variables (as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ValidationKey {
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+}
+
+impl ValidationKey {
+    /// The key of a request, `None` when its text is longer than [`QUERY_BYTES_MAX`] or its
+    /// variables do not serialise.
+    pub fn of(request: &async_graphql::Request) -> Option<ValidationKey> {
+        if request.query.len() > QUERY_BYTES_MAX {
+            return None;
+        }
+        Some(ValidationKey {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: serde_json::to_string(&request.variables).ok()?,
+        })
+    }
+}
+
+/// The requests that passed the full validation, shared by every request of a server.
+#[derive(Debug, Default)]
+pub struct Validated {
+    keys: RwLock<HashSet<ValidationKey>>,
+}
+
+impl Validated {
+    /// Whether a request with this key passed the full validation before.
+    pub fn contains(&self, key: &ValidationKey) -> bool {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+
+    /// Remembers that a request with this key passed the full validation.
+    pub fn insert(&self, key: ValidationKey) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= VALIDATED_MAX {
+            keys.clear();
+        }
+        keys.insert(key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use async_graphql::parser::types::DocumentOperations;
@@ -181,6 +239,28 @@ mod tests {
         let nothing = QueryCache::new(0, 1024);
         nothing.parse("{ alpha }").unwrap();
         assert!(nothing.is_empty());
+    }
+
+    #[test]
+    fn validation_keys_tell_texts_operations_and_variables_apart() {
+        let validated = Validated::default();
+        let request = || {
+            async_graphql::Request::new("query Q($n: Int) { a(n: $n) }").variables(
+                async_graphql::Variables::from_json(serde_json::json!({"n": 1})),
+            )
+        };
+        let key = ValidationKey::of(&request()).unwrap();
+        assert!(!validated.contains(&key));
+        validated.insert(key.clone());
+        assert!(validated.contains(&key));
+        let other_value = request().variables(async_graphql::Variables::from_json(
+            serde_json::json!({"n": "x"}),
+        ));
+        assert!(!validated.contains(&ValidationKey::of(&other_value).unwrap()));
+        let named = ValidationKey::of(&request().operation_name("Q")).unwrap();
+        assert!(!validated.contains(&named));
+        let long = async_graphql::Request::new(format!("{{ {} }}", "a".repeat(QUERY_BYTES_MAX)));
+        assert!(ValidationKey::of(&long).is_none());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::config::ServerConfig;
 use crate::health::{self, Readiness};
 use crate::http;
 use crate::metrics::Metrics;
-use crate::query_cache::QueryCache;
+use crate::query_cache::{QueryCache, Validated};
 use crate::response_cache::ResponseCache;
 use crate::schema::AppSchema;
 
@@ -49,6 +49,8 @@ pub struct StateInner {
     pub readiness: Arc<dyn Readiness>,
     /// Parsed documents of the query texts seen lately, so a repeated query is not parsed again.
     pub query_cache: QueryCache,
+    /// The requests (text, operation name, variables) that passed the full validation.
+    pub validated: Validated,
     /// Answers to queries, reused while nothing they read changed.
     pub response_cache: ResponseCache,
     /// Turns `true` once shutdown has begun; WebSocket connections watch it to close.
@@ -112,6 +114,7 @@ impl Server {
             clock: deps.clock,
             readiness: deps.readiness,
             query_cache: QueryCache::default(),
+            validated: Validated::default(),
             response_cache,
             shutdown,
         }));

@@ -619,3 +619,41 @@ async fn this_weeks_timetable_follows_the_date_with_nothing_written() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_validated_before_is_still_checked_for_its_variables_and_limits() {
+    let server = start().await;
+    let teacher = server.login(server.teacher, Profile::Teacher).await;
+    let student = server.login(server.student, Profile::Student).await;
+    let query =
+        "query($n: Int) { homework(first: $n) { edges { node { assignment { title } } } } }";
+    let first = server.post(&student, query, json!({ "n": 5 }), None).await;
+    assert_eq!(first["data"]["homework"]["edges"], json!([]), "{first}");
+    // After a write the kept answer is stale: the same request executes again, with the fast
+    // validation since it passed the full one, and sees the write.
+    let position = server.publish_homework(&teacher, "Fractions").await;
+    let again = server
+        .post(&student, query, json!({ "n": 5 }), Some(position))
+        .await;
+    assert_eq!(
+        again["data"]["homework"]["edges"][0]["node"]["assignment"]["title"], "Fractions",
+        "{again}"
+    );
+    // Other variables are validated in full: a wrong type is refused, every time.
+    for _ in 0..2 {
+        let wrong = server
+            .post(&student, query, json!({ "n": "five" }), None)
+            .await;
+        assert!(wrong["data"].is_null(), "{wrong}");
+        assert_eq!(code_of(&wrong), "BAD_REQUEST", "{wrong}");
+    }
+    // A page above the limit is refused each time, the second time too.
+    for _ in 0..2 {
+        let _write = server.publish_homework(&teacher, "Décimaux").await;
+        let large = server
+            .post(&student, query, json!({ "n": 100_000 }), None)
+            .await;
+        assert_eq!(code_of(&large), "LIMIT_EXCEEDED", "{large}");
+    }
+    server.stop().await;
+}

@@ -23,8 +23,61 @@ pub mod queries;
 pub mod session;
 pub mod subscriptions;
 
-/// The schema type the server runs.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// The async-graphql schema of the server's roots.
+pub type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The schema the server runs: the same roots and data built twice, once with async-graphql's
+/// full (strict) validation, which every request gets unless told otherwise, and once with its
+/// fast validation (fragment cycles, complexity and depth limits only), for requests whose exact
+/// document, operation name and variables already passed the strict validation (which depends
+/// on nothing else: see `crate::query_cache::Validated`). Cheap to clone.
+#[derive(Clone)]
+pub struct AppSchema {
+    strict: RootSchema,
+    prevalidated: RootSchema,
+}
+
+impl AppSchema {
+    /// Runs a request with the full validation.
+    pub async fn execute(
+        &self,
+        request: impl Into<async_graphql::Request>,
+    ) -> async_graphql::Response {
+        self.strict.execute(request).await
+    }
+
+    /// Runs a request whose document, operation name and variables passed the full validation
+    /// before: only the limits (complexity, depth) and fragment cycles are checked again.
+    pub async fn execute_prevalidated(
+        &self,
+        request: impl Into<async_graphql::Request>,
+    ) -> async_graphql::Response {
+        self.prevalidated.execute(request).await
+    }
+
+    /// Runs a subscription (or any operation) as a stream, with the full validation.
+    pub fn execute_stream(
+        &self,
+        request: impl Into<async_graphql::Request>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        self.strict.execute_stream(request)
+    }
+
+    /// [`AppSchema::execute_stream`] with connection-wide data (the WebSocket's viewer).
+    pub fn execute_stream_with_session_data(
+        &self,
+        request: impl Into<async_graphql::Request>,
+        session_data: Arc<async_graphql::Data>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        self.strict
+            .execute_stream_with_session_data(request, session_data)
+    }
+
+    /// The schema in SDL.
+    pub fn sdl(&self) -> String {
+        self.strict.sdl()
+    }
+}
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(InfraQuery, session::SessionQuery, queries::Queries);
@@ -71,21 +124,29 @@ fn build_serving(
     read_models: Option<projections::Projections>,
 ) -> AppSchema {
     let directory = Arc::new(facts::Directory::new());
-    let builder = Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        SubscriptionRoot::default(),
-    )
-    .data(deps.app)
-    .data(deps.auth)
-    .data(deps.store)
-    .data(deps.metrics)
-    .data(directory);
-    let builder = match read_models {
-        Some(read_models) => builder.data(read_models),
-        None => builder,
+    // Both schemas share the same services, the directory included.
+    let root = |mode: async_graphql::ValidationMode| {
+        let builder = Schema::build(
+            QueryRoot::default(),
+            MutationRoot::default(),
+            SubscriptionRoot::default(),
+        )
+        .validation_mode(mode)
+        .data(deps.app.clone())
+        .data(deps.auth.clone())
+        .data(deps.store.clone())
+        .data(deps.metrics.clone())
+        .data(directory.clone());
+        let builder = match &read_models {
+            Some(read_models) => builder.data(read_models.clone()),
+            None => builder,
+        };
+        config.limits.apply(builder).finish()
     };
-    config.limits.apply(builder).finish()
+    AppSchema {
+        strict: root(async_graphql::ValidationMode::Strict),
+        prevalidated: root(async_graphql::ValidationMode::Fast),
+    }
 }
 
 /// The log's head: how many events were written and the hash that seals them.
