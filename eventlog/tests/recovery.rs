@@ -185,6 +185,10 @@ fn cutting_a_torn_tail_is_reported_in_the_log_output() {
         .with_ansi(false)
         .finish();
     let head = tracing::subscriber::with_default(subscriber, || {
+        // Other tests, on other threads without a subscriber, may have registered the warning's
+        // call site while this one's subscriber was being set, leaving it cached as never
+        // enabled; recompute every call site's interest with this subscriber in place.
+        tracing::callsite::rebuild_interest_cache();
         FileLog::open(dir.path(), LogConfig::default())
             .unwrap()
             .head()
