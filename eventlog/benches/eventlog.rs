@@ -5,7 +5,7 @@
 //! `EVENTLOG_BENCH_10M=1`, 10 million) events.
 //!
 //! This is a plain `main` (`harness = false`) rather than criterion: each figure is a throughput
-//! of many concurrent tasks over a fixed duration, or a one-off (opening a 3 GB log), which
+//! of many concurrent tasks over a fixed duration, or a one-off (opening a 4.7 GB log), which
 //! criterion's repeated timing of one closure does not model; and the ratios only mean
 //! something when every figure comes from the same run. Run it with
 //! `cargo bench -p eventlog --bench eventlog`; it prints a Markdown table.
