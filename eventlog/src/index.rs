@@ -133,30 +133,63 @@ impl Bloom {
         }
     }
 
-    /// The word and bit of each probe of `hash`: block `⌊hash · blocks / 2^64⌋`, and in it
-    /// the bits `(a + i·b) mod 512` for `i` in `0..BLOOM_PROBES`, where `a` is the hash's bits
-    /// 0..9 and `b` its bits 9..18 with the lowest bit set (odd, so the probes differ).
-    fn probes(&self, hash: u64) -> impl Iterator<Item = (usize, u64)> + use<> {
+    /// The first word of the block of `hash`: `⌊hash · blocks / 2^64⌋` times the block size.
+    fn block(&self, hash: u64) -> usize {
         let blocks = (self.words.len() / BLOOM_BLOCK_WORDS) as u128;
-        let block = ((hash as u128 * blocks) >> 64) as usize;
-        let first_word = block * BLOOM_BLOCK_WORDS;
-        let a = hash & 511;
-        let b = ((hash >> 9) & 511) | 1;
-        (0..BLOOM_PROBES).map(move |i| {
-            let bit = (a + i * b) & 511;
-            (first_word + (bit / 64) as usize, 1u64 << (bit % 64))
-        })
+        ((hash as u128 * blocks) >> 64) as usize * BLOOM_BLOCK_WORDS
     }
 
-    fn insert(&mut self, hash: u64) {
-        for (word, mask) in self.probes(hash) {
-            self.words[word] |= mask;
+    fn insert(&mut self, key: &BloomKey) {
+        let at = self.block(key.hash);
+        for (word, mask) in self.words[at..at + BLOOM_BLOCK_WORDS]
+            .iter_mut()
+            .zip(key.masks)
+        {
+            *word |= mask;
         }
     }
 
-    fn may_contain(&self, hash: u64) -> bool {
-        self.probes(hash)
-            .all(|(word, mask)| self.words[word] & mask != 0)
+    /// Whether every bit of `key` is set in its block. Branch-free, so that a loop testing one
+    /// key against many filters overlaps their memory accesses.
+    fn may_contain(&self, key: &BloomKey) -> bool {
+        let at = self.block(key.hash);
+        self.words[at..at + BLOOM_BLOCK_WORDS]
+            .iter()
+            .zip(key.masks)
+            .fold(0, |missing, (word, mask)| missing | (mask & !word))
+            == 0
+    }
+}
+
+/// A key as the Bloom filters probe it, computed once and tested against every sealed
+/// segment's filter: its hash, which picks the block in each filter, and the bits it sets in a
+/// block, the same in every filter: `(a + i·b) mod 512` for `i` in `0..BLOOM_PROBES`, where
+/// `a` is the hash's bits 0..9 and `b` its bits 9..18 with the lowest bit set (odd, so that
+/// the probes differ).
+#[derive(Clone, Copy)]
+struct BloomKey {
+    hash: u64,
+    masks: [u64; BLOOM_BLOCK_WORDS],
+}
+
+impl BloomKey {
+    fn new(hash: u64) -> Self {
+        let a = hash & 511;
+        let b = ((hash >> 9) & 511) | 1;
+        let mut masks = [0; BLOOM_BLOCK_WORDS];
+        for i in 0..BLOOM_PROBES {
+            let bit = (a + i * b) & 511;
+            masks[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+        BloomKey { hash, masks }
+    }
+
+    fn stream(stream: &str) -> Self {
+        BloomKey::new(stream_hash(stream))
+    }
+
+    fn command(command_id: Uuid) -> Self {
+        BloomKey::new(command_hash(command_id))
     }
 }
 
@@ -254,10 +287,10 @@ impl ActiveIndex {
         commands.sort_unstable_by_key(|c| *c.0);
         let mut bloom = Bloom::with_keys(streams.len() + commands.len());
         for (hash, _, _) in &streams {
-            bloom.insert(*hash);
+            bloom.insert(&BloomKey::new(*hash));
         }
         for (id, _, _) in &commands {
-            bloom.insert(command_hash(**id));
+            bloom.insert(&BloomKey::command(**id));
         }
         let records = last.position - self.segment + 1;
         let name_bytes: u64 = streams.iter().map(|s| s.1.len() as u64).sum();
@@ -742,30 +775,29 @@ impl SealedIndex {
         i.checked_sub(1).map(|i| self.sparse[i])
     }
 
-    fn stream_span(&self, stream: &str) -> io::Result<Option<StreamSpan>> {
-        let hash = stream_hash(stream);
-        if !self.bloom.may_contain(hash) {
+    fn stream_span(&self, stream: &str, key: &BloomKey) -> io::Result<Option<StreamSpan>> {
+        if !self.bloom.may_contain(key) {
             return Ok(None);
         }
-        self.tables()?.stream_span(stream, hash)
+        self.tables()?.stream_span(stream, key.hash)
     }
 
-    /// The last version of `stream` in this segment.
-    fn last_version(&self, stream: &str) -> io::Result<Option<StreamVersion>> {
+    /// The last version of `stream` (whose Bloom key is `key`) in this segment.
+    fn last_version(&self, stream: &str, key: &BloomKey) -> io::Result<Option<StreamVersion>> {
         Ok(self
-            .stream_span(stream)?
+            .stream_span(stream, key)?
             .filter(|s| s.count > 0)
             .map(|s| s.first_version + s.count - 1))
     }
 
     /// The offsets of `stream`'s records from `from_version` on.
     fn stream_offsets(&self, stream: &str, from_version: StreamVersion) -> io::Result<Vec<u64>> {
-        let hash = stream_hash(stream);
-        if !self.bloom.may_contain(hash) {
+        let key = BloomKey::stream(stream);
+        if !self.bloom.may_contain(&key) {
             return Ok(Vec::new());
         }
         let tables = self.tables()?;
-        let Some(span) = tables.stream_span(stream, hash)? else {
+        let Some(span) = tables.stream_span(stream, key.hash)? else {
             return Ok(Vec::new());
         };
         let skip = from_version
@@ -779,9 +811,10 @@ impl SealedIndex {
         Ok((0..count).map(|i| u64_at(&bytes, i * 8)).collect())
     }
 
-    /// Where the append of `command_id` starts in this segment, if it is here.
-    fn command_offset(&self, command_id: Uuid) -> io::Result<Option<u64>> {
-        if !self.bloom.may_contain(command_hash(command_id)) {
+    /// Where the append of `command_id` (whose Bloom key is `key`) starts in this segment, if
+    /// it is here.
+    fn command_offset(&self, command_id: Uuid, key: &BloomKey) -> io::Result<Option<u64>> {
+        if !self.bloom.may_contain(key) {
             return Ok(None);
         }
         self.tables()?.command_offset(command_id)
@@ -831,8 +864,9 @@ impl IndexState {
         if let Some(v) = self.active.last_version(stream) {
             return Ok(Some(v));
         }
+        let key = BloomKey::stream(stream);
         for sealed in self.sealed.iter().rev() {
-            if let Some(v) = sealed.last_version(stream)? {
+            if let Some(v) = sealed.last_version(stream, &key)? {
                 return Ok(Some(v));
             }
         }
@@ -851,9 +885,10 @@ impl IndexState {
             return command_entry_from_segment(dir, self.active.segment, offset, command_id)
                 .map(Some);
         }
+        let key = BloomKey::command(command_id);
         for sealed in self.sealed.iter().skip(sealed_from).rev() {
             if let Some(offset) = sealed
-                .command_offset(command_id)
+                .command_offset(command_id, &key)
                 .map_err(|e| format!("index read failed: {e}"))?
             {
                 return command_entry_from_segment(dir, sealed.segment, offset, command_id)
@@ -870,9 +905,12 @@ impl IndexState {
         dir: &Path,
         command_id: Uuid,
     ) -> Result<(Option<CommandEntry>, usize), String> {
+        // Every append tests its command id against every sealed segment's filter: the key's
+        // bits are computed once, and each test is one branch-free look at one block.
+        let key = BloomKey::command(command_id);
         for sealed in self.sealed.iter().rev() {
             if let Some(offset) = sealed
-                .command_offset(command_id)
+                .command_offset(command_id, &key)
                 .map_err(|e| format!("index read failed: {e}"))?
             {
                 let entry = command_entry_from_segment(dir, sealed.segment, offset, command_id)?;
@@ -912,11 +950,11 @@ impl IndexState {
     /// What `read_stream` walks: the sealed segments that may hold `stream` (resolved lazily)
     /// and a copy of its offsets in the active segment from `from_version` on.
     pub fn stream_parts(&self, stream: &str, from_version: StreamVersion) -> Vec<StreamPart> {
-        let hash = stream_hash(stream);
+        let key = BloomKey::stream(stream);
         let mut parts: Vec<StreamPart> = self
             .sealed
             .iter()
-            .filter(|s| s.bloom.may_contain(hash))
+            .filter(|s| s.bloom.may_contain(&key))
             .map(|s| StreamPart::Sealed(s.clone()))
             .collect();
         if let Some(run) = self.active.streams.get(stream) {
@@ -1113,11 +1151,11 @@ mod tests {
     fn a_bloom_filter_finds_every_key_it_holds_and_few_others() {
         let mut bloom = Bloom::with_keys(1000);
         for i in 0..1000u32 {
-            bloom.insert(stream_hash(&format!("s-{i}")));
+            bloom.insert(&BloomKey::stream(&format!("s-{i}")));
         }
-        assert!((0..1000u32).all(|i| bloom.may_contain(stream_hash(&format!("s-{i}")))));
+        assert!((0..1000u32).all(|i| bloom.may_contain(&BloomKey::stream(&format!("s-{i}")))));
         let false_positives = (1000..101_000u32)
-            .filter(|i| bloom.may_contain(stream_hash(&format!("s-{i}"))))
+            .filter(|i| bloom.may_contain(&BloomKey::stream(&format!("s-{i}"))))
             .count();
         assert!(false_positives < 500, "{false_positives} false positives");
     }
