@@ -25,7 +25,7 @@ use jiff::civil::{Date, ISOWeekDate, Weekday};
 use jiff::{Span, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::actor::{Context, Grant, Profile};
+use crate::actor::{Context, Grant, PartnerKind, Profile};
 use crate::deadline::{DeadlineError, paris, paris_date};
 use crate::error::DomainError;
 use crate::ids::{AccountId, EstablishmentId, SessionId};
@@ -233,6 +233,13 @@ pub enum AccountEvent {
         /// These notifications are read.
         positions: Vec<u64>,
     },
+    /// The outside organisation a partner account speaks for, and its kind (which decides the
+    /// source its shared resources are labelled with). Recorded again when it changes.
+    PartnerOrganisationRecorded {
+        account: AccountId,
+        organisation: Name,
+        kind: PartnerKind,
+    },
 }
 
 /// An open session.
@@ -249,6 +256,8 @@ pub struct AccountState {
     pub grants: Vec<Grant>,
     pub has_credentials: bool,
     pub children: Vec<AccountId>,
+    /// For a partner account: the organisation it speaks for and its kind.
+    pub partner_organisation: Option<(Name, PartnerKind)>,
     /// When the account was deactivated (stopped being needed), if it is inactive.
     pub deactivated_at: Option<Timestamp>,
     pub erased: bool,
@@ -332,6 +341,12 @@ pub enum AccountCommand {
     UnlinkChild {
         account: AccountId,
         child: AccountId,
+    },
+    /// Records which organisation a partner account speaks for.
+    RecordPartnerOrganisation {
+        account: AccountId,
+        organisation: Name,
+        kind: PartnerKind,
     },
     Deactivate {
         account: AccountId,
@@ -514,6 +529,35 @@ pub fn decide(
             Ok(vec![AccountEvent::ChildUnlinked {
                 account: *account,
                 child: *child,
+            }])
+        }
+        AccountCommand::RecordPartnerOrganisation {
+            account,
+            organisation,
+            kind,
+        } => {
+            require_active(state, *account)?;
+            require(
+                state
+                    .establishments()
+                    .iter()
+                    .any(|e| policy::may_administer(actor, *e)),
+                "only administrators record a partner's organisation",
+            )?;
+            if !state.grants.iter().any(|g| g.profile == Profile::Partner) {
+                return Err(DomainError::conflict(
+                    "the account holds no partner profile",
+                ));
+            }
+            if state.partner_organisation.as_ref() == Some(&(organisation.clone(), *kind)) {
+                return Err(DomainError::conflict(
+                    "this organisation is already recorded for the account",
+                ));
+            }
+            Ok(vec![AccountEvent::PartnerOrganisationRecorded {
+                account: *account,
+                organisation: organisation.clone(),
+                kind: *kind,
             }])
         }
         AccountCommand::Deactivate { account, reason } => {
@@ -804,6 +848,9 @@ pub fn evolve(mut state: AccountState, event: &AccountEvent) -> AccountState {
         AccountEvent::CredentialsSet { .. } => state.has_credentials = true,
         AccountEvent::ChildLinked { child, .. } => state.children.push(*child),
         AccountEvent::ChildUnlinked { child, .. } => state.children.retain(|c| c != child),
+        AccountEvent::PartnerOrganisationRecorded {
+            organisation, kind, ..
+        } => state.partner_organisation = Some((organisation.clone(), *kind)),
         AccountEvent::Deactivated { since, .. } => {
             state.deactivated_at = Some(*since);
         }
@@ -877,6 +924,7 @@ pub fn event_stream_id(event: &AccountEvent) -> String {
         | AccountEvent::CredentialsSet { account, .. }
         | AccountEvent::ChildLinked { account, .. }
         | AccountEvent::ChildUnlinked { account, .. }
+        | AccountEvent::PartnerOrganisationRecorded { account, .. }
         | AccountEvent::Deactivated { account, .. }
         | AccountEvent::PersonalDataErased { account, .. }
         | AccountEvent::LoggedIn { account, .. }

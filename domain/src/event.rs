@@ -182,6 +182,7 @@ event_types! {
     Account(AccountEvent::CredentialsSet) => "account.credentials_set", 1;
     Account(AccountEvent::ChildLinked) => "account.child_linked", 1;
     Account(AccountEvent::ChildUnlinked) => "account.child_unlinked", 1;
+    Account(AccountEvent::PartnerOrganisationRecorded) => "account.partner_organisation_recorded", 1;
     // v2 added `since`, the start of the retention period (codec.rs upcasts v1).
     Account(AccountEvent::Deactivated) => "account.deactivated", 2;
     Account(AccountEvent::PersonalDataErased) => "account.personal_data_erased", 1;

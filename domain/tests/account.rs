@@ -236,6 +236,54 @@ fn an_admin_links_a_parent_to_a_student_child() {
 }
 
 #[test]
+fn an_admin_records_the_organisation_a_partner_speaks_for() {
+    use domain::actor::PartnerKind;
+    let record = |kind| AccountCommand::RecordPartnerOrganisation {
+        account: me(),
+        organisation: name("NumériLab"),
+        kind,
+    };
+    let partner = [created(vec![Profile::Partner])];
+    let events = run(&partner, record(PartnerKind::Company), &at(admin(), NOW)).unwrap();
+    let recorded = AccountEvent::PartnerOrganisationRecorded {
+        account: me(),
+        organisation: name("NumériLab"),
+        kind: PartnerKind::Company,
+    };
+    assert_eq!(events, vec![recorded.clone()]);
+    let mut given = partner.to_vec();
+    given.push(recorded);
+    let state = given.iter().fold(AccountState::default(), evolve);
+    assert_eq!(
+        state.partner_organisation,
+        Some((name("NumériLab"), PartnerKind::Company))
+    );
+    // The same organisation again changes nothing; another kind is a correction.
+    assert_refused(
+        run(&given, record(PartnerKind::Company), &at(admin(), NOW)),
+        "CONFLICT",
+    );
+    assert!(run(&given, record(PartnerKind::Sponsor), &at(admin(), NOW)).is_ok());
+    // Only an administrator records it, and only for a partner account.
+    assert_refused(
+        run(&partner, record(PartnerKind::Company), &at(teacher(), NOW)),
+        "FORBIDDEN",
+    );
+    assert_refused(
+        run(
+            &[created(vec![Profile::Teacher])],
+            record(PartnerKind::Company),
+            &at(admin(), NOW),
+        ),
+        "CONFLICT",
+    );
+    assert_refused(
+        run(&[], record(PartnerKind::Company), &at(admin(), NOW)),
+        "NOT_FOUND",
+    );
+}
+
+#[test]
 fn deactivation_revokes_open_sessions_and_starts_the_retention_period() {
     let given = [created(vec![Profile::Student]), opened()];
     let deactivate = AccountCommand::Deactivate {

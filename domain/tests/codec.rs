@@ -92,6 +92,11 @@ fn samples() -> Vec<EventBody> {
                 account: account(1),
                 child: account(2),
             },
+            AccountEvent::PartnerOrganisationRecorded {
+                account: account(1),
+                organisation: name("NumériLab"),
+                kind: domain::actor::PartnerKind::Company,
+            },
             AccountEvent::Deactivated {
                 account: account(1),
                 since: ts("2026-07-04T10:00:00Z"),

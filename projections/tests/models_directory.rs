@@ -278,6 +278,53 @@ fn actor_facts_hold_what_the_policy_reads_for_the_school_year() {
 }
 
 #[test]
+fn a_partner_acts_with_the_kind_of_organisation_recorded_for_it() {
+    use domain::actor::PartnerKind;
+    use projections::models::school::fixture::text;
+    let (world, feed) = given();
+    let partner = id(40);
+    feed.push(
+        ts("2026-11-23T08:00:00Z"),
+        world.admin_ref(),
+        AccountEvent::Created {
+            account: partner,
+            establishment: world.establishment,
+            profiles: vec![Profile::Partner],
+            login: domain::values::Login::parse("contact.numerilab").unwrap(),
+            given_name: text("Camille"),
+            family_name: text("Roux"),
+        },
+    );
+    let before = feed.fold(&Directory);
+    let actor = directory::actor_facts(&before, partner, Profile::Partner, world.year)
+        .unwrap()
+        .unwrap();
+    assert_eq!(actor.partner_kind, None);
+
+    feed.push(
+        ts("2026-11-23T08:05:00Z"),
+        world.admin_ref(),
+        AccountEvent::PartnerOrganisationRecorded {
+            account: partner,
+            organisation: text("NumériLab"),
+            kind: PartnerKind::Company,
+        },
+    );
+    let store = feed.fold(&Directory);
+    let actor = directory::actor_facts(&store, partner, Profile::Partner, world.year)
+        .unwrap()
+        .unwrap();
+    assert_eq!(actor.partner_kind, Some(PartnerKind::Company));
+    assert_eq!(
+        directory::account(&store, partner)
+            .unwrap()
+            .unwrap()
+            .partner_organisation,
+        Some((text("NumériLab"), PartnerKind::Company))
+    );
+}
+
+#[test]
 fn who_may_write_to_whom_follows_the_domain_rule() {
     let (world, feed) = given();
     let store = feed.fold(&Directory);

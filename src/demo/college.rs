@@ -5,6 +5,7 @@
 //! relative to today.
 
 use domain::account::AccountCommand;
+use domain::actor::PartnerKind;
 use domain::class::ClassCommand;
 use domain::ids::{AccountId, ClassId, DesignationId, EstablishmentId, LegalNoticeId};
 use domain::legal::{LegalCommand, LegalNoticeFields, NamedAccount};
@@ -284,6 +285,19 @@ async fn set_up(seeder: &Seeder, college: &College, college_name: &str) -> Resul
     ] {
         create_account(seeder, at, &admin, e, p).await?;
     }
+    seeder
+        .run::<app::Account>(
+            at,
+            domain::account::stream_id(college.partner.id),
+            AccountCommand::RecordPartnerOrganisation {
+                account: college.partner.id,
+                organisation: name("NumériLab")?,
+                kind: PartnerKind::Company,
+            },
+            &admin,
+            || "record the partner's organisation".to_owned(),
+        )
+        .await?;
     for t in &college.teachers {
         create_account(seeder, at, &admin, e, &t.person).await?;
     }

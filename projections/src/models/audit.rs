@@ -693,6 +693,14 @@ fn account_facts(event: &AccountEvent) -> Option<Facts> {
         AccountEvent::PersonalDataErased { account, ground } => {
             account_only(*account, format!("personal data erased ({ground:?})"))
         }
+        AccountEvent::PartnerOrganisationRecorded {
+            account,
+            organisation,
+            kind,
+        } => account_only(
+            *account,
+            format!("partner organisation recorded: {organisation} ({kind:?})"),
+        ),
         // Logins, sessions, service visits and the like are the connection log and usage,
         // not audited facts (see the module comment); new kinds of account events stay out
         // until someone decides they belong here.

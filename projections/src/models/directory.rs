@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use domain::account::{AccountEvent, SessionEnd};
-use domain::actor::{Actor, Grant, Profile, Teaching};
+use domain::actor::{Actor, Grant, PartnerKind, Profile, Teaching};
 use domain::establishment::EstablishmentEvent;
 use domain::event::EventBody;
 use domain::ids::{AccountId, ClassId, EstablishmentId, SessionId};
@@ -61,6 +61,7 @@ const FAMILIES: &[&str] = &[
     "account.profile_granted",
     "account.credentials_set",
     "account.child_",
+    "account.partner_organisation_recorded",
     "account.deactivated",
     "account.personal_data_erased",
     "account.session_",
@@ -72,7 +73,8 @@ impl Projection for Directory {
     }
 
     fn version(&self) -> u32 {
-        1
+        // v2: accounts carry the partner organisation.
+        2
     }
 
     fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
@@ -123,6 +125,8 @@ pub struct Account {
     pub grants: Vec<Grant>,
     pub status: AccountStatus,
     pub created_at: Timestamp,
+    /// For a partner account: the organisation it speaks for and its kind.
+    pub partner_organisation: Option<(Name, PartnerKind)>,
 }
 
 impl Account {
@@ -349,6 +353,7 @@ fn apply_account(
                     .collect(),
                 status: AccountStatus::Active,
                 created_at: at,
+                partner_organisation: None,
             };
             store.put_value(account_key(*account), &record)?;
             store.put_value(login_key(login.as_str()), account)?;
@@ -378,6 +383,15 @@ fn apply_account(
             store.put_value(credentials_key(*account), password_hash)?;
         }
         AccountEvent::ChildLinked { .. } | AccountEvent::ChildUnlinked { .. } => {}
+        AccountEvent::PartnerOrganisationRecorded {
+            account,
+            organisation,
+            kind,
+        } => {
+            let mut record = require_account(store, *account)?;
+            record.partner_organisation = Some((organisation.clone(), *kind));
+            store.put_value(account_key(*account), &record)?;
+        }
         AccountEvent::Deactivated { account, since, .. } => {
             let mut record = require_account(store, *account)?;
             if record.status != AccountStatus::Erased {
@@ -592,6 +606,7 @@ pub fn actor_facts(
     }
     let mut actor = Actor::new(account_id, acting_as);
     actor.grants = record.grants.clone();
+    actor.partner_kind = record.partner_organisation.as_ref().map(|(_, kind)| *kind);
     actor.children = children_of(store, account_id)?;
     let in_year = |class: ClassId| -> Result<bool, StoreError> {
         Ok(class_facts(store, class)?.is_some_and(|c| c.year == year))
