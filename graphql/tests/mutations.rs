@@ -1562,6 +1562,54 @@ async fn replies_are_refused_lapsed_recorded_from_letters_and_taken_offline() {
 }
 
 #[tokio::test]
+async fn a_partner_shares_resources_as_the_organisation_an_admin_recorded() {
+    let h = Harness::new().await;
+    let class = class_with_family(&h).await;
+    let partner_id = h.account("contact.numerilab", &["PARTNER"]).await;
+    let share = "mutation($e: ID!, $c: ID!, $source: ResourceSource!) {
+        shareResource(input: { establishmentId: $e, source: $source, audience: CLASS, classId: $c,
+            title: \"Atelier robotique\", url: \"https://numerilab.example.fr/robotique\",
+            subject: \"Technologie\", level: \"Cycle 4\" }) { id events }
+    }";
+    let school = h.school.to_string();
+    let vars = |source: &str| json!({ "e": school, "c": class.id, "source": source });
+    let partner = h.login("contact.numerilab", None).await;
+    // Until its organisation is recorded, a partner shares under no source.
+    assert_eq!(
+        h.refused(Some(&partner), share, vars("PARTNER_COMPANY")).await,
+        "FORBIDDEN"
+    );
+    let record = "mutation($a: ID!, $kind: PartnerKind!) {
+        recordPartnerOrganisation(accountId: $a, organisation: \"NumériLab\", kind: $kind) { events }
+    }";
+    // Only an administrator records it.
+    assert_eq!(
+        h.refused(Some(&partner), record, json!({ "a": partner_id, "kind": "COMPANY" }))
+            .await,
+        "FORBIDDEN"
+    );
+    let recorded = h
+        .ok(&h.admin_token, record, json!({ "a": partner_id, "kind": "COMPANY" }))
+        .await;
+    assert_eq!(
+        recorded["recordPartnerOrganisation"]["events"],
+        json!(["account.partner_organisation_recorded"])
+    );
+    assert_eq!(
+        h.refused(Some(&h.admin_token), record, json!({ "a": partner_id, "kind": "COMPANY" }))
+            .await,
+        "CONFLICT"
+    );
+    // The partner shares as a company, and as nothing else.
+    h.ok(&partner, share, vars("PARTNER_COMPANY")).await;
+    assert_eq!(
+        h.refused(Some(&partner), share, vars("SPONSOR")).await,
+        "FORBIDDEN"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn resources_are_shared_and_withdrawn_and_conversations_grow_and_shrink() {
     let h = Harness::new().await;
     let class = class_with_family(&h).await;

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use domain::account::AccountEvent;
-use domain::actor::Grant;
+use domain::actor::{Grant, PartnerKind};
 use domain::class::ClassEvent;
 use domain::deadline::paris_date;
 use domain::establishment::EstablishmentEvent;
@@ -55,6 +55,8 @@ pub struct AccountEntry {
     /// The argon2 PHC string, once credentials are set.
     pub password_phc: Option<String>,
     pub children: Vec<AccountId>,
+    /// For a partner account: the kind of organisation it speaks for, once recorded.
+    pub partner_kind: Option<PartnerKind>,
     pub active: bool,
     pub erased: bool,
 }
@@ -215,6 +217,7 @@ impl Index {
                             .collect(),
                         password_phc: None,
                         children: Vec::new(),
+                        partner_kind: None,
                         active: true,
                         erased: false,
                     },
@@ -253,6 +256,11 @@ impl Index {
             AccountEvent::ChildUnlinked { account, child } => {
                 if let Some(entry) = self.accounts.get_mut(account) {
                     entry.children.retain(|c| c != child);
+                }
+            }
+            AccountEvent::PartnerOrganisationRecorded { account, kind, .. } => {
+                if let Some(entry) = self.accounts.get_mut(account) {
+                    entry.partner_kind = Some(*kind);
                 }
             }
             AccountEvent::Deactivated { account, .. } => {
@@ -612,6 +620,7 @@ impl View<'_> {
         let mut actor = Actor::new(entry.id, acting_as);
         actor.grants = grants;
         actor.children = entry.children.clone();
+        actor.partner_kind = entry.partner_kind;
         for (class, subject) in self.teaches(entry.id) {
             actor = actor.with_teaching(class, subject);
         }

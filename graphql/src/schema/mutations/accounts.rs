@@ -1,9 +1,11 @@
 //! Account mutations: create an account, grant a profile, set a password (hashed here with
 //! argon2id; the domain receives only the hash), link and unlink parent and child, deactivate,
-//! erase personal data, and record a visit to a service (usage statistics).
+//! erase personal data, record the organisation a partner speaks for, and record a visit to a
+//! service (usage statistics).
 
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use domain::account::{self, AccountCommand, ErasureGround};
+use domain::actor::PartnerKind as DomainPartnerKind;
 use domain::ids::{AccountId, EstablishmentId};
 use domain::values::{Login, PasswordHash, Service as DomainService};
 use domain::{DomainError, Profile as DomainProfile};
@@ -26,6 +28,29 @@ pub struct CreateAccountInput {
     pub login: String,
     pub given_name: String,
     pub family_name: String,
+}
+
+/// The kind of outside organisation a partner account speaks for; it decides the source the
+/// partner's shared resources are labelled with.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PartnerKind {
+    Company,
+    LocalAuthority,
+    Sponsor,
+    PublicPublisher,
+    PrivatePublisher,
+}
+
+impl From<PartnerKind> for DomainPartnerKind {
+    fn from(kind: PartnerKind) -> DomainPartnerKind {
+        match kind {
+            PartnerKind::Company => DomainPartnerKind::Company,
+            PartnerKind::LocalAuthority => DomainPartnerKind::LocalAuthority,
+            PartnerKind::Sponsor => DomainPartnerKind::Sponsor,
+            PartnerKind::PublicPublisher => DomainPartnerKind::PublicPublisher,
+            PartnerKind::PrivatePublisher => DomainPartnerKind::PrivatePublisher,
+        }
+    }
 }
 
 /// The services of the ministry's reference list, as counted in usage statistics.
@@ -257,6 +282,38 @@ impl AccountMutations {
                 "account",
                 parent,
                 account::stream_id(parent),
+                command,
+                actor,
+                command_id,
+            )
+            .await?)
+    }
+
+    /// Records the organisation a partner account speaks for (an administrator of one of its
+    /// establishments); recording another one corrects it.
+    async fn record_partner_organisation(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        organisation: String,
+        kind: PartnerKind,
+        command_id: Option<ID>,
+    ) -> async_graphql::Result<Written> {
+        let env = Env::of(ctx)?;
+        let command_id = super::command_id(command_id)?;
+        let account: AccountId = id("accountId", &account_id)?;
+        let organisation = text("organisation", organisation)?;
+        let actor = env.current_actor()?;
+        let command = AccountCommand::RecordPartnerOrganisation {
+            account,
+            organisation,
+            kind: kind.into(),
+        };
+        Ok(env
+            .run::<app::Account>(
+                "account",
+                account,
+                account::stream_id(account),
                 command,
                 actor,
                 command_id,
