@@ -1576,7 +1576,8 @@ async fn a_partner_shares_resources_as_the_organisation_an_admin_recorded() {
     let partner = h.login("contact.numerilab", None).await;
     // Until its organisation is recorded, a partner shares under no source.
     assert_eq!(
-        h.refused(Some(&partner), share, vars("PARTNER_COMPANY")).await,
+        h.refused(Some(&partner), share, vars("PARTNER_COMPANY"))
+            .await,
         "FORBIDDEN"
     );
     let record = "mutation($a: ID!, $kind: PartnerKind!) {
@@ -1584,20 +1585,32 @@ async fn a_partner_shares_resources_as_the_organisation_an_admin_recorded() {
     }";
     // Only an administrator records it.
     assert_eq!(
-        h.refused(Some(&partner), record, json!({ "a": partner_id, "kind": "COMPANY" }))
-            .await,
+        h.refused(
+            Some(&partner),
+            record,
+            json!({ "a": partner_id, "kind": "COMPANY" })
+        )
+        .await,
         "FORBIDDEN"
     );
     let recorded = h
-        .ok(&h.admin_token, record, json!({ "a": partner_id, "kind": "COMPANY" }))
+        .ok(
+            &h.admin_token,
+            record,
+            json!({ "a": partner_id, "kind": "COMPANY" }),
+        )
         .await;
     assert_eq!(
         recorded["recordPartnerOrganisation"]["events"],
         json!(["account.partner_organisation_recorded"])
     );
     assert_eq!(
-        h.refused(Some(&h.admin_token), record, json!({ "a": partner_id, "kind": "COMPANY" }))
-            .await,
+        h.refused(
+            Some(&h.admin_token),
+            record,
+            json!({ "a": partner_id, "kind": "COMPANY" })
+        )
+        .await,
         "CONFLICT"
     );
     // The partner shares as a company, and as nothing else.
