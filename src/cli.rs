@@ -83,6 +83,17 @@ pub struct ServeArgs {
     /// Disables the GraphiQL page served to browsers.
     #[arg(long, env = "ENT_NO_GRAPHIQL")]
     pub no_graphiql: bool,
+
+    /// Most query answers kept for reuse while nothing they read has changed (any append
+    /// invalidates them all); 0 turns the response cache off.
+    #[arg(
+        long,
+        env = "ENT_RESPONSE_CACHE_ENTRIES",
+        default_value_t = graphql::response_cache::ENTRIES_MAX,
+        value_name = "ANSWERS",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000)
+    )]
+    pub response_cache_entries: usize,
 }
 
 /// Output formats for analysts.

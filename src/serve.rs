@@ -69,6 +69,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
     config.token_ttl = Duration::from_secs(args.token_ttl_h.saturating_mul(3600));
     config.graphiql = !args.no_graphiql;
+    config.response_cache_entries_max = args.response_cache_entries;
 
     let views = data.open_views()?;
     let projections = Projections::start(

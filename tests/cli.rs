@@ -58,6 +58,8 @@ fn bad_usage_is_refused_with_exit_code_2() {
         &["serve", "--listen", "not an address"][..],
         &["serve", "--token-ttl-h", "0"],
         &["serve", "--token-ttl-h", "721"],
+        &["serve", "--response-cache-entries", "-1"],
+        &["serve", "--response-cache-entries", "1000001"],
         &["stats", "deployment", "--as-of", "2018-13-40"],
         &[
             "stats",

@@ -45,7 +45,7 @@ impl ServerConfig {
             ready_lag_events_max: 0,
             shutdown_grace: Duration::from_secs(10),
             graphiql: true,
-            response_cache_entries_max: response_cache_entries_max(),
+            response_cache_entries_max: crate::response_cache::ENTRIES_MAX,
         }
     }
 }
@@ -54,14 +54,4 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 8080)), "ent-data")
     }
-}
-
-/// The response cache's bound: [`crate::response_cache::ENTRIES_MAX`], unless the environment
-/// variable `ENT_RESPONSE_CACHE_ENTRIES` gives another number (0 turns the cache off; the
-/// benchmarks compare both).
-fn response_cache_entries_max() -> usize {
-    std::env::var("ENT_RESPONSE_CACHE_ENTRIES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(crate::response_cache::ENTRIES_MAX)
 }
