@@ -138,6 +138,8 @@ pub enum Frame<'a> {
 pub struct FrameReader {
     file: File,
     buf: Vec<u8>,
+    /// Whether the buffer was filled from the file before.
+    filled: bool,
     start: usize,
     end: usize,
     /// File offset of `buf[start]`.
@@ -145,7 +147,12 @@ pub struct FrameReader {
     eof: bool,
 }
 
+/// The read buffer's size for a long scan. A reader starts at [`READ_BUFFER_BYTES_FIRST`] and
+/// doubles at each refill up to this, so a subscription reading the few records just appended does
+/// not allocate and zero a whole mebibyte for each append, while a scan soon reads in large blocks.
 const READ_BUFFER_BYTES: usize = 1 << 20;
+/// The read buffer's size at first.
+const READ_BUFFER_BYTES_FIRST: usize = 16 << 10;
 
 impl FrameReader {
     /// Starts reading `file` at `offset` (normally just after the segment header).
@@ -153,7 +160,8 @@ impl FrameReader {
         file.seek(SeekFrom::Start(offset))?;
         Ok(FrameReader {
             file,
-            buf: vec![0; READ_BUFFER_BYTES],
+            buf: vec![0; READ_BUFFER_BYTES_FIRST],
+            filled: false,
             start: 0,
             end: 0,
             offset,
@@ -179,9 +187,16 @@ impl FrameReader {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.buf.len() < need {
-            self.buf.resize(need.next_power_of_two(), 0);
+        // Each refill after the first doubles a small buffer: the reader is scanning on.
+        let wanted = if self.filled && self.buf.len() < READ_BUFFER_BYTES {
+            (self.buf.len() * 2).min(READ_BUFFER_BYTES)
+        } else {
+            self.buf.len()
+        };
+        if wanted.max(need) > self.buf.len() {
+            self.buf.resize(wanted.max(need.next_power_of_two()), 0);
         }
+        self.filled = true;
         while self.end < need {
             match self.file.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
