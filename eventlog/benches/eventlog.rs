@@ -595,6 +595,9 @@ fn main() {
             human(max)
         );
     }
+    if !part("eventlog") {
+        return;
+    }
     let fsyncs = results.median("disk: 4 KiB write + fdatasync loop, appending");
     println!();
     println!(
