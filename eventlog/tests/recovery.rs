@@ -63,13 +63,14 @@ fn copy_log(from: &Path, to: &Path, with_index: bool) {
         std::fs::copy(&segment, to.join(segment.file_name().unwrap())).unwrap();
     }
     if with_index {
-        let status = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(from.join("index"))
-            .arg(to.join("index"))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        // Copied here rather than by a `cp` child process: a child forked while another test
+        // drops its log would hold that log's lock file open until it execs, and the other
+        // test's reopening would find the log locked.
+        std::fs::create_dir_all(to.join("index")).unwrap();
+        for entry in std::fs::read_dir(from.join("index")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join("index").join(entry.file_name())).unwrap();
+        }
     }
 }
 
