@@ -489,10 +489,7 @@ pub fn decide(
         } => {
             require_active(state, *account)?;
             require(
-                state
-                    .establishments()
-                    .iter()
-                    .any(|e| policy::may_administer(actor, *e)),
+                administers_an_establishment_of(actor, state),
                 "only administrators link parents and children",
             )?;
             if !state.grants.iter().any(|g| g.profile == Profile::Parent) {
@@ -517,10 +514,7 @@ pub fn decide(
         AccountCommand::UnlinkChild { account, child } => {
             require_active(state, *account)?;
             require(
-                state
-                    .establishments()
-                    .iter()
-                    .any(|e| policy::may_administer(actor, *e)),
+                administers_an_establishment_of(actor, state),
                 "only administrators unlink parents and children",
             )?;
             if !state.children.contains(child) {
@@ -538,10 +532,7 @@ pub fn decide(
         } => {
             require_active(state, *account)?;
             require(
-                state
-                    .establishments()
-                    .iter()
-                    .any(|e| policy::may_administer(actor, *e)),
+                administers_an_establishment_of(actor, state),
                 "only administrators record a partner's organisation",
             )?;
             if !state.grants.iter().any(|g| g.profile == Profile::Partner) {
@@ -563,10 +554,7 @@ pub fn decide(
         AccountCommand::Deactivate { account, reason } => {
             require_active(state, *account)?;
             require(
-                state
-                    .establishments()
-                    .iter()
-                    .any(|e| policy::may_administer(actor, *e)),
+                administers_an_establishment_of(actor, state),
                 "only administrators deactivate accounts",
             )?;
             let mut events = revoke_sessions(state, *account);
@@ -806,6 +794,14 @@ fn require_exists(state: &AccountState, account: AccountId) -> Result<(), Domain
         return Err(DomainError::not_found("no such account"));
     }
     Ok(())
+}
+
+/// Whether `actor` administers one of the establishments where the account holds a profile.
+fn administers_an_establishment_of(actor: &crate::actor::Actor, state: &AccountState) -> bool {
+    state
+        .establishments()
+        .iter()
+        .any(|e| policy::may_administer(actor, *e))
 }
 
 fn require_active(state: &AccountState, account: AccountId) -> Result<(), DomainError> {
