@@ -140,6 +140,12 @@ pub struct Failure {
 pub struct Served {
     /// Every event up to this position is in the served view.
     pub position: Position,
+    /// The position of the last event that changed the served view's records (or of the
+    /// swap-in of a rebuilt tree). A reader that computed something from the view while this
+    /// was `c` may keep it as exact for as long as this stays `c`, however far `position`
+    /// moves: the events in between wrote nothing to the view. At start it is the stored
+    /// checkpoint (what happened before is unknown).
+    pub changed: Position,
     /// Set when the projection stopped on an error (its served view no longer advances).
     pub failure: Option<Failure>,
     /// Set once the runner shut down.
@@ -578,6 +584,7 @@ fn open_slot(
     };
     let (position, _) = watch::channel(Served {
         position: served_position,
+        changed: served_position,
         failure: None,
         stopped: false,
     });
@@ -613,6 +620,7 @@ impl Slot {
     /// Stops this projection: keeps what was applied before the failing event, and tells readers.
     fn fail(&mut self, failure: Failure) {
         tracing::error!(projection = self.shared.name, position = failure.position, error = %failure.error, "projection stopped");
+        let wrote = self.writer.pending_writes() > 0;
         if let Err(e) = self.writer.flush() {
             tracing::error!(projection = self.shared.name, error = %e, "flushing before the failure failed");
             self.writer.discard_pending();
@@ -620,7 +628,12 @@ impl Slot {
         self.failed = true;
         if self.serving {
             let position = self.writer.flushed_checkpoint();
-            self.shared.position.send_modify(|s| s.position = position);
+            self.shared.position.send_modify(|s| {
+                if wrote && s.position != position {
+                    s.changed = position;
+                }
+                s.position = position;
+            });
         } else {
             self.shared
                 .set_building_checkpoint(self.writer.flushed_checkpoint());
@@ -679,6 +692,7 @@ impl Slot {
         if swap {
             self.writer.mark_ready();
         }
+        let wrote = self.writer.pending_writes() > 0 || swap;
         if let Err(e) = self.writer.flush() {
             let position = self.writer.flushed_checkpoint() + 1;
             self.writer.discard_pending();
@@ -727,14 +741,15 @@ impl Slot {
             }
         });
         if self.serving {
-            self.announce(position, caught_up);
+            self.announce(position, caught_up, wrote);
         } else {
             self.shared.set_building_checkpoint(position);
         }
     }
 
-    /// Announces that the served view includes every event up to `position`.
-    fn announce(&self, position: Position, caught_up: bool) {
+    /// Announces that the served view includes every event up to `position`; `wrote` says
+    /// whether its records changed since the last announcement.
+    fn announce(&self, position: Position, caught_up: bool, wrote: bool) {
         let state = if caught_up {
             ProjectionState::Live
         } else {
@@ -742,9 +757,12 @@ impl Slot {
         };
         self.shared.set_state(state, None);
         self.shared.position.send_if_modified(|s| {
-            let changed = s.position != position;
+            let modified = s.position != position || (wrote && s.changed != position);
             s.position = position;
-            changed
+            if wrote {
+                s.changed = position;
+            }
+            modified
         });
     }
 
@@ -764,7 +782,7 @@ impl Slot {
             && self.writer.checkpoint() - self.writer.flushed_checkpoint()
                 < CHECKPOINT_LAG_EVENTS_MAX;
         if wrote_nothing {
-            self.announce(self.writer.checkpoint(), caught_up);
+            self.announce(self.writer.checkpoint(), caught_up, false);
         } else {
             self.flush(caught_up, db);
         }

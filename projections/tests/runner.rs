@@ -762,13 +762,24 @@ async fn events_that_write_nothing_are_announced_without_a_batch_and_stored_at_s
     let view = runner.view("only").unwrap();
     assert_eq!(view.checkpoint().unwrap(), 200);
     assert_eq!(contents(&view), rebuild(&log, &only, 230));
+    // The view's content last changed when the first build was swapped in.
+    let handle = runner.handle("only").unwrap();
+    assert_eq!(
+        (handle.served().position, handle.served().changed),
+        (230, 200)
+    );
     // An event that writes is stored with its checkpoint at once.
     log.push(&stream("grade-1"), "reset", vec![]).unwrap();
     runner.wait_for(231, WAIT).await.unwrap();
     assert_eq!(view.checkpoint().unwrap(), 231);
     assert_eq!(contents(&view), rebuild(&log, &only, 231));
+    assert_eq!(handle.served().changed, 231);
     log.push(&stream("grade-1"), "updated", vec![]).unwrap();
     runner.wait_for(232, WAIT).await.unwrap();
+    assert_eq!(
+        (handle.served().position, handle.served().changed),
+        (232, 231)
+    );
     runner.shutdown().await.unwrap();
     assert_eq!(view.checkpoint().unwrap(), 232);
 
