@@ -1,8 +1,11 @@
-//! Test-only fault injection: makes the writer's next write or sync of a batch fail, so that
-//! tests can exercise the failed state without a failing disk. Unset in production
-//! (`LogConfig::faults` is `None`), where it costs one branch per batch.
+//! Test-only fault injection: makes the writer's next write or the syncer's next sync of a
+//! batch fail, or holds a sync until the test releases it (so that a test can have later
+//! batches written while a sync is in flight), so that tests can exercise the failed state
+//! and the pipeline without a failing or slow disk. Unset in production (`LogConfig::faults`
+//! is `None`), where it costs one branch per batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 
 /// I/O failures to inject into the writer, shared between a test and the log it opened with
 /// `LogConfig { faults: Some(plan.clone()), .. }`. Not part of the supported API.
@@ -10,13 +13,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A failure is armed as "the n-th batch write (or sync) from now fails", 1 meaning the next
 /// one. An injected write failure first writes the first half of the batch's bytes, as a disk
 /// filling up mid-write would (a torn tail); an injected sync failure comes after the whole
-/// batch was written, so its records may be on disk although never acknowledged.
+/// batch was written, so its records may be on disk although never acknowledged. A held sync
+/// waits, before it syncs (or fails), until [`FaultPlan::release_sync`].
 #[derive(Debug, Default)]
 pub struct FaultPlan {
     /// Batch writes left before the failing one, plus one; zero when disarmed.
     write_countdown: AtomicU64,
     /// Batch syncs left before the failing one, plus one; zero when disarmed.
     sync_countdown: AtomicU64,
+    /// Syncs left before the one that is held, plus one; zero when disarmed.
+    hold_countdown: AtomicU64,
+    /// True while a sync is held.
+    held: Mutex<bool>,
+    released: Condvar,
     writes: AtomicU64,
     syncs: AtomicU64,
 }
@@ -30,6 +39,23 @@ impl FaultPlan {
     /// Makes the `n`-th batch sync from now fail (1: the next one; 0 disarms).
     pub fn fail_sync_at(&self, n: u64) {
         self.sync_countdown.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the `n`-th sync from now wait for [`FaultPlan::release_sync`] (1: the next one;
+    /// 0 disarms).
+    pub fn hold_sync_at(&self, n: u64) {
+        self.hold_countdown.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether a sync is held now, waiting for [`FaultPlan::release_sync`].
+    pub fn sync_held(&self) -> bool {
+        *self.held.lock().unwrap()
+    }
+
+    /// Lets a held sync go on.
+    pub fn release_sync(&self) {
+        *self.held.lock().unwrap() = false;
+        self.released.notify_all();
     }
 
     /// Batch writes attempted so far, the failed one included.
@@ -46,6 +72,17 @@ impl FaultPlan {
     pub(crate) fn write_fails(&self) -> bool {
         self.writes.fetch_add(1, Ordering::SeqCst);
         Self::tick(&self.write_countdown)
+    }
+
+    /// Waits for `release_sync` if this sync is the one to hold. Called before every sync.
+    pub(crate) fn hold_sync(&self) {
+        if Self::tick(&self.hold_countdown) {
+            let mut held = self.held.lock().unwrap();
+            *held = true;
+            while *held {
+                held = self.released.wait(held).unwrap();
+            }
+        }
     }
 
     /// Counts a batch sync and says whether it must fail.

@@ -209,7 +209,7 @@ impl FileLog {
         let writer = Writer {
             shared: shared.clone(),
             rx,
-            file,
+            file: Arc::new(file),
             segment: recovered.last_segment,
             segment_bytes: recovered.last_segment_bytes,
             head: recovered.head,

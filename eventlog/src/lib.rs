@@ -21,7 +21,8 @@
 //!   per sealed segment with a Bloom filter kept in memory.
 //! - `recovery`: opening (sealed segments' indexes, last segment scan, torn-tail repair) and
 //!   `verify()`.
-//! - `writer`: the single writer thread and its group commit, and the indexer thread behind it.
+//! - `writer`: the write pipeline: the single writer thread, the syncer thread (group commit)
+//!   and the indexer thread behind them.
 //! - `reader`: `read_all` and `read_stream` iterators.
 //! - `subscribe`: catch-up-then-live subscriptions.
 //! - `file_log`: `FileLog`, `LogConfig`, `OpenError`, and the background check of the sealed
@@ -42,7 +43,8 @@
 //!   id after reopening is deduplicated.)
 //! - Everything is bounded: the append queue (`queue_appends_max`), a group-commit batch
 //!   (`batch_events_max`, `batch_bytes_max`), an append (`append_events_max` events of at most
-//!   `payload_bytes_max` bytes), batches awaiting the indexer (2), what a subscription
+//!   `payload_bytes_max` bytes), written batches awaiting a sync (16), synced groups awaiting
+//!   the indexer (2), what a subscription
 //!   holds in memory (512 records), and the in-memory index: the active segment's entries
 //!   (bounded by `segment_bytes_max`) plus, per sealed segment, a Bloom filter (about 14 bits
 //!   per stream and per append) and a sparse position list. The writer also remembers the last
@@ -51,7 +53,29 @@
 //!   Dropping a `FileLog` does the same, blocking. The directory stays locked until the
 //!   `FileLog` and every iterator and subscription from it are dropped.
 //!
-//! # FORMAT
+//! # Write pipeline
+//!
+//! An append goes through three threads, each working on a different batch at once:
+//!
+//! 1. The caller's task validates it and hashes its payloads, then queues it (bounded:
+//!    `queue_appends_max`; a full queue makes callers wait).
+//! 2. The **writer** takes every queued append (up to `batch_events_max` events and
+//!    `batch_bytes_max` bytes), checks idempotency and version expectations against its own
+//!    view of the log and assigns positions in the same step, encodes the accepted appends and
+//!    writes them with one `write`, then hands the batch to the syncer and takes the next one:
+//!    batch k+1 is written while batch k's `fdatasync` is in flight.
+//! 3. The **syncer** takes every batch written so far, runs one `fdatasync` for all of them
+//!    (so one sync covers every batch written before it began) and hands them on as one group.
+//! 4. The **indexer** applies the group's index updates, publishes the new durable head, and
+//!    then answers each caller.
+//!
+//! Hence an append is acknowledged only after an `fdatasync` that began after its bytes were
+//! written, and reads and subscriptions, which stop at the published head, never see it
+//! before. Before starting a new segment the writer waits until the syncer has synced
+//! everything written to the current one, so a sealed segment is always whole on disk. A
+//! write or sync error stops the syncer from syncing or the indexer from acknowledging
+//! anything further: no append written after the last good sync is ever acknowledged.
+//!
 //!
 //! A log is a directory holding `LOCK` (the process lock, empty), `index/` (derived data, see
 //! below) and segment files `segment-<first position, 20 digits>.log`.

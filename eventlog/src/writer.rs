@@ -1,26 +1,44 @@
-//! The single writer: a dedicated thread fed by a bounded queue, doing group commit, followed
-//! by an indexer thread.
+//! The write pipeline: the single writer thread, fed by a bounded queue, then the syncer
+//! thread (group commit), then the indexer thread.
 //!
 //! Callers validate and hash their append (`prepare`, in their own task, so hashing runs in
 //! parallel), then queue it with a oneshot for the answer; a full queue makes them wait
 //! (back-pressure). The writer takes every queued append up to `batch_events_max` events and
 //! `batch_bytes_max` bytes, decides each one in order (idempotency first, then the version
 //! expectations, against its own view of the log, so the checks are atomic with position
-//! assignment), encodes the accepted ones into one buffer, writes it with one call and syncs
-//! it once with `fdatasync`. It then hands the batch's index updates and answers to the
-//! indexer thread (through a channel of `INDEXER_QUEUE_BATCHES`, so it cannot run ahead
-//! without bound) and starts on the next batch: syncing batch N+1 overlaps indexing batch N.
-//! The indexer applies the updates to the in-memory index of the active segment (and, when the
-//! writer has started a new segment, first writes the sealed one's index file), publishes the
-//! new head, and only then answers each caller, so an acknowledged append is durable and
-//! visible to every read.
+//! assignment), encodes the accepted ones into one buffer and writes it with one call. It
+//! hands the written batch (its index updates and answers) to the syncer, through a channel
+//! of `SYNCER_QUEUE_BATCHES`, and goes on with the next batch at once: it writes batch k+1
+//! while batch k's `fdatasync` is in flight.
 //!
-//! While a batch waits for the indexer, its command ids are in `Shared::pending_commands`, so
-//! a resend is still recognised; the writer keeps the last version of every stream it wrote,
-//! so expectations never depend on the index being up to date.
+//! The syncer takes every batch written so far (all of them written before it looks), syncs
+//! them with one `fdatasync` and hands them on to the indexer as one group (through a
+//! channel of `INDEXER_QUEUE_GROUPS`). One sync thus covers every batch written before it
+//! began, and an append is answered only after a sync that began after its bytes were
+//! written. The indexer applies each batch's updates to the in-memory index of the active
+//! segment (and, when the writer has started a new segment, first writes the sealed one's
+//! index file), publishes the new head, and only then answers each caller, so an
+//! acknowledged append is durable and visible to every read; reads and subscriptions stop at
+//! the published head, so they never see a record before it is durable.
 //!
-//! A write, sync or index error puts the log in a failed state: the batch and every later
-//! append are refused with `AppendError::Failed` until the log is reopened.
+//! Before starting a new segment, the writer asks the syncer to sync everything written so far
+//! and waits for the answer (a barrier), so that a crash never leaves a sealed segment with a
+//! torn tail; the new segment's file and the directory are then synced as it is created.
+//!
+//! While a batch is on its way, its command ids are in `Shared::pending_commands`, so a
+//! resend is still recognised; the writer keeps the last version of every stream it wrote,
+//! so expectations never depend on the index being up to date. Every answer, a refusal or a
+//! deduplication too, travels through the syncer and the indexer in order behind the batches
+//! written before it.
+//!
+//! A write, sync or index error puts the log in a failed state (`Shared::failed`, which keeps
+//! the first reason): the writer refuses every later append with `AppendError::Failed`, the
+//! syncer syncs nothing more, and the indexer answers `Failed` to every batch it receives
+//! after the failure was recorded, so no append written after the last good sync is ever
+//! acknowledged, until the log is reopened. (A batch whose sync succeeded just before another
+//! batch's failure may be answered `Failed` although it is on disk: a retry with the same
+//! command id after reopening is deduplicated.) Only the syncer syncs segment data, so a sync
+//! error is never swallowed by another thread's sync of the same file.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -124,7 +142,8 @@ pub fn prepare(request: AppendRequest, config: &LogConfig) -> Result<Prepared, A
 pub struct Writer {
     pub shared: Arc<Shared>,
     pub rx: mpsc::Receiver<Msg>,
-    pub file: File,
+    /// The active segment, shared with the syncer through each written batch.
+    pub file: Arc<File>,
     pub segment: u64,
     pub segment_bytes: u64,
     pub head: Head,
@@ -136,16 +155,22 @@ pub struct Writer {
     pub buf: Vec<u8>,
 }
 
-/// Batches written and synced but not yet indexed, at most.
-const INDEXER_QUEUE_BATCHES: usize = 2;
+/// Batches written but not yet handed to a sync, at most: when the syncer falls this far
+/// behind, the writer waits, and appends gather in the queue into larger batches.
+const SYNCER_QUEUE_BATCHES: usize = 16;
+/// Synced groups of batches not yet indexed, at most.
+const INDEXER_QUEUE_GROUPS: usize = 2;
 
 type Answer = (
     oneshot::Sender<Result<AppendOutcome, AppendError>>,
     Result<AppendOutcome, AppendError>,
 );
 
-/// A synced batch handed to the indexer.
-struct Synced {
+/// A written batch, on its way through the syncer to the indexer.
+struct Written {
+    /// The segment file the batch wrote to; `None` when it wrote nothing (only
+    /// deduplications, conflicts or refusals).
+    file: Option<Arc<File>>,
     /// When the writer started a new segment before this batch: the length of the segment it
     /// sealed, and the first position of the new one.
     seal: Option<(u64, u64)>,
@@ -154,6 +179,14 @@ struct Synced {
     head: Head,
     commands: Vec<Uuid>,
     answers: Vec<Answer>,
+}
+
+/// What the writer hands to the syncer.
+enum ToSyncer {
+    Written(Box<Written>),
+    /// Sync everything written so far and answer: the writer asks this before it starts a
+    /// new segment, so that a sealed segment is whole on disk before its successor exists.
+    Barrier(std_mpsc::Sender<Result<(), String>>),
 }
 
 /// What the writer decided for one append of a batch.
@@ -169,21 +202,41 @@ fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// Records the log's failure, keeping the first reason, and returns the reason now in force.
+fn record_failure(shared: &Shared, reason: String) -> String {
+    let mut failed = shared.failed.lock().unwrap();
+    if failed.is_none() {
+        tracing::error!(%reason, "the event log failed and refuses appends until reopened");
+    }
+    failed.get_or_insert(reason).clone()
+}
+
 impl Writer {
-    /// Runs until every sender is gone and the queue is drained, then flushes the index.
+    /// Runs until every sender is gone and the queue is drained, then waits for the syncer
+    /// and the indexer to finish what was written.
     pub fn run(mut self) {
         let config = self.shared.config.clone();
-        let (to_indexer, indexer_rx) = std_mpsc::sync_channel(INDEXER_QUEUE_BATCHES);
+        let (to_indexer, indexer_rx) = std_mpsc::sync_channel(INDEXER_QUEUE_GROUPS);
+        let (to_syncer, syncer_rx) = std_mpsc::sync_channel(SYNCER_QUEUE_BATCHES);
         let indexer = {
             let shared = self.shared.clone();
             std::thread::Builder::new()
                 .name("eventlog-indexer".into())
                 .spawn(move || run_indexer(&shared, indexer_rx))
         };
-        let indexer = match indexer {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                self.fail(format!("could not start the indexer thread: {e}"));
+        let syncer = {
+            let shared = self.shared.clone();
+            std::thread::Builder::new()
+                .name("eventlog-syncer".into())
+                .spawn(move || run_syncer(&shared, syncer_rx, to_indexer))
+        };
+        let threads = match (indexer, syncer) {
+            (Ok(indexer), Ok(syncer)) => Some((indexer, syncer)),
+            (indexer, syncer) => {
+                let e = [indexer.err(), syncer.err()].into_iter().flatten().next();
+                self.fail(format!(
+                    "could not start the syncer and indexer threads: {e:?}"
+                ));
                 None
             }
         };
@@ -210,10 +263,11 @@ impl Writer {
                 bytes += msg.prepared.bytes;
                 batch.push(msg);
             }
-            self.commit(batch, bytes, &to_indexer);
+            self.commit(batch, bytes, &to_syncer);
         }
-        drop(to_indexer);
-        if let Some(indexer) = indexer {
+        drop(to_syncer);
+        if let Some((indexer, syncer)) = threads {
+            let _ = syncer.join();
             let _ = indexer.join();
         }
         self.shared
@@ -223,9 +277,7 @@ impl Writer {
     }
 
     fn fail(&mut self, reason: String) {
-        tracing::error!(%reason, "the event log failed and refuses appends until reopened");
-        *self.shared.failed.lock().unwrap() = Some(reason.clone());
-        self.failed = Some(reason);
+        self.failed = Some(record_failure(&self.shared, reason));
     }
 
     fn refuse_all(batch: Vec<Msg>, reason: &str) {
@@ -362,10 +414,19 @@ impl Writer {
         Ok(entry)
     }
 
-    /// Starts a new segment for the next record.
-    fn roll_segment(&mut self) -> std::io::Result<()> {
+    /// Starts a new segment for the next record, once everything written to the current one
+    /// is synced: a crash must never leave a sealed segment with a torn tail.
+    fn roll_segment(&mut self, to_syncer: &std_mpsc::SyncSender<ToSyncer>) -> Result<(), String> {
+        let stopped = || "the syncer thread stopped".to_string();
+        let (reply, synced) = std_mpsc::channel();
+        to_syncer
+            .send(ToSyncer::Barrier(reply))
+            .map_err(|_| stopped())?;
+        synced.recv().map_err(|_| stopped())??;
         let first = self.head.position + 1;
-        self.file = create_segment(&self.shared.dir, first)?;
+        let file = create_segment(&self.shared.dir, first)
+            .map_err(|e| format!("could not create a segment: {e}"))?;
+        self.file = Arc::new(file);
         self.segment = first;
         self.segment_bytes = SEGMENT_HEADER_BYTES as u64;
         Ok(())
@@ -375,7 +436,7 @@ impl Writer {
         &mut self,
         batch: Vec<Msg>,
         batch_bytes: usize,
-        to_indexer: &std_mpsc::SyncSender<Synced>,
+        to_syncer: &std_mpsc::SyncSender<ToSyncer>,
     ) {
         if self.failed.is_none()
             && let Some(reason) = self.shared.failed.lock().unwrap().clone()
@@ -391,8 +452,8 @@ impl Writer {
             && self.segment_bytes + batch_bytes as u64 > segment_bytes_max
         {
             let sealed_bytes = self.segment_bytes;
-            if let Err(e) = self.roll_segment() {
-                self.fail(format!("could not create a segment: {e}"));
+            if let Err(reason) = self.roll_segment(to_syncer) {
+                self.fail(reason);
                 return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
             }
             seal = Some((sealed_bytes, self.segment));
@@ -421,31 +482,37 @@ impl Writer {
                 }
             }
         }
+        let mut file = None;
         if !self.buf.is_empty() {
             debug_assert!(self.head.position > head_before.position);
             let faults = self.shared.config.faults.as_deref();
-            if let Err(reason) = write_and_sync(&mut self.file, &self.buf, faults) {
+            if let Err(reason) = write_batch(&self.file, &self.buf, faults) {
                 self.fail(reason);
                 return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
             }
             self.segment_bytes += self.buf.len() as u64;
             self.recorded_at_us = now_us;
+            file = Some(self.file.clone());
         }
         let commands: Vec<Uuid> = pending.keys().copied().collect();
         self.shared.pending_commands.lock().unwrap().extend(pending);
-        let synced = Synced {
+        let written = Written {
+            file,
             seal,
             index,
             head: self.head,
             commands,
             answers: batch.into_iter().map(|m| m.ack).zip(results).collect(),
         };
-        // Answers, even refusals and deduplications, go through the indexer, so that they are
-        // given in order and only once everything they refer to is visible.
-        if let Err(std_mpsc::SendError(synced)) = to_indexer.send(synced) {
-            self.fail("the indexer thread stopped".into());
+        // Answers, even refusals and deduplications, go through the syncer and the indexer, so
+        // that they are given in order and only once everything they refer to is durable and
+        // visible.
+        if let Err(std_mpsc::SendError(ToSyncer::Written(written))) =
+            to_syncer.send(ToSyncer::Written(Box::new(written)))
+        {
+            self.fail("the syncer thread stopped".into());
             let reason = self.failed.clone().unwrap_or_default();
-            for (ack, _) in synced.answers {
+            for (ack, _) in written.answers {
                 let _ = ack.send(Err(AppendError::Failed {
                     reason: reason.clone(),
                 }));
@@ -454,8 +521,8 @@ impl Writer {
     }
 }
 
-/// Writes a batch with one call and syncs it. `faults` is only set by tests (see `FaultPlan`).
-fn write_and_sync(file: &mut File, buf: &[u8], faults: Option<&FaultPlan>) -> Result<(), String> {
+/// Writes a batch with one call. `faults` is only set by tests (see `FaultPlan`).
+fn write_batch(mut file: &File, buf: &[u8], faults: Option<&FaultPlan>) -> Result<(), String> {
     if let Some(faults) = faults
         && faults.write_fails()
     {
@@ -465,57 +532,136 @@ fn write_and_sync(file: &mut File, buf: &[u8], faults: Option<&FaultPlan>) -> Re
         return Err("write failed: injected fault".into());
     }
     file.write_all(buf)
-        .map_err(|e| format!("write failed: {e}"))?;
-    if let Some(faults) = faults
-        && faults.sync_fails()
-    {
-        return Err("fdatasync failed: injected fault".into());
-    }
-    file.sync_data()
-        .map_err(|e| format!("fdatasync failed: {e}"))
+        .map_err(|e| format!("write failed: {e}"))
 }
 
-/// The indexer thread: applies each synced batch's index updates in order (sealing the
-/// previous segment's index first when the batch opened a new segment), publishes the head and
-/// answers the callers. Stops when the writer drops its sender.
-fn run_indexer(shared: &Shared, batches: std_mpsc::Receiver<Synced>) {
-    while let Ok(mut synced) = batches.recv() {
-        let failed = shared.failed.lock().unwrap().clone();
-        let result = match failed {
-            Some(reason) => Err(reason),
-            None => index_batch(shared, &mut synced),
-        };
-        if let Err(reason) = &result {
-            tracing::error!(%reason, "the event log failed and refuses appends until reopened");
-            shared
-                .failed
-                .lock()
-                .unwrap()
-                .get_or_insert_with(|| reason.clone());
+/// The most messages the syncer takes for one sync: everything the writer queued, which the
+/// channel bounds, and a barrier.
+const SYNC_GROUP_MESSAGES_MAX: usize = SYNCER_QUEUE_BATCHES + 1;
+
+/// The syncer thread: takes every batch written so far, syncs them with one `fdatasync`
+/// (begun after they were all written), then hands them to the indexer as one group, while
+/// the writer goes on writing the next batches. After a failure (its own or the writer's) it
+/// syncs nothing more and the indexer refuses every batch it hands on. Stops when the writer
+/// drops its sender.
+fn run_syncer(
+    shared: &Shared,
+    written: std_mpsc::Receiver<ToSyncer>,
+    to_indexer: std_mpsc::SyncSender<Vec<Written>>,
+) {
+    let faults = shared.config.faults.as_deref();
+    while let Ok(first) = written.recv() {
+        let mut group = Vec::new();
+        let mut barriers = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                ToSyncer::Written(batch) => group.push(*batch),
+                ToSyncer::Barrier(reply) => barriers.push(reply),
+            }
+            next = if group.len() + barriers.len() < SYNC_GROUP_MESSAGES_MAX {
+                written.try_recv().ok()
+            } else {
+                None
+            };
         }
+        let result = sync_group(shared, &group, faults);
+        for reply in barriers {
+            let _ = reply.send(result.clone());
+        }
+        if !group.is_empty() && to_indexer.send(group).is_err() {
+            // The indexer is gone: dropping the group refuses its appends (their callers see
+            // the log closed), and the writer learns of it at its next send.
+            record_failure(shared, "the indexer thread stopped".into());
+        }
+    }
+}
+
+/// Syncs the files a group of written batches wrote to (usually one; `roll_segment` keeps a
+/// group from spanning two segments). Fails without syncing once the log has failed.
+fn sync_group(
+    shared: &Shared,
+    group: &[Written],
+    faults: Option<&FaultPlan>,
+) -> Result<(), String> {
+    if let Some(reason) = shared.failed.lock().unwrap().clone() {
+        return Err(reason);
+    }
+    let mut files: Vec<&Arc<File>> = Vec::new();
+    for file in group.iter().filter_map(|w| w.file.as_ref()) {
+        if !files.iter().any(|f| Arc::ptr_eq(f, file)) {
+            files.push(file);
+        }
+    }
+    for file in files {
+        let synced = match faults {
+            Some(faults) => {
+                faults.hold_sync();
+                if faults.sync_fails() {
+                    Err("fdatasync failed: injected fault".to_string())
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+        .and_then(|()| {
+            file.sync_data()
+                .map_err(|e| format!("fdatasync failed: {e}"))
+        });
+        if let Err(reason) = synced {
+            return Err(record_failure(shared, reason));
+        }
+    }
+    Ok(())
+}
+
+/// The indexer thread: applies each synced group's index updates in order, batch by batch
+/// (sealing the previous segment's index first when a batch opened a new segment), publishes
+/// the head and answers the callers. Stops when the syncer drops its sender.
+fn run_indexer(shared: &Shared, groups: std_mpsc::Receiver<Vec<Written>>) {
+    let mut answered = Vec::new();
+    while let Ok(group) = groups.recv() {
+        let mut head = None;
+        for mut written in group {
+            let failed = shared.failed.lock().unwrap().clone();
+            let result = match failed {
+                Some(reason) => Err(reason),
+                None => index_batch(shared, &mut written),
+            };
+            let result = result.map_err(|reason| record_failure(shared, reason));
+            {
+                let mut pending = shared.pending_commands.lock().unwrap();
+                for command_id in &written.commands {
+                    pending.remove(command_id);
+                }
+            }
+            if result.is_ok() {
+                head = Some(written.head);
+            }
+            answered.push((result, written.answers));
+        }
+        if let Some(head) = head
+            && head.position > shared.head.borrow().position
         {
-            let mut pending = shared.pending_commands.lock().unwrap();
-            for command_id in &synced.commands {
-                pending.remove(command_id);
+            shared.head.send_replace(head);
+        }
+        for (result, answers) in answered.drain(..) {
+            for (ack, answer) in answers {
+                let answer = match &result {
+                    Ok(()) => answer,
+                    Err(reason) => Err(AppendError::Failed {
+                        reason: reason.clone(),
+                    }),
+                };
+                let _ = ack.send(answer);
             }
         }
-        if result.is_ok() && synced.head.position > shared.head.borrow().position {
-            shared.head.send_replace(synced.head);
-        }
-        for (ack, answer) in synced.answers {
-            let answer = match &result {
-                Ok(()) => answer,
-                Err(reason) => Err(AppendError::Failed {
-                    reason: reason.clone(),
-                }),
-            };
-            let _ = ack.send(answer);
-        }
     }
 }
 
-fn index_batch(shared: &Shared, synced: &mut Synced) -> Result<(), String> {
-    if let Some((sealed_bytes, next_segment)) = synced.seal {
+fn index_batch(shared: &Shared, written: &mut Written) -> Result<(), String> {
+    if let Some((sealed_bytes, next_segment)) = written.seal {
         // Only this thread changes the index, so the file is written under a read lock:
         // readers go on meanwhile.
         let sealed = shared
@@ -534,6 +680,6 @@ fn index_batch(shared: &Shared, synced: &mut Synced) -> Result<(), String> {
         .write()
         .unwrap()
         .active
-        .apply(&mut synced.index);
+        .apply(&mut written.index);
     Ok(())
 }
