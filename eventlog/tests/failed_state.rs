@@ -2,7 +2,10 @@
 //! `AppendError::Failed` until reopened, never acknowledges what it could not sync, keeps
 //! serving reads of what it acknowledged, and after reopening holds the acknowledged prefix
 //! (plus, possibly, whole unacknowledged appends, which a retry deduplicates) and accepts
-//! appends again. Failures are injected with the test-only `LogConfig::faults`.
+//! appends again. Failures are injected with the test-only `LogConfig::faults`, which can also
+//! hold a sync in flight while later batches are written, to check the pipelined group commit:
+//! an append is acknowledged only after a sync that began after it was written, and a failure
+//! refuses every batch written after the last good sync.
 
 mod common;
 
@@ -272,4 +275,170 @@ async fn concurrent_appenders_get_no_acknowledgement_for_a_batch_whose_sync_fail
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appenders_get_no_acknowledgement_for_a_batch_whose_write_failed() {
     concurrent_appenders_when_a_batch_fails(Fault::Write).await;
+}
+
+/// Waits (yielding to the log's tasks) until `condition` holds; a bounded wait, so that a
+/// broken pipeline fails the test instead of hanging it.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..20_000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    panic!("gave up waiting until {what}");
+}
+
+type AppendTask = tokio::task::JoinHandle<Result<AppendOutcome, AppendError>>;
+
+fn spawn_append(log: &Arc<FileLog>, request: AppendRequest) -> AppendTask {
+    let log = log.clone();
+    tokio::spawn(async move { log.append(request).await })
+}
+
+/// Opens a log with a fault plan, appends two acknowledged events, then starts append `a`,
+/// holds the sync that covers it, and has append `b` written while that sync is in flight.
+/// Returns the log, the plan, what was acknowledged before, and the two running appends.
+async fn one_batch_written_while_another_syncs(
+    dir: &std::path::Path,
+    a: &AppendRequest,
+    b: &AppendRequest,
+    before_b: impl FnOnce(&FaultPlan),
+) -> (
+    Arc<FileLog>,
+    Arc<FaultPlan>,
+    Vec<RecordedEvent>,
+    AppendTask,
+    AppendTask,
+) {
+    let plan = Arc::new(FaultPlan::default());
+    let log = Arc::new(FileLog::open(dir, faulty_config(&plan)).unwrap());
+    for _ in 0..2 {
+        request_ok(&log, request(Uuid::now_v7(), "grade-1", 1, b"before")).await;
+    }
+    let acknowledged = all(&log, 1);
+    let writes_before = plan.writes();
+    plan.hold_sync_at(1);
+    let task_a = spawn_append(&log, a.clone());
+    wait_until("the sync covering A is held", || plan.sync_held()).await;
+    before_b(&plan);
+    let task_b = spawn_append(&log, b.clone());
+    wait_until("B is written", || plan.writes() == writes_before + 2).await;
+    // Neither append is durable yet, so neither is visible.
+    assert_eq!(log.head().position, 2);
+    assert_eq!(all(&log, 1), acknowledged);
+    assert_eq!(log.find_command(a.command_id), None);
+    (log, plan, acknowledged, task_a, task_b)
+}
+
+#[tokio::test]
+async fn an_append_written_while_a_sync_is_in_flight_waits_for_a_sync_that_began_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = request(Uuid::now_v7(), "grade-2", 2, b"a");
+    let b = request(Uuid::now_v7(), "grade-3", 3, b"b");
+    let (log, plan, acknowledged, task_a, task_b) =
+        one_batch_written_while_another_syncs(dir.path(), &a, &b, |_| {}).await;
+    // The next sync is held too, before the first is released: it is the one covering B.
+    plan.hold_sync_at(1);
+    let syncs_before = plan.syncs();
+    plan.release_sync();
+    let outcome_a = task_a.await.unwrap().unwrap();
+    assert_eq!((outcome_a.first_position, outcome_a.last_position), (3, 4));
+    assert_eq!(plan.syncs(), syncs_before + 1);
+    wait_until("the sync covering B is held", || plan.sync_held()).await;
+    // A is durable and visible; B, written after A's sync began, is neither until its own
+    // sync is done.
+    assert_eq!(log.head().position, 4);
+    assert_eq!(all(&log, 1).len(), acknowledged.len() + 2);
+    assert_eq!(in_stream(&log, "grade-3", 0), vec![]);
+    assert_eq!(log.find_command(b.command_id), None);
+    plan.release_sync();
+    let outcome_b = task_b.await.unwrap().unwrap();
+    assert_eq!((outcome_b.first_position, outcome_b.last_position), (5, 7));
+    assert_eq!(plan.syncs(), syncs_before + 2);
+    assert_eq!(log.head().position, 7);
+    assert_eq!(in_stream(&log, "grade-3", 0).len(), 3);
+    assert_eq!(log.verify().unwrap().records, 7);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_sync_failure_refuses_a_later_batch_already_written_and_reopening_recovers_a_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = request(Uuid::now_v7(), "grade-2", 2, b"a");
+    let b = request(Uuid::now_v7(), "grade-3", 3, b"b");
+    let (log, plan, acknowledged, task_a, task_b) =
+        one_batch_written_while_another_syncs(dir.path(), &a, &b, |_| {}).await;
+    plan.fail_sync_at(1);
+    plan.release_sync();
+    failed_with(task_a.await.unwrap(), Fault::Sync);
+    // B was written after the failed sync began: it is never acknowledged either.
+    failed_with(task_b.await.unwrap(), Fault::Sync);
+    let writes = plan.writes();
+    let later = request(Uuid::now_v7(), "grade-1", 1, b"later");
+    failed_with(log.append(later.clone()).await, Fault::Sync);
+    assert_eq!(plan.writes(), writes);
+    assert_eq!(log.head().position, 2);
+    assert_eq!(all(&log, 1), acknowledged);
+    drop(log);
+
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    log.verify().unwrap();
+    let records = all(&log, 1);
+    assert_eq!(records[..acknowledged.len()], acknowledged[..]);
+    // Both batches were written whole and the process did not crash: they are on disk,
+    // unacknowledged, in order.
+    assert_eq!(
+        commands(&records[acknowledged.len()..]),
+        vec![(a.command_id, vec![3, 4]), (b.command_id, vec![5, 6, 7])]
+    );
+    for (r, first) in [(&a, 3), (&b, 5)] {
+        let retried = request_ok(&log, r.clone()).await;
+        assert!(retried.deduplicated);
+        assert_eq!(retried.first_position, first);
+    }
+    let later = request_ok(&log, later).await;
+    assert_eq!((later.first_position, later.deduplicated), (8, false));
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_write_failure_while_an_earlier_batch_syncs_acknowledges_neither() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = request(Uuid::now_v7(), "grade-2", 2, b"a");
+    // Four events: the torn write keeps half the batch, which never holds the append's end.
+    let b = request(Uuid::now_v7(), "grade-3", 4, &[9; 300]);
+    let (log, plan, acknowledged, task_a, task_b) =
+        one_batch_written_while_another_syncs(dir.path(), &a, &b, |plan| plan.fail_write_at(1))
+            .await;
+    failed_with(task_b.await.unwrap(), Fault::Write);
+    plan.release_sync();
+    // A's sync succeeded, but A was written after the last good sync before the failure.
+    failed_with(task_a.await.unwrap(), Fault::Write);
+    let later = request(Uuid::now_v7(), "grade-1", 1, b"later");
+    failed_with(log.append(later.clone()).await, Fault::Write);
+    assert_eq!(log.head().position, 2);
+    assert_eq!(all(&log, 1), acknowledged);
+    drop(log);
+
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    log.verify().unwrap();
+    let records = all(&log, 1);
+    assert_eq!(records[..acknowledged.len()], acknowledged[..]);
+    // A was written whole; the torn half of B was cut off by recovery.
+    assert_eq!(
+        commands(&records[acknowledged.len()..]),
+        vec![(a.command_id, vec![3, 4])]
+    );
+    assert!(request_ok(&log, a).await.deduplicated);
+    let retried = request_ok(&log, b).await;
+    assert_eq!(
+        (
+            retried.first_position,
+            retried.last_position,
+            retried.deduplicated
+        ),
+        (5, 8, false)
+    );
+    log.close().await;
 }
