@@ -300,21 +300,25 @@ async fn run(
             return error_response(StatusCode::UNAUTHORIZED, media, &error);
         }
     };
-    // The log's head before anything is read: a kept answer is exact while it stays.
-    let head = state.store.head().position;
     let read_after = read_after_of(headers).transpose();
-    // Only queries' answers are kept, so a kept answer needs no parse or operation check.
-    let cache_key = match &read_after {
+    // Only queries' answers are kept, so a kept answer needs no parse or operation check. With
+    // the key, the position where the directory last changed, caught up with the log's head
+    // before anything is read: a kept answer is exact only while it stays (see
+    // `response_cache` for the rest).
+    let cached = match &read_after {
         Ok(read_after) if state.response_cache.is_enabled() => {
-            response_cache::Key::of(&viewer, &request, *read_after)
+            response_cache::Key::of(&viewer, &request, *read_after).and_then(|key| {
+                let facts = state.schema.facts_changed(state.store.as_ref()).ok()?;
+                Some((key, facts))
+            })
         }
         _ => None,
     };
-    if let Some(key) = &cache_key
-        && let Some(body) = state.response_cache.get(key, head, || {
-            domain::deadline::paris_date(state.clock.now()).ok()
-        })
+    let today = || domain::deadline::paris_date(state.clock.now()).ok();
+    if let Some((key, facts)) = &cached
+        && let Some(body) = state.response_cache.get(key, *facts, today)
     {
+        state.metrics.record_response_cache(true);
         state
             .metrics
             .record_operation(OperationKind::Query, true, started.elapsed());
@@ -340,23 +344,36 @@ async fn run(
         Ok(read_after) => read_after,
         Err(error) => return error_response(StatusCode::BAD_REQUEST, media, &error),
     };
-    let cache_key = cache_key.filter(|_| kind == OperationKind::Query);
-    // Concurrent misses of one question at one head are computed once.
+    let mut cached = cached.filter(|_| kind == OperationKind::Query);
+    // Concurrent misses of one question with everything at the same stamp are computed once.
     let mut _leader = None;
-    if let Some(key) = &cache_key {
-        match state.response_cache.lead(key, head) {
+    if let Some((key, facts)) = &mut cached {
+        let stamp = response_cache::Stamp {
+            facts: *facts,
+            views: state.schema.views_changed(),
+        };
+        match state.response_cache.lead(key, stamp) {
             response_cache::Miss::Lead(leader) => _leader = Some(leader),
             response_cache::Miss::Wait(done) => {
                 response_cache::wait(done).await;
-                if let Some(body) = state.response_cache.get(key, head, || {
-                    domain::deadline::paris_date(state.clock.now()).ok()
-                }) {
+                // The directory may have moved on while waiting: this request's own stamp.
+                match state.schema.facts_changed(state.store.as_ref()) {
+                    Ok(now) => *facts = now,
+                    Err(_) => cached = None,
+                }
+                if let Some((key, facts)) = &cached
+                    && let Some(body) = state.response_cache.get(key, *facts, today)
+                {
+                    state.metrics.record_response_cache(true);
                     state
                         .metrics
                         .record_operation(kind, true, started.elapsed());
                     return answer(StatusCode::OK, media, body);
                 }
             }
+        }
+        if cached.is_some() {
+            state.metrics.record_response_cache(false);
         }
     }
     let scope = Arc::new(RequestScope::new());
@@ -406,12 +423,12 @@ async fn run(
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, media, &error);
         }
     };
-    if let Some(key) = cache_key
+    if let Some((key, facts)) = cached
         && response.errors.is_empty()
     {
         state
             .response_cache
-            .insert(key, body.clone(), head, &scope.reads());
+            .insert(key, body.clone(), facts, &scope.reads());
     }
     answer(status, media, body)
 }

@@ -1,5 +1,5 @@
 //! A small hand-written Prometheus registry: request counts and latency histograms by
-//! operation type, append latency, projection lag. Recording is a few relaxed atomic adds, so it
+//! operation type, response cache hits and misses, append latency, projection lag. Recording is a few relaxed atomic adds, so it
 //! costs nothing measurable on the hot path; rendering happens only when `/metrics` is scraped.
 
 use std::fmt::Write;
@@ -116,6 +116,10 @@ pub struct Metrics {
     append_conflicts: AtomicU64,
     login_failures: AtomicU64,
     ws_connections: AtomicU64,
+    /// Queries answered from the response cache, and queries it could have kept but had to
+    /// compute (no answer kept, or the kept one no longer exact).
+    response_cache_hits: AtomicU64,
+    response_cache_misses: AtomicU64,
 }
 
 /// Why the HTTP edge refused a request before running it.
@@ -159,6 +163,21 @@ impl Metrics {
     /// Records an append refused for a concurrent change (it is retried by the app service).
     pub fn record_append_conflict(&self) {
         self.append_conflicts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a lookup of the response cache: answered from it (`hit`) or computed.
+    pub fn record_response_cache(&self, hit: bool) {
+        let counter = if hit {
+            &self.response_cache_hits
+        } else {
+            &self.response_cache_misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queries answered from the response cache so far.
+    pub fn response_cache_hits(&self) -> u64 {
+        self.response_cache_hits.load(Ordering::Relaxed)
     }
 
     pub fn record_login_failure(&self) {
@@ -228,6 +247,20 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "http_requests_rejected_total{{reason=\"{reason}\"}} {value}"
+            );
+        }
+        out.push_str(
+            "# HELP graphql_response_cache_lookups_total Cacheable queries answered from the response cache (hit) or computed (miss).\n",
+        );
+        out.push_str("# TYPE graphql_response_cache_lookups_total counter\n");
+        for (outcome, counter) in [
+            ("hit", &self.response_cache_hits),
+            ("miss", &self.response_cache_misses),
+        ] {
+            let value = counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "graphql_response_cache_lookups_total{{outcome=\"{outcome}\"}} {value}"
             );
         }
         out.push_str("# HELP eventlog_append_duration_seconds Latency of durable appends.\n");
@@ -300,5 +333,12 @@ mod tests {
         assert!(text.contains("graphql_requests_total{operation=\"query\",outcome=\"error\"} 1\n"));
         assert!(text.contains("graphql_requests_total{operation=\"mutation\",outcome=\"ok\"} 1\n"));
         assert!(text.contains("graphql_request_duration_seconds_count{operation=\"query\"} 2\n"));
+        metrics.record_response_cache(true);
+        metrics.record_response_cache(true);
+        metrics.record_response_cache(false);
+        let text = metrics.render(0, 0);
+        assert!(text.contains("graphql_response_cache_lookups_total{outcome=\"hit\"} 2\n"));
+        assert!(text.contains("graphql_response_cache_lookups_total{outcome=\"miss\"} 1\n"));
+        assert_eq!(metrics.response_cache_hits(), 2);
     }
 }

@@ -5,8 +5,9 @@
 //! - the viewer's domain [`Actor`] is built from the directory once per request, on first use,
 //!   instead of once per resolver (a parent's dashboard resolves a dozen fields per child);
 //! - every source of data a query reads is noted in a [`ReadSet`]: the read models with the
-//!   position they served, the Paris date the answer depends on, or the reason the answer
-//!   cannot be reused (it read the clock, or the log directly). The response cache
+//!   position where their records last changed, the Paris date the answer depends on, or the
+//!   reason the answer cannot be reused (it read the clock, the log's head or bytes, or the
+//!   projections past `Reads::view`). The response cache
 //!   ([`crate::response_cache`]) keeps an answer only when its read set says when it stops being
 //!   exact.
 //!
@@ -34,8 +35,9 @@ pub struct RequestScope {
 /// What a request read, so that its answer can be checked for staleness later.
 #[derive(Default)]
 pub struct ReadSet {
-    /// Each read model read, with the position it served when first read (after any
-    /// read-after wait): its answer is the same while the position stays.
+    /// Each read model read, with the position where its records last changed when first
+    /// read (after any read-after wait): what the answer read from it is the same while that
+    /// position stays.
     pub views: Vec<ViewRead>,
     /// The Paris calendar date the answer used ("this week", designations in force today).
     pub date: Option<Date>,
@@ -47,7 +49,17 @@ pub struct ReadSet {
 #[derive(Clone)]
 pub struct ViewRead {
     pub handle: ProjectionHandle,
-    pub position: Position,
+    /// [`projections::Served::changed`] when the view was first read.
+    pub changed: Position,
+}
+
+impl ViewRead {
+    /// Whether the view's records are still those the request read: no event changed them
+    /// and no rebuilt tree was swapped in since (see [`RequestScope::read_view`] for why the
+    /// tree's version needs no check of its own).
+    pub fn is_current(&self) -> bool {
+        self.handle.served().changed == self.changed
+    }
 }
 
 impl RequestScope {
@@ -64,10 +76,15 @@ impl RequestScope {
         self.actor.get_or_init(|| build().map(Arc::new)).clone()
     }
 
-    /// Notes a read of the read model behind `handle`. Call it before taking the view: the
-    /// position noted is then at most the one the view includes, so a later change of the
-    /// served position always shows. A view still served from a tree of an older code version
-    /// makes the answer uncacheable, since the swap to the rebuilt tree may keep the position.
+    /// Notes a read of the read model behind `handle`. Call it after any read-after wait and
+    /// before taking the view: the runner writes a tree before it announces the position, so
+    /// the view taken holds at least the records of the `changed` noted, and any later change
+    /// (one this request may already have seen) moves `changed` away from the noted one.
+    ///
+    /// A view still served from a tree of an older code version makes the answer uncacheable:
+    /// the swap to the rebuilt tree may keep `changed` where it was (a rebuild that ends at the
+    /// position the old tree stopped at). Once the tree of the code's version is served it is
+    /// never replaced while the process runs, so `changed` alone tells a current answer.
     pub fn read_view(&self, handle: &ProjectionHandle) {
         let mut reads = self.lock();
         if reads.views.iter().any(|v| v.handle.name() == handle.name()) {
@@ -77,10 +94,10 @@ impl RequestScope {
         if !current_version {
             reads.uncacheable = Some("a read model is being rebuilt");
         }
-        let position = handle.served().position;
+        let changed = handle.served().changed;
         reads.views.push(ViewRead {
             handle: handle.clone(),
-            position,
+            changed,
         });
     }
 
@@ -94,7 +111,7 @@ impl RequestScope {
     }
 
     /// Notes that the answer depends on something else (the clock's time of day, the log's
-    /// bytes): it is never reused.
+    /// head or bytes): it is never reused.
     pub fn read_uncacheable(&self, why: &'static str) {
         self.lock().uncacheable.get_or_insert(why);
     }
@@ -118,6 +135,14 @@ pub fn scope<'a>(ctx: &async_graphql::Context<'a>) -> Option<&'a RequestScope> {
 pub fn note_date(ctx: &async_graphql::Context<'_>, date: Date) {
     if let Some(scope) = scope(ctx) {
         scope.read_date(date);
+    }
+}
+
+/// Notes in the request's scope (if any) that the answer depends on something no position or
+/// date describes (see [`RequestScope::read_uncacheable`]).
+pub fn note_uncacheable(ctx: &async_graphql::Context<'_>, why: &'static str) {
+    if let Some(scope) = scope(ctx) {
+        scope.read_uncacheable(why);
     }
 }
 

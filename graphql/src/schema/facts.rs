@@ -11,6 +11,11 @@
 //!
 //! The publication-director profile is honoured only for the account (or co-director)
 //! designated in the establishment's legal stream: a grant alone does not make a director.
+//!
+//! The directory knows where its index last changed ([`View::changed`]): the position of the
+//! last event that changed something it keeps. Events it skips (a grade, a message) and indexed
+//! events that change nothing (a login, a grant already held, a service visit) leave it where
+//! it was, so the response cache can keep an answer built from these facts across them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -127,6 +132,9 @@ struct SlotEntry {
 struct Index {
     /// The last log position applied.
     position: Position,
+    /// The position of the last event that changed the index (0 before any): while it stays,
+    /// every answer of [`View`] stays the same (for the same Paris date).
+    changed: Position,
     accounts: HashMap<AccountId, AccountEntry>,
     by_login: HashMap<String, AccountId>,
     establishments: HashMap<EstablishmentId, EstablishmentEntry>,
@@ -158,6 +166,21 @@ impl Directory {
     pub fn catch_up(&self, store: &dyn EventStore, now: Timestamp) -> Result<View<'_>, ApiError> {
         let today = paris_date(now)
             .map_err(|e| ApiError::Internal(format!("no Paris calendar date: {e}")))?;
+        let index = self.caught_up(store)?;
+        Ok(View { index, today })
+    }
+
+    /// Catches up with the log's head and returns the position where the index last changed
+    /// (see [`View::changed`]).
+    pub fn changed(&self, store: &dyn EventStore) -> Result<Position, ApiError> {
+        Ok(self.caught_up(store)?.changed)
+    }
+
+    /// The index, with every event up to the log's head applied.
+    fn caught_up(
+        &self,
+        store: &dyn EventStore,
+    ) -> Result<std::sync::MutexGuard<'_, Index>, ApiError> {
         let mut index = self.index.lock().unwrap_or_else(|e| e.into_inner());
         if store.head().position > index.position {
             for record in store.read_all(index.position + 1)? {
@@ -170,15 +193,18 @@ impl Directory {
                     continue;
                 }
                 let event = crate::app::decode(&record)?;
-                index.apply(&event.body);
+                if index.apply(&event.body) {
+                    index.changed = record.position;
+                }
             }
         }
-        Ok(View { index, today })
+        Ok(index)
     }
 }
 
 impl Index {
-    fn apply(&mut self, body: &EventBody) {
+    /// Applies one event; whether it changed anything the index keeps.
+    fn apply(&mut self, body: &EventBody) -> bool {
         match body {
             EventBody::Account(event) => self.apply_account(event),
             EventBody::Class(event) => self.apply_class(event),
@@ -186,11 +212,11 @@ impl Index {
             EventBody::Legal(event) => self.apply_legal(event),
             EventBody::Timetable(event) => self.apply_timetable(event),
             #[allow(unreachable_patterns)]
-            _ => {}
+            _ => false,
         }
     }
 
-    fn apply_account(&mut self, event: &AccountEvent) {
+    fn apply_account(&mut self, event: &AccountEvent) -> bool {
         match event {
             AccountEvent::Created {
                 account,
@@ -222,179 +248,179 @@ impl Index {
                         erased: false,
                     },
                 );
+                true
             }
             AccountEvent::ProfileGranted {
                 account,
                 establishment,
                 profile,
             } => {
-                if let Some(entry) = self.accounts.get_mut(account) {
-                    let grant = Grant {
-                        establishment: *establishment,
-                        profile: *profile,
-                    };
-                    if !entry.grants.contains(&grant) {
-                        entry.grants.push(grant);
-                    }
+                let Some(entry) = self.accounts.get_mut(account) else {
+                    return false;
+                };
+                let grant = Grant {
+                    establishment: *establishment,
+                    profile: *profile,
+                };
+                let new = !entry.grants.contains(&grant);
+                if new {
+                    entry.grants.push(grant);
                 }
+                new
             }
             AccountEvent::CredentialsSet {
                 account,
                 password_hash,
-            } => {
-                if let Some(entry) = self.accounts.get_mut(account) {
-                    entry.password_phc = Some(password_hash.as_str().to_owned());
-                }
-            }
-            AccountEvent::ChildLinked { account, child } => {
-                if let Some(entry) = self.accounts.get_mut(account)
-                    && !entry.children.contains(child)
-                {
+            } => self.change_account(account, |entry| {
+                entry.password_phc = Some(password_hash.as_str().to_owned());
+            }),
+            AccountEvent::ChildLinked { account, child } => self.change_account(account, |entry| {
+                if !entry.children.contains(child) {
                     entry.children.push(*child);
                 }
-            }
+            }),
             AccountEvent::ChildUnlinked { account, child } => {
-                if let Some(entry) = self.accounts.get_mut(account) {
-                    entry.children.retain(|c| c != child);
-                }
+                self.change_account(account, |entry| entry.children.retain(|c| c != child))
             }
             AccountEvent::PartnerOrganisationRecorded { account, kind, .. } => {
-                if let Some(entry) = self.accounts.get_mut(account) {
+                self.change_account(account, |entry| {
                     entry.partner_kind = Some(*kind);
-                }
+                })
             }
-            AccountEvent::Deactivated { account, .. } => {
-                if let Some(entry) = self.accounts.get_mut(account) {
-                    entry.active = false;
-                    entry.password_phc = None;
-                }
-            }
+            AccountEvent::Deactivated { account, .. } => self.change_account(account, |entry| {
+                entry.active = false;
+                entry.password_phc = None;
+            }),
             AccountEvent::PersonalDataErased { account, .. } => {
-                if let Some(entry) = self.accounts.get_mut(account) {
+                self.change_account(account, |entry| {
                     entry.erased = true;
                     entry.active = false;
                     entry.password_phc = None;
                     entry.given_name = None;
                     entry.family_name = None;
-                }
+                })
             }
             AccountEvent::LoggedIn { .. }
             | AccountEvent::SessionOpened { .. }
             | AccountEvent::SessionClosed { .. }
             | AccountEvent::ServiceVisited { .. }
-            | AccountEvent::NotificationsRead { .. } => {}
+            | AccountEvent::NotificationsRead { .. } => false,
         }
     }
 
-    fn apply_class(&mut self, event: &ClassEvent) {
+    /// Applies `change` to a known account's entry; whether the entry is different after it.
+    fn change_account(
+        &mut self,
+        account: &AccountId,
+        change: impl FnOnce(&mut AccountEntry),
+    ) -> bool {
+        let Some(entry) = self.accounts.get_mut(account) else {
+            return false;
+        };
+        let before = entry.clone();
+        change(entry);
+        *entry != before
+    }
+
+    fn apply_class(&mut self, event: &ClassEvent) -> bool {
+        if let ClassEvent::Opened {
+            class,
+            establishment,
+            year,
+            name,
+        } = event
+        {
+            self.classes.insert(
+                *class,
+                ClassEntry {
+                    id: *class,
+                    establishment: *establishment,
+                    year: *year,
+                    name: name.clone(),
+                    students: BTreeSet::new(),
+                    teachers: BTreeSet::new(),
+                    groups: BTreeMap::new(),
+                },
+            );
+            return true;
+        }
+        let class = match event {
+            ClassEvent::Opened { class, .. }
+            | ClassEvent::StudentEnrolled { class, .. }
+            | ClassEvent::StudentMoved { class, .. }
+            | ClassEvent::TeacherAssigned { class, .. }
+            | ClassEvent::TeacherUnassigned { class, .. }
+            | ClassEvent::GroupFormed { class, .. }
+            | ClassEvent::GroupMembersChanged { class, .. }
+            | ClassEvent::GroupDissolved { class, .. } => class,
+        };
+        let Some(entry) = self.classes.get_mut(class) else {
+            return false;
+        };
         match event {
-            ClassEvent::Opened {
-                class,
-                establishment,
-                year,
-                name,
-            } => {
-                self.classes.insert(
-                    *class,
-                    ClassEntry {
-                        id: *class,
-                        establishment: *establishment,
-                        year: *year,
-                        name: name.clone(),
-                        students: BTreeSet::new(),
-                        teachers: BTreeSet::new(),
-                        groups: BTreeMap::new(),
-                    },
-                );
-            }
-            ClassEvent::StudentEnrolled { class, student, .. } => {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    entry.students.insert(*student);
+            ClassEvent::Opened { .. } => false,
+            ClassEvent::StudentEnrolled { student, .. } => entry.students.insert(*student),
+            ClassEvent::StudentMoved { student, .. } => {
+                let mut changed = entry.students.remove(student);
+                for members in entry.groups.values_mut() {
+                    let before = members.len();
+                    members.retain(|m| m != student);
+                    changed |= members.len() != before;
                 }
-            }
-            ClassEvent::StudentMoved { class, student, .. } => {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    entry.students.remove(student);
-                    for members in entry.groups.values_mut() {
-                        members.retain(|m| m != student);
-                    }
-                }
+                changed
             }
             ClassEvent::TeacherAssigned {
-                class,
-                teacher,
-                subject,
-            } => {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    entry.teachers.insert((*teacher, subject.clone()));
-                }
-            }
+                teacher, subject, ..
+            } => entry.teachers.insert((*teacher, subject.clone())),
             ClassEvent::TeacherUnassigned {
-                class,
-                teacher,
-                subject,
-            } => {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    entry.teachers.remove(&(*teacher, subject.clone()));
-                }
+                teacher, subject, ..
+            } => entry.teachers.remove(&(*teacher, subject.clone())),
+            ClassEvent::GroupFormed { group, members, .. }
+            | ClassEvent::GroupMembersChanged { group, members, .. } => {
+                entry.groups.insert(*group, members.clone()).as_ref() != Some(members)
             }
-            ClassEvent::GroupFormed {
-                class,
-                group,
-                members,
-                ..
-            }
-            | ClassEvent::GroupMembersChanged {
-                class,
-                group,
-                members,
-            } => {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    entry.groups.insert(*group, members.clone());
-                }
-            }
-            ClassEvent::GroupDissolved { class, group } => {
-                if let Some(entry) = self.classes.get_mut(class) {
-                    entry.groups.remove(group);
-                }
-            }
+            ClassEvent::GroupDissolved { group, .. } => entry.groups.remove(group).is_some(),
         }
     }
 
-    fn apply_establishment(&mut self, event: &EstablishmentEvent) {
-        if let EstablishmentEvent::Registered {
+    fn apply_establishment(&mut self, event: &EstablishmentEvent) -> bool {
+        let EstablishmentEvent::Registered {
             establishment,
             uai,
             name,
             ..
         } = event
-        {
-            self.by_uai.insert(uai.as_str().to_owned(), *establishment);
-            self.establishments.insert(
-                *establishment,
-                EstablishmentEntry {
-                    id: *establishment,
-                    uai: uai.as_str().to_owned(),
-                    name: name.clone(),
-                    legal: LegalState::default(),
-                },
-            );
-        }
+        else {
+            return false;
+        };
+        self.by_uai.insert(uai.as_str().to_owned(), *establishment);
+        self.establishments.insert(
+            *establishment,
+            EstablishmentEntry {
+                id: *establishment,
+                uai: uai.as_str().to_owned(),
+                name: name.clone(),
+                legal: LegalState::default(),
+            },
+        );
+        true
     }
 
-    fn apply_legal(&mut self, event: &LegalEvent) {
+    fn apply_legal(&mut self, event: &LegalEvent) -> bool {
         let establishment = match event {
             LegalEvent::DirectorDesignated { establishment, .. }
             | LegalEvent::NoticesPublished { establishment, .. }
             | LegalEvent::NoticesReviewed { establishment, .. } => establishment,
         };
-        if let Some(entry) = self.establishments.get_mut(establishment) {
-            let state = std::mem::take(&mut entry.legal);
-            entry.legal = legal::evolve(state, event);
-        }
+        let Some(entry) = self.establishments.get_mut(establishment) else {
+            return false;
+        };
+        let before = entry.legal.clone();
+        entry.legal = legal::evolve(std::mem::take(&mut entry.legal), event);
+        entry.legal != before
     }
 
-    fn apply_timetable(&mut self, event: &TimetableEvent) {
+    fn apply_timetable(&mut self, event: &TimetableEvent) -> bool {
         match event {
             TimetableEvent::SlotAdded {
                 class,
@@ -406,23 +432,19 @@ impl Index {
                 time,
                 ..
             } => {
-                self.slots.insert(
-                    *slot,
-                    SlotEntry {
-                        class: *class,
-                        establishment: *establishment,
-                        teacher: *teacher,
-                        room: room.clone(),
-                        day: *day,
-                        time: *time,
-                    },
-                );
+                let entry = SlotEntry {
+                    class: *class,
+                    establishment: *establishment,
+                    teacher: *teacher,
+                    room: room.clone(),
+                    day: *day,
+                    time: *time,
+                };
+                self.slots.insert(*slot, entry.clone()) != Some(entry)
             }
-            TimetableEvent::SlotRemoved { slot, .. } => {
-                self.slots.remove(slot);
-            }
+            TimetableEvent::SlotRemoved { slot, .. } => self.slots.remove(slot).is_some(),
             TimetableEvent::OccurrenceChanged { .. }
-            | TimetableEvent::OccurrenceCancelled { .. } => {}
+            | TimetableEvent::OccurrenceCancelled { .. } => false,
         }
     }
 }
@@ -436,6 +458,13 @@ impl View<'_> {
     /// The log position the view includes.
     pub fn position(&self) -> Position {
         self.index.position
+    }
+
+    /// The position of the last event that changed the directory (0 before any). Every
+    /// answer of this view is a function of the directory's content and [`View::today`], so
+    /// it stays the same while both do.
+    pub fn changed(&self) -> Position {
+        self.index.changed
     }
 
     pub fn account(&self, account: AccountId) -> Option<&AccountEntry> {

@@ -35,9 +35,28 @@ pub type RootSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub struct AppSchema {
     strict: RootSchema,
     prevalidated: RootSchema,
+    /// The directory both schemas' resolvers read, for the response cache's checks.
+    directory: Arc<facts::Directory>,
+    /// The read models both schemas' resolvers read, if any.
+    read_models: Option<projections::Projections>,
 }
 
 impl AppSchema {
+    /// Catches the resolvers' directory up with `store` and returns the position where it
+    /// last changed ([`facts::View::changed`]).
+    pub fn facts_changed(&self, store: &dyn EventStore) -> Result<eventlog::Position, ApiError> {
+        self.directory.changed(store)
+    }
+
+    /// Where each read model's records last changed now ([`projections::Served::changed`]),
+    /// in the runner's order; empty without read models.
+    pub fn views_changed(&self) -> Vec<eventlog::Position> {
+        self.read_models
+            .iter()
+            .flat_map(|p| p.handles().iter().map(|h| h.served().changed))
+            .collect()
+    }
+
     /// Runs a request with the full validation.
     pub async fn execute(
         &self,
@@ -146,6 +165,8 @@ fn build_serving(
     AppSchema {
         strict: root(async_graphql::ValidationMode::Strict),
         prevalidated: root(async_graphql::ValidationMode::Fast),
+        directory,
+        read_models,
     }
 }
 
@@ -183,6 +204,8 @@ pub struct InfraQuery;
 impl InfraQuery {
     /// The log's head.
     async fn log_head(&self, ctx: &Context<'_>) -> async_graphql::Result<LogHead> {
+        // Every append moves it, whatever it wrote: no read model or fact describes it.
+        crate::request::note_uncacheable(ctx, "reads the log's head");
         let store = ctx.data::<Arc<dyn EventStore>>()?;
         Ok(store.head().into())
     }
