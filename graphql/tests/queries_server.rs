@@ -2,7 +2,8 @@
 //! a real log and real read models in a temporary directory, spoken to over HTTP (reqwest) and
 //! WebSocket (`graphql-transport-ws`). A teacher's mutation is read back by a student with the
 //! `x-ent-read-after` header, pushed to the student's timeline subscription, and what a role
-//! may not see is refused over the wire as in the schema.
+//! may not see is refused over the wire as in the schema. The response cache keeps an answer
+//! across writes it did not read and not across one it did (its hits counted by the metrics).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -53,6 +54,7 @@ struct TestServer {
     app: App,
     auth: Arc<Auth>,
     clock: Arc<TestClock>,
+    metrics: Arc<Metrics>,
     store: Arc<FileLog>,
     projections: Projections,
     school: EstablishmentId,
@@ -110,7 +112,7 @@ async fn start() -> TestServer {
         schema,
         store: dyn_store,
         auth: auth.clone(),
-        metrics,
+        metrics: metrics.clone(),
         clock: clock.clone(),
         readiness: Arc::new(move || {
             lagging
@@ -133,6 +135,7 @@ async fn start() -> TestServer {
         app,
         auth,
         clock,
+        metrics,
         store,
         projections,
         school: new_id(),
@@ -558,6 +561,136 @@ async fn a_kept_answer_is_not_served_after_a_write() {
         .filter_map(|e| e["node"]["assignment"]["title"].as_str())
         .collect();
     assert!(titles.contains(&"Décimaux"), "{body}");
+    server.stop().await;
+}
+
+/// Asks `query` as `token` (with `read_after` if given); the answer and whether it came from
+/// the response cache (its hit count moved).
+async fn ask(
+    server: &TestServer,
+    token: &str,
+    query: &str,
+    read_after: Option<u64>,
+) -> (Value, bool) {
+    let hits = server.metrics.response_cache_hits();
+    let body = server.post(token, query, json!({}), read_after).await;
+    assert!(body["errors"].is_null(), "{body}");
+    (body, server.metrics.response_cache_hits() > hits)
+}
+
+#[tokio::test]
+async fn a_kept_answer_outlives_writes_it_did_not_read_and_no_write_it_read() {
+    let server = start().await;
+    let teacher = server.login(server.teacher, Profile::Teacher).await;
+    let student = server.login(server.student, Profile::Student).await;
+    let settled = server.store.head().position;
+    server
+        .projections
+        .wait_for(settled, Duration::from_secs(10))
+        .await
+        .unwrap();
+    // The directory (the viewer's grants) and the school read model (the homework).
+    let query =
+        "{ me { grants { profile } } homework { edges { node { assignment { title } } } } }";
+    let (first, hit) = ask(&server, &student, query, None).await;
+    assert!(!hit);
+    assert_eq!(first["data"]["homework"]["edges"], json!([]), "{first}");
+    assert_eq!(
+        ask(&server, &student, query, None).await,
+        (first.clone(), true)
+    );
+
+    // Service visits append events the school view and the directory keep nothing of: once the
+    // read models have them, the same question is still answered from the kept bytes.
+    for _ in 0..2 {
+        let visit = server
+            .post(
+                &student,
+                "mutation { recordVisit(service: HOMEWORK) { position } }",
+                json!({}),
+                None,
+            )
+            .await;
+        let position = visit["data"]["recordVisit"]["position"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{visit}"));
+        server
+            .projections
+            .wait_for(position, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(server.store.head().position > settled);
+        assert_eq!(
+            ask(&server, &student, query, None).await,
+            (first.clone(), true)
+        );
+    }
+
+    // Homework published to the class changes the school view: the next answer is computed,
+    // and has it.
+    let published = server.publish_homework(&teacher, "Fractions").await;
+    server
+        .projections
+        .wait_for(published, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let (with_homework, hit) = ask(&server, &student, query, None).await;
+    assert!(!hit, "{with_homework}");
+    assert_eq!(
+        with_homework["data"]["homework"]["edges"][0]["node"]["assignment"]["title"],
+        "Fractions"
+    );
+    assert_eq!(
+        ask(&server, &student, query, None).await,
+        (with_homework.clone(), true)
+    );
+
+    // A new grant changes the directory (the read models need not have it): computed again.
+    let admin = Actor::new(new_id(), Profile::PlatformAdmin)
+        .with_grant(server.school, Profile::PlatformAdmin);
+    let grant = AccountCommand::GrantProfile {
+        account: server.student,
+        establishment: server.school,
+        profile: Profile::Staff,
+    };
+    server
+        .run::<graphql::app::Account>(account_domain::stream_id(server.student), grant, &admin)
+        .await;
+    let (granted, hit) = ask(&server, &student, query, None).await;
+    assert!(!hit, "{granted}");
+    assert_eq!(
+        granted["data"]["me"]["grants"],
+        json!([{ "profile": "STUDENT" }, { "profile": "STAFF" }]),
+        "{granted}"
+    );
+
+    // Read your writes: asked with the position of a write, right after it, the answer has
+    // it (the answers kept without the header or with another position are not served); asked
+    // again with that position, after a visit, it comes from the cache and still has it.
+    let second = server.publish_homework(&teacher, "Décimaux").await;
+    let (after, hit) = ask(&server, &student, query, Some(second)).await;
+    assert!(!hit);
+    let titles = |body: &Value| -> Vec<String> {
+        body["data"]["homework"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .filter_map(|e| e["node"]["assignment"]["title"].as_str().map(String::from))
+            .collect()
+    };
+    assert!(titles(&after).contains(&"Décimaux".to_owned()), "{after}");
+    let visit = server
+        .post(
+            &student,
+            "mutation { recordVisit(service: HOMEWORK) { position } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert!(visit["errors"].is_null(), "{visit}");
+    let (again, hit) = ask(&server, &student, query, Some(second)).await;
+    assert!(hit);
+    assert!(titles(&again).contains(&"Décimaux".to_owned()), "{again}");
     server.stop().await;
 }
 

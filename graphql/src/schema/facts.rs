@@ -696,3 +696,139 @@ impl View<'_> {
         SenderFacts { children_classes }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::account::IsoWeek;
+    use domain::values::{Login, Service, Text};
+    use domain::{Event, codec};
+    use eventlog::StreamId;
+    use projections::testing::MemLog;
+
+    use super::*;
+
+    fn id<T: From<uuid::Uuid>>(n: u128) -> T {
+        T::from(uuid::Uuid::from_u128(n))
+    }
+
+    /// Appends `body` as the platform's event; its position.
+    fn push(log: &MemLog, body: impl Into<EventBody>) -> Position {
+        let event = Event {
+            at: Timestamp::from_second(1_800_000_000).unwrap(),
+            by: None,
+            body: body.into(),
+        };
+        let encoded = codec::encode(&event).unwrap();
+        let proposed = eventlog::ProposedEvent {
+            event_id: uuid::Uuid::now_v7(),
+            event_type: encoded.event_type.to_owned(),
+            schema_version: encoded.schema_version,
+            metadata: eventlog::Metadata::default(),
+            payload: encoded.payload,
+        };
+        let request = eventlog::AppendRequest::single(
+            uuid::Uuid::now_v7(),
+            StreamId::new("account-1").unwrap(),
+            eventlog::ExpectedVersion::Any,
+            vec![proposed],
+        );
+        log.append_now(request).unwrap().last_position
+    }
+
+    #[test]
+    fn the_directory_moves_its_last_change_only_for_events_that_change_what_it_keeps() {
+        let log = MemLog::default();
+        let directory = Directory::new();
+        assert_eq!(directory.changed(&log).unwrap(), 0);
+        let parent: AccountId = id(1);
+        let child: AccountId = id(2);
+        let school: EstablishmentId = id(3);
+        let created = push(
+            &log,
+            AccountEvent::Created {
+                account: parent,
+                establishment: school,
+                profiles: vec![Profile::Parent],
+                login: Login::parse("parent").unwrap(),
+                given_name: Text::new("Anne").unwrap(),
+                family_name: Text::new("Martin").unwrap(),
+            },
+        );
+        assert_eq!(directory.changed(&log).unwrap(), created);
+        // A visit, a grant already held and an event the directory does not read: the facts
+        // are the same, and so is the last change, while the head moves on.
+        push(
+            &log,
+            AccountEvent::ServiceVisited {
+                account: parent,
+                establishment: school,
+                profile: Profile::Parent,
+                service: Service::Homework,
+                week: IsoWeek {
+                    year: 2027,
+                    week: 2,
+                },
+                first_in_week: true,
+                first_in_week_of_service: true,
+            },
+        );
+        push(
+            &log,
+            AccountEvent::ProfileGranted {
+                account: parent,
+                establishment: school,
+                profile: Profile::Parent,
+            },
+        );
+        log.push(&StreamId::new("grade-1").unwrap(), "grade.recorded", vec![])
+            .unwrap();
+        assert_eq!(directory.changed(&log).unwrap(), created);
+        let view = directory.catch_up(&log, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!((view.position(), view.changed()), (4, created));
+        drop(view);
+        // A new grant, a child linked: the facts changed.
+        let granted = push(
+            &log,
+            AccountEvent::ProfileGranted {
+                account: parent,
+                establishment: school,
+                profile: Profile::Staff,
+            },
+        );
+        assert_eq!(directory.changed(&log).unwrap(), granted);
+        let linked = push(
+            &log,
+            AccountEvent::ChildLinked {
+                account: parent,
+                child,
+            },
+        );
+        assert_eq!(directory.changed(&log).unwrap(), linked);
+        // The same child linked again changes nothing; unlinking does.
+        push(
+            &log,
+            AccountEvent::ChildLinked {
+                account: parent,
+                child,
+            },
+        );
+        assert_eq!(directory.changed(&log).unwrap(), linked);
+        let unlinked = push(
+            &log,
+            AccountEvent::ChildUnlinked {
+                account: parent,
+                child,
+            },
+        );
+        assert_eq!(directory.changed(&log).unwrap(), unlinked);
+        // An event about an account the directory does not know changes nothing.
+        push(
+            &log,
+            AccountEvent::ChildLinked {
+                account: child,
+                child: parent,
+            },
+        );
+        assert_eq!(directory.changed(&log).unwrap(), unlinked);
+    }
+}
