@@ -12,8 +12,9 @@
 //! Run: `cargo bench -p projections --bench rebuild` (add `ENT_BENCH_10M=1` for 10 million).
 //! For experiments: `ENT_BENCH_SAMPLE_S=<s>` prints each child's resident memory and views size
 //! on stderr at that period; `ENT_BENCH_CACHE_MIB` sets sled's page cache (default: as
-//! `projections::open_views`); `ENT_BENCH_PENDING_KIB` and `ENT_BENCH_APPLY_THREADS` set the
-//! runner's `pending_bytes_max` and `apply_threads_max`. A child can be run alone with
+//! `projections::open_views`); `ENT_BENCH_PENDING_KIB`, `ENT_BENCH_BUILD_KIB` and
+//! `ENT_BENCH_APPLY_THREADS` set the runner's `pending_bytes_max`, `build_pending_bytes_max` and
+//! `apply_threads_max`. A child can be run alone with
 //! `ENT_BENCH_CHILD="run all <log dir>"` (or `scan <log dir>`, `run <read model> <log dir>`).
 
 use std::process::Command;
@@ -56,6 +57,10 @@ struct Measured {
     views_bytes: u64,
     failure: Option<String>,
 }
+
+/// The allocator `ent` runs with (see the root binary).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     if let Ok(task) = std::env::var(CHILD_ENV) {
@@ -258,7 +263,8 @@ fn rss_kib() -> u64 {
 }
 
 /// The default `RunnerConfig`, or, for experiments, with `ENT_BENCH_PENDING_KIB` (the catch-up's
-/// `pending_bytes_max`, in KiB) and `ENT_BENCH_APPLY_THREADS` (`apply_threads_max`).
+/// `pending_bytes_max`, in KiB), `ENT_BENCH_BUILD_KIB` (`build_pending_bytes_max`, in KiB) and
+/// `ENT_BENCH_APPLY_THREADS` (`apply_threads_max`).
 fn bench_config() -> RunnerConfig {
     let env = |name: &str| {
         std::env::var(name)
@@ -268,6 +274,9 @@ fn bench_config() -> RunnerConfig {
     let mut config = RunnerConfig::default();
     if let Some(kib) = env("ENT_BENCH_PENDING_KIB") {
         config.pending_bytes_max = kib * 1024;
+    }
+    if let Some(kib) = env("ENT_BENCH_BUILD_KIB") {
+        config.build_pending_bytes_max = kib * 1024;
     }
     if let Some(threads) = env("ENT_BENCH_APPLY_THREADS") {
         config.apply_threads_max = threads;

@@ -10,6 +10,7 @@
 //! | `0x00 'v'`     | code version that built the tree, u32 big-endian |
 //! | `0x00 'r'`     | present (one byte `1`) once the tree has caught up and may be served |
 //! | `0x00 'h'`     | chain hash of the record at the checkpoint, 32 bytes (absent at 0) |
+//! | `0x00 'b'`     | present (one byte `1`) while a build has written records past the stored checkpoint |
 //!
 //! The hash lets the runner check, on start, that the views were built from this very log.
 //!
@@ -18,7 +19,18 @@
 //! its checkpoint, so catching up from `checkpoint + 1` never applies an event twice nor skips
 //! one.
 //!
+//! BUILDS. A tree that is not ready yet (nobody reads it) and is opened with
+//! [`ProjectionWriter::open_for_build`] may also [`spill`] its overlay: plain sled inserts,
+//! without the checkpoint and outside `sled::Batch`, whose process-wide lock would serialise
+//! every projection's writes. Before its first spill the writer stores the `0x00 'b'` marker and
+//! makes it durable (`Tree::flush`); the next [`flush`] writes the rest, makes every spilled
+//! record durable, and only then stores the checkpoint and removes the marker in one batch. A
+//! tree found with the marker (a crash in between) holds records its checkpoint does not
+//! account for, so opening it clears it and the build starts again from the first event. A
+//! graceful stop flushes, so a build stopped that way resumes from its checkpoint.
+//!
 //! [`flush`]: ProjectionWriter::flush
+//! [`spill`]: ProjectionWriter::spill
 
 use std::panic::AssertUnwindSafe;
 
@@ -31,6 +43,7 @@ const CHECKPOINT_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'c'];
 const VERSION_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'v'];
 const READY_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'r'];
 const HASH_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'h'];
+const BUILDING_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'b'];
 
 /// The sled tree name of a projection at a code version: `<name>@v<version>`.
 pub fn tree_name(name: &str, version: u32) -> String {
@@ -127,11 +140,29 @@ pub struct ProjectionWriter {
     pending_events: usize,
     ready: bool,
     ready_pending: bool,
+    /// Whether [`ProjectionWriter::spill`] may write records without the checkpoint: the tree
+    /// is being built and nobody reads it.
+    build: bool,
+    /// Records were spilled since the last flush: the tree holds the building marker.
+    spilled: bool,
+    /// A spill failed or spilled writes were discarded: the tree can only be cleared at the
+    /// next open, and flushing writes nothing.
+    abandoned: bool,
 }
 
 impl ProjectionWriter {
     /// Opens a writer on `tree`, resuming from its stored checkpoint.
+    ///
+    /// A tree left with the building marker (a crash during a build that spilled) is cleared
+    /// first: its records are not those of its checkpoint.
     pub fn open(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
+        if tree.contains_key(BUILDING_KEY)? {
+            tracing::warn!(
+                tree = %String::from_utf8_lossy(&tree.name()),
+                "a build was interrupted after writing records past its checkpoint; building again from the first event"
+            );
+            tree.clear()?;
+        }
         let checkpoint = read_checkpoint(&tree)?;
         let ready = read_ready(&tree)?;
         let hash = read_checkpoint_hash(&tree)?;
@@ -146,7 +177,23 @@ impl ProjectionWriter {
             pending_events: 0,
             ready,
             ready_pending: false,
+            build: false,
+            spilled: false,
+            abandoned: false,
         })
+    }
+
+    /// Opens a writer like [`ProjectionWriter::open`]; if the tree is not ready, the writer may
+    /// also [`spill`](ProjectionWriter::spill) until it is (see BUILDS in the module docs).
+    pub fn open_for_build(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
+        let mut writer = ProjectionWriter::open(tree, version)?;
+        writer.build = !writer.ready;
+        Ok(writer)
+    }
+
+    /// Whether the tree is being built with spills allowed.
+    pub fn is_building(&self) -> bool {
+        self.build
     }
 
     /// The last position applied (flushed or pending).
@@ -238,14 +285,32 @@ impl ProjectionWriter {
         }
     }
 
-    /// Writes the pending changes, the checkpoint and the version in one sled batch.
+    /// Writes the pending changes, the checkpoint and the version in one sled batch. After
+    /// spills, the spilled records are made durable first, and the same batch removes the
+    /// building marker. Once the tree is marked ready, spills stop.
     pub fn flush(&mut self) -> Result<(), StoreError> {
-        if self.overlay.is_empty() && self.checkpoint == self.flushed && !self.ready_pending {
+        if self.abandoned {
             return Ok(());
         }
-        let writes = self.overlay.pending_writes();
+        if self.overlay.is_empty()
+            && self.checkpoint == self.flushed
+            && !self.ready_pending
+            && !self.spilled
+        {
+            return Ok(());
+        }
         let mut batch = sled::Batch::default();
-        self.overlay.drain_into(&mut batch);
+        let writes = if self.spilled {
+            // The spilled records must be durable before the checkpoint that accounts for them.
+            self.spill_pending()?;
+            self.tree.flush()?;
+            batch.remove(&BUILDING_KEY);
+            0
+        } else {
+            let writes = self.overlay.pending_writes();
+            self.overlay.drain_into(&mut batch);
+            writes
+        };
         batch.insert(&CHECKPOINT_KEY, &self.checkpoint.to_be_bytes());
         batch.insert(&VERSION_KEY, &self.version.to_be_bytes());
         if let Some(hash) = self.checkpoint_hash {
@@ -256,23 +321,66 @@ impl ProjectionWriter {
         }
         self.tree.apply_batch(batch)?;
         reclaim_garbage(writes);
+        self.spilled = false;
         self.flushed = self.checkpoint;
         self.flushed_hash = self.checkpoint_hash;
         self.pending_events = 0;
         if self.ready_pending {
             self.ready = true;
             self.ready_pending = false;
+            self.build = false;
         }
         Ok(())
     }
 
-    /// Forgets everything applied since the last flush, as a crash would.
+    /// While building: writes the pending changes to the tree as plain inserts, without the
+    /// checkpoint and without a batch, so that builds of several projections write in parallel
+    /// and the overlay stays bounded. The tree is only consistent again after the next
+    /// [`flush`](ProjectionWriter::flush). Outside a build it flushes.
+    pub fn spill(&mut self) -> Result<(), StoreError> {
+        if !self.build {
+            return self.flush();
+        }
+        if self.abandoned || self.overlay.is_empty() {
+            return Ok(());
+        }
+        if !self.spilled {
+            // The marker must be durable before any record it warns about.
+            self.tree.insert(BUILDING_KEY, &[1u8])?;
+            self.tree.flush()?;
+            self.spilled = true;
+        }
+        self.spill_pending()
+    }
+
+    /// Writes the overlay into the tree, key by key; a failure abandons the build.
+    fn spill_pending(&mut self) -> Result<(), StoreError> {
+        let tree = &self.tree;
+        let writes = self.overlay.pending_writes();
+        let written = self.overlay.drain_each(|key, value| match value {
+            Some(value) => tree.insert(key, value).map(drop),
+            None => tree.remove(key).map(drop),
+        });
+        reclaim_garbage(writes);
+        if written.is_err() {
+            self.abandoned = true;
+        }
+        self.pending_events = 0;
+        written
+    }
+
+    /// Forgets everything applied since the last flush, as a crash would. After spills the
+    /// tree holds writes past its checkpoint: the writer then writes nothing more, and the
+    /// next open clears the tree.
     pub fn discard_pending(&mut self) {
         self.overlay.clear();
         self.checkpoint = self.flushed;
         self.checkpoint_hash = self.flushed_hash;
         self.pending_events = 0;
         self.ready_pending = false;
+        if self.spilled {
+            self.abandoned = true;
+        }
     }
 }
 

@@ -8,10 +8,14 @@
 //!   as of the start, cuts it into chunks of `chunk_events_max` events and hands each chunk (shared,
 //!   not copied) to every projection's thread, which skips what its tree already holds. At most
 //!   two chunks wait for a projection, so the slowest paces the reader and memory stays
-//!   bounded; at most `apply_threads_max` projections apply a chunk at once. A
+//!   bounded; at most `apply_threads_max` projections apply a chunk at once. A served
 //!   projection flushes whenever its pending writes pass `pending_bytes_max` (small batches: see
-//!   [`RunnerConfig`]), and a served tree also at the end of every chunk; a tree being rebuilt
-//!   (nobody reads it yet) does not.
+//!   [`RunnerConfig`]) and at the end of every chunk. A tree being built (nobody reads it yet)
+//!   gathers up to `build_pending_bytes_max` of writes (a key written again is written once) and
+//!   spills them as plain inserts, without its checkpoint and outside sled's process-wide batch
+//!   lock, so builds write in parallel; the tree is consistent again at its next flush, and a
+//!   crash in between makes the next start clear it and build again (see BUILDS in
+//!   [`crate::checkpoint`]).
 //! - LIVE. Once the reader reached the head, each projection flushes (a rebuilt tree is then
 //!   marked ready and swapped in) and follows the log through its own subscription from its own
 //!   checkpoint. A live chunk is whatever arrived while the previous one was applied; it is
@@ -59,6 +63,12 @@ pub struct RunnerConfig {
     /// batch lock, which every sled reader in the process (the server's requests included)
     /// waits for.
     pub pending_bytes_max: usize,
+    /// While a tree is being built (nobody reads it yet), most pending bytes one projection
+    /// holds before it spills them into the tree as plain inserts, which neither carry the
+    /// checkpoint nor take sled's batch lock (see BUILDS in [`crate::checkpoint`]). Larger
+    /// means fewer writes (a key rewritten often is written once per spill) and more memory.
+    /// 0 turns spills off: a build then flushes in batches, as a served tree does.
+    pub build_pending_bytes_max: usize,
     /// Most projections applying a catch-up chunk at the same time (each on its own thread).
     pub apply_threads_max: usize,
     /// While following live, a projection flushes as soon as its pending writes pass this many
@@ -79,6 +89,7 @@ impl Default for RunnerConfig {
             // in 27 s with 16 KiB, 32 s with 64 KiB, 37 s with 256 KiB and 42 s with 8 MiB
             // (peak memory 0.54 GB against 2.7 GB).
             pending_bytes_max: 16 * 1024,
+            build_pending_bytes_max: 4 * 1024 * 1024,
             apply_threads_max: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(8),
@@ -549,7 +560,7 @@ fn open_slot(
     let version = projection.version();
     let target_name = tree_name(name, version);
     let target = db.open_tree(&target_name).map_err(StoreError::from)?;
-    let writer = ProjectionWriter::open(target.clone(), version)?;
+    let writer = ProjectionWriter::open_for_build(target.clone(), version)?;
     // Other versions of this projection already on disk, newest first.
     let mut others: Vec<(u32, String)> = tree_names
         .iter()
@@ -614,6 +625,8 @@ fn open_slot(
 struct FlushBounds {
     pending_bytes_max: usize,
     pending_writes_max: usize,
+    /// For a tree being built: spill once the pending writes pass this many bytes.
+    build_pending_bytes_max: usize,
 }
 
 impl Slot {
@@ -674,7 +687,11 @@ impl Slot {
                     return;
                 }
             }
-            if self.writer.pending_bytes() > bounds.pending_bytes_max
+            if self.writer.is_building() && bounds.build_pending_bytes_max > 0 {
+                if self.writer.pending_bytes() > bounds.build_pending_bytes_max {
+                    self.spill();
+                }
+            } else if self.writer.pending_bytes() > bounds.pending_bytes_max
                 || self.writer.pending_writes() > bounds.pending_writes_max
             {
                 self.flush(caught_up, db);
@@ -745,6 +762,21 @@ impl Slot {
         } else {
             self.shared.set_building_checkpoint(position);
         }
+    }
+
+    /// Spills a build's pending writes into its tree (nothing is announced: nobody reads it).
+    fn spill(&mut self) {
+        if let Err(e) = self.writer.spill() {
+            let position = self.writer.checkpoint() + 1;
+            self.writer.discard_pending();
+            self.fail(Failure {
+                position,
+                error: e.into(),
+            });
+            return;
+        }
+        self.shared
+            .set_building_checkpoint(self.writer.checkpoint());
     }
 
     /// Announces that the served view includes every event up to `position`; `wrote` says
@@ -920,6 +952,7 @@ impl Context {
         FlushBounds {
             pending_bytes_max: self.config.pending_bytes_max,
             pending_writes_max: usize::MAX,
+            build_pending_bytes_max: self.config.build_pending_bytes_max,
         }
     }
 
@@ -927,6 +960,7 @@ impl Context {
         FlushBounds {
             pending_bytes_max: self.config.live_batch_bytes_max,
             pending_writes_max: self.config.live_batch_writes_max,
+            build_pending_bytes_max: self.config.build_pending_bytes_max,
         }
     }
 }

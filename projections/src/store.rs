@@ -421,6 +421,20 @@ impl Overlay {
         self.pending_bytes = 0;
     }
 
+    /// Hands every pending write, in key order, to `write` (`None` is a delete) and empties the
+    /// overlay; stops at the first error, forgetting the writes not yet handed over.
+    pub(crate) fn drain_each(
+        &mut self,
+        mut write: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<(), sled::Error>,
+    ) -> Result<(), StoreError> {
+        debug_assert!(self.undo.is_empty(), "an event is still being applied");
+        self.pending_bytes = 0;
+        for (key, value) in std::mem::take(&mut self.pending) {
+            write(key, value)?;
+        }
+        Ok(())
+    }
+
     /// Forgets every pending write (a crash before the flush, in tests).
     pub(crate) fn clear(&mut self) {
         self.pending.clear();

@@ -61,9 +61,11 @@ fn db() -> sled::Db {
     sled::Config::new().temporary(true).open().unwrap()
 }
 
+/// Small chunks, and builds that spill their writes every few events.
 fn small_chunks() -> RunnerConfig {
     RunnerConfig {
         chunk_events_max: 37,
+        build_pending_bytes_max: 200,
         ..RunnerConfig::default()
     }
 }
@@ -186,6 +188,62 @@ async fn a_slow_projection_does_not_hold_back_another_view() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_that_spilled_then_crashed_is_cleared_and_built_again() {
+    let log = MemLog::default();
+    fill(&log, 300, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let projection = EventCounter::new("counts", 1);
+    let events = log.events();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("counts@v1").unwrap();
+        let mut writer = ProjectionWriter::open_for_build(tree.clone(), 1).unwrap();
+        assert!(writer.is_building());
+        for event in &events[..100] {
+            writer.apply(&projection, event).unwrap();
+        }
+        // A flush makes the first 100 consistent; the spill writes the next records alone.
+        writer.flush().unwrap();
+        for event in &events[100..220] {
+            writer.apply(&projection, event).unwrap();
+        }
+        writer.spill().unwrap();
+        assert_eq!(writer.flushed_checkpoint(), 100);
+        assert!(
+            contents_of_tree(&tree) != rebuild(&log, &projection, 100),
+            "the spill wrote records past the stored checkpoint"
+        );
+        // The process dies here, before the next flush.
+        db.flush().unwrap();
+    }
+    let db = sled::open(dir.path()).unwrap();
+    let tree = db.open_tree("counts@v1").unwrap();
+    let writer = ProjectionWriter::open_for_build(tree.clone(), 1).unwrap();
+    assert_eq!(writer.checkpoint(), 0);
+    assert_eq!(contents_of_tree(&tree), MemStore::new());
+    drop(writer);
+    let runner =
+        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
+    runner.wait_for(300, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(&log, &projection, 300)
+    );
+    runner.shutdown().await.unwrap();
+}
+
+/// A tree's projection records (the runner's own, under byte 0, left out).
+fn contents_of_tree(tree: &sled::Tree) -> MemStore {
+    let mut store = MemStore::new();
+    for (k, v) in tree.iter().flatten() {
+        if k[0] != 0 {
+            store.put(k.to_vec(), v.to_vec()).unwrap();
+        }
+    }
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_the_checkpoint_neither_loses_nor_doubles_events() {
     let log = MemLog::default();
     fill(&log, 400, 2);
@@ -264,6 +322,14 @@ async fn a_runner_stopped_mid_way_resumes_from_its_checkpoint() {
         assert_eq!(status.state, ProjectionState::Stopped);
     }
     let db = sled::open(dir.path()).unwrap();
+    // The stop flushed what the build had spilled, with its checkpoint: the build resumes there.
+    let writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
+    assert_eq!(writer.checkpoint(), 629);
+    assert_eq!(
+        contents_of_tree(writer.tree()),
+        rebuild(&log, &EventCounter::new("counts", 1), 629)
+    );
+    drop(writer);
     let runner =
         Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
     runner.wait_for(1_000, WAIT).await.unwrap();

@@ -2,6 +2,9 @@
 //! (SIGKILL) part-way; after a restart on the same log and sled directory, the view equals a
 //! rebuild from scratch, so no event was counted twice or lost.
 //!
+//! The same for a first build that spills its writes into its tree without the checkpoint: the
+//! restart finds the building marker, clears the tree and builds again from the first event.
+//!
 //! The test binary plays both roles: run with `PROJECTIONS_CRASH_CHILD=<dir>` it is the child.
 //!
 //! Also on the file-backed log: following it live, every append is in the view once `wait_for`
@@ -25,9 +28,13 @@ use uuid::Uuid;
 
 const CHILD_ENV: &str = "PROJECTIONS_CRASH_CHILD";
 const TEST_NAME: &str = "a_runner_killed_mid_catch_up_restarts_to_the_view_of_a_rebuild";
+const BUILD_TEST_NAME: &str = "a_build_killed_after_spilling_is_built_again_from_the_first_event";
 const WAIT: Duration = Duration::from_secs(60);
 const EVENTS_BEFORE: u64 = 1_000;
 const EVENTS_AFTER: u64 = 6_000;
+/// Events of the build test: it is killed after 4,500 of them (about 0.9 s in), well before
+/// the end (about 1.8 s).
+const BUILD_EVENTS: u64 = 9_000;
 
 /// The counter, slowed down so the child is still catching up when it is killed.
 struct SlowCounter;
@@ -108,6 +115,98 @@ async fn child(dir: &Path) {
             return;
         }
     }
+}
+
+/// The child of the build test: builds the slow counter's first tree, spilling every few
+/// events, and prints how far the build got until killed.
+async fn build_child(dir: &Path) {
+    let log = FileLog::open(dir.join("log"), LogConfig::default()).unwrap();
+    let db = sled::open(dir.join("views")).unwrap();
+    let runner = Projections::start(
+        db,
+        Arc::new(log),
+        vec![Arc::new(SlowCounter)],
+        spilling_config(),
+    )
+    .unwrap();
+    loop {
+        let building = runner.status()[0].building_checkpoint.unwrap_or(0);
+        println!("building {building}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Spills a build's writes every few events (each event writes a counter of a few bytes).
+fn spilling_config() -> RunnerConfig {
+    RunnerConfig {
+        build_pending_bytes_max: 64,
+        ..config()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_killed_after_spilling_is_built_again_from_the_first_event() {
+    if let Some(dir) = std::env::var_os(CHILD_ENV) {
+        return build_child(Path::new(&dir)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap();
+        append(&log, BUILD_EVENTS, 2).await;
+        log.close().await;
+    }
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            BUILD_TEST_NAME,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut last_seen = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(p) = line.strip_prefix("building ") {
+            last_seen = p.parse().unwrap();
+            // Late enough that sled's background flush (every 500 ms) made spilled records
+            // durable.
+            if last_seen >= 4_500 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        (4_500..BUILD_EVENTS).contains(&last_seen),
+        "the child was killed at {last_seen}, not part-way through its build"
+    );
+
+    // The killed build had spilled records its stored checkpoint does not account for: the
+    // restart throws them away and builds from the first event.
+    let log = Arc::new(FileLog::open(dir.path().join("log"), LogConfig::default()).unwrap());
+    let head = log.head().position;
+    let db = sled::open(dir.path().join("views")).unwrap();
+    let counter: Arc<dyn Projection> = Arc::new(EventCounter::new("counts", 1));
+    let runner = Projections::start(db, log.clone(), vec![counter], spilling_config()).unwrap();
+    assert_eq!(runner.status()[0].building_checkpoint, Some(0));
+    runner.wait_for(head, WAIT).await.unwrap();
+    let expected = replay(
+        log.as_ref(),
+        &EventCounter::new("counts", 1),
+        &Cut::UpTo(head),
+        &mut |_| {},
+    )
+    .unwrap()
+    .store;
+    assert_eq!(contents(&runner.view("counts").unwrap()), expected);
+    runner.shutdown().await.unwrap();
+    log.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
