@@ -199,8 +199,8 @@ fn sequential_write(dir: &Path) -> f64 {
 }
 
 /// `writers` tasks each appending one 200-byte event per append, in a loop, for `duration`;
-/// returns acknowledged (durable) events per second.
-async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> f64 {
+/// returns acknowledged (durable) events per second, and the appends per `fdatasync`.
+async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> (f64, f64) {
     let log = Arc::new(FileLog::open(dir, LogConfig::default()).unwrap());
     let acknowledged = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -225,15 +225,20 @@ async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> f64
         }));
     }
     let start = Instant::now();
+    let (count_before, syncs_before) = (acknowledged.load(Ordering::Relaxed), log.sync_count());
     tokio::time::sleep(duration).await;
-    let count = acknowledged.load(Ordering::Relaxed);
+    let count = acknowledged.load(Ordering::Relaxed) - count_before;
+    let syncs = log.sync_count() - syncs_before;
     let elapsed = start.elapsed();
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await.unwrap();
     }
     log.close().await;
-    count as f64 / elapsed.as_secs_f64()
+    (
+        count as f64 / elapsed.as_secs_f64(),
+        count as f64 / syncs.max(1) as f64,
+    )
 }
 
 /// The naive alternative: sled as the event store, one key per event (its position), the
@@ -444,7 +449,7 @@ async fn open_and_scan(root: &Path, events: u64, rounds: usize, keep: bool, resu
     for _ in 0..rounds {
         results.add(
             format!("eventlog: durable appends, 256 writers, to the {label}-event log"),
-            eventlog_appends(dir, 256, seconds()).await,
+            eventlog_appends(dir, 256, seconds()).await.0,
             "events/s",
         );
     }
@@ -554,11 +559,17 @@ fn main() {
         for writers in writer_counts() {
             if part("eventlog") {
                 let dir = tempfile::tempdir_in(&root).unwrap();
-                let rate = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
+                let (rate, per_sync) =
+                    runtime.block_on(eventlog_appends(dir.path(), writers, duration));
                 results.add(
                     format!("eventlog: durable appends, {writers} writers"),
                     rate,
                     "events/s",
+                );
+                results.add(
+                    format!("eventlog: appends per fdatasync, {writers} writers"),
+                    per_sync,
+                    "appends",
                 );
             }
             if part("sled") {

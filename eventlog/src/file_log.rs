@@ -143,6 +143,8 @@ pub struct Shared {
     pub failed: Mutex<Option<String>>,
     /// Commands synced but not yet in the index (see `writer`).
     pub pending_commands: Mutex<std::collections::HashMap<Uuid, CommandEntry>>,
+    /// `fdatasync` calls of written batches since opening (see [`FileLog::sync_count`]).
+    pub syncs: std::sync::atomic::AtomicU64,
     /// Set when the `FileLog` is dropped: the background check of index tables stops.
     stop_checks: AtomicBool,
     /// Held for as long as anything uses the log: two processes never write one log.
@@ -203,6 +205,7 @@ impl FileLog {
             closed: AtomicBool::new(false),
             failed: Mutex::new(None),
             pending_commands: Mutex::default(),
+            syncs: Default::default(),
             stop_checks: AtomicBool::new(false),
             _lock: lock,
         });
@@ -255,6 +258,12 @@ impl FileLog {
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
+    }
+
+    /// How many `fdatasync` calls of appended records the log made since it was opened. The
+    /// appends acknowledged over that many syncs is the group commit's average group.
+    pub fn sync_count(&self) -> u64 {
+        self.shared.syncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn sender(&self) -> Result<mpsc::Sender<Msg>, AppendError> {

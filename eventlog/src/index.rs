@@ -885,6 +885,10 @@ impl IndexState {
             return command_entry_from_segment(dir, self.active.segment, offset, command_id)
                 .map(Some);
         }
+        if sealed_from >= self.sealed.len() {
+            // The usual case for the writer: its caller already searched every sealed segment.
+            return Ok(None);
+        }
         let key = BloomKey::command(command_id);
         for sealed in self.sealed.iter().skip(sealed_from).rev() {
             if let Some(offset) = sealed

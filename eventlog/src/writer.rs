@@ -45,7 +45,7 @@ use std::fs::File;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -535,41 +535,114 @@ fn write_batch(mut file: &File, buf: &[u8], faults: Option<&FaultPlan>) -> Resul
         .map_err(|e| format!("write failed: {e}"))
 }
 
-/// The most messages the syncer takes for one sync: everything the writer queued, which the
-/// channel bounds, and a barrier.
-const SYNC_GROUP_MESSAGES_MAX: usize = SYNCER_QUEUE_BATCHES + 1;
+/// The most written batches one sync covers. The channel holds `SYNCER_QUEUE_BATCHES`, but
+/// while the syncer gathers (below) it keeps taking batches from it.
+const SYNC_GROUP_BATCHES_MAX: usize = 64;
+/// The syncer waits at most this share of the last sync's duration for the callers it has
+/// just answered (see `run_syncer`)...
+const GATHER_WAIT_SHARE_OF_SYNC: u32 = 2;
+/// ...and never longer than this.
+const GATHER_WAIT_MAX: Duration = Duration::from_millis(4);
+
+/// The batches (and barriers) one sync covers.
+#[derive(Default)]
+struct Group {
+    batches: Vec<Written>,
+    barriers: Vec<std_mpsc::Sender<Result<(), String>>>,
+    /// The appends the batches answer.
+    appends: usize,
+}
+
+impl Group {
+    fn add(&mut self, msg: ToSyncer) {
+        match msg {
+            ToSyncer::Written(batch) => {
+                self.appends += batch.answers.len();
+                self.batches.push(*batch);
+            }
+            ToSyncer::Barrier(reply) => self.barriers.push(reply),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batches.is_empty() && self.barriers.is_empty()
+    }
+
+    fn full(&self) -> bool {
+        self.batches.len() >= SYNC_GROUP_BATCHES_MAX
+    }
+
+    /// Adds what is already waiting; false when the writer is gone and nothing was waiting.
+    fn take_waiting(&mut self, written: &std_mpsc::Receiver<ToSyncer>) -> bool {
+        while !self.full() {
+            match written.try_recv() {
+                Ok(msg) => self.add(msg),
+                Err(std_mpsc::TryRecvError::Empty) => return true,
+                Err(std_mpsc::TryRecvError::Disconnected) => return !self.is_empty(),
+            }
+        }
+        true
+    }
+}
 
 /// The syncer thread: takes every batch written so far, syncs them with one `fdatasync`
 /// (begun after they were all written), then hands them to the indexer as one group, while
 /// the writer goes on writing the next batches. After a failure (its own or the writer's) it
 /// syncs nothing more and the indexer refuses every batch it hands on. Stops when the writer
 /// drops its sender.
+///
+/// Gathering: when a sync ends, the appends written meanwhile are waiting, but the callers
+/// that sync answers have not yet sent their next appends; syncing at once would leave those
+/// for the sync after, and with many callers the syncs would alternate between two halves of
+/// them. So before syncing, the syncer waits until as many more appends as the last group
+/// answered have been written, or at most half the last sync's duration (a sync that lasts
+/// longer than the callers take to come back gains more than that wait costs), or until the
+/// writer waits on a barrier.
 fn run_syncer(
     shared: &Shared,
     written: std_mpsc::Receiver<ToSyncer>,
     to_indexer: std_mpsc::SyncSender<Vec<Written>>,
 ) {
     let faults = shared.config.faults.as_deref();
-    while let Ok(first) = written.recv() {
-        let mut group = Vec::new();
-        let mut barriers = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                ToSyncer::Written(batch) => group.push(*batch),
-                ToSyncer::Barrier(reply) => barriers.push(reply),
-            }
-            next = if group.len() + barriers.len() < SYNC_GROUP_MESSAGES_MAX {
-                written.try_recv().ok()
-            } else {
-                None
-            };
+    let mut last_sync = Duration::ZERO;
+    let mut answered_last = 0;
+    loop {
+        let mut group = Group::default();
+        if !group.take_waiting(&written) {
+            return;
         }
-        let result = sync_group(shared, &group, faults);
-        for reply in barriers {
+        let target = if group.is_empty() {
+            // Nothing was waiting: what comes now is the answered callers' next appends.
+            match written.recv() {
+                Ok(msg) => group.add(msg),
+                Err(_) => return,
+            }
+            group.take_waiting(&written);
+            answered_last
+        } else {
+            group.appends + answered_last
+        };
+        let deadline =
+            Instant::now() + (last_sync / GATHER_WAIT_SHARE_OF_SYNC).min(GATHER_WAIT_MAX);
+        while group.barriers.is_empty() && !group.full() && group.appends < target {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                break;
+            };
+            match written.recv_timeout(left) {
+                Ok(msg) => group.add(msg),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let (result, synced_files) = sync_group(shared, &group.batches, faults);
+        if synced_files > 0 {
+            last_sync = started.elapsed();
+        }
+        answered_last = group.appends;
+        for reply in group.barriers {
             let _ = reply.send(result.clone());
         }
-        if !group.is_empty() && to_indexer.send(group).is_err() {
+        if !group.batches.is_empty() && to_indexer.send(group.batches).is_err() {
             // The indexer is gone: dropping the group refuses its appends (their callers see
             // the log closed), and the writer learns of it at its next send.
             record_failure(shared, "the indexer thread stopped".into());
@@ -578,14 +651,15 @@ fn run_syncer(
 }
 
 /// Syncs the files a group of written batches wrote to (usually one; `roll_segment` keeps a
-/// group from spanning two segments). Fails without syncing once the log has failed.
+/// group from spanning two segments), and says how many it synced. Fails without syncing
+/// once the log has failed.
 fn sync_group(
     shared: &Shared,
     group: &[Written],
     faults: Option<&FaultPlan>,
-) -> Result<(), String> {
+) -> (Result<(), String>, usize) {
     if let Some(reason) = shared.failed.lock().unwrap().clone() {
-        return Err(reason);
+        return (Err(reason), 0);
     }
     let mut files: Vec<&Arc<File>> = Vec::new();
     for file in group.iter().filter_map(|w| w.file.as_ref()) {
@@ -593,6 +667,7 @@ fn sync_group(
             files.push(file);
         }
     }
+    let count = files.len();
     for file in files {
         let synced = match faults {
             Some(faults) => {
@@ -606,14 +681,17 @@ fn sync_group(
             None => Ok(()),
         }
         .and_then(|()| {
+            shared
+                .syncs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             file.sync_data()
                 .map_err(|e| format!("fdatasync failed: {e}"))
         });
         if let Err(reason) = synced {
-            return Err(record_failure(shared, reason));
+            return (Err(record_failure(shared, reason)), count);
         }
     }
-    Ok(())
+    (Ok(()), count)
 }
 
 /// The indexer thread: applies each synced group's index updates in order, batch by batch
