@@ -1,6 +1,5 @@
 //! The directory: establishments, accounts (by id, by establishment, by login), profiles, family
-//! links, classes with their students, groups and teachers, and login sessions by token hash —
-//! and, from these, the facts the application layer hands to the domain: the acting [`Actor`],
+//! links, classes with their students, groups and teachers — and, from these, the facts the application layer hands to the domain: the acting [`Actor`],
 //! the messaging [`RecipientFacts`] and [`SenderFacts`], and who may write to whom.
 //!
 //! Personal data (names, login, credentials, family links) disappears from the view on the
@@ -18,20 +17,20 @@
 //! | `est/<establishment>`            | [`Establishment`]                           |
 //! | `uai/<uai>\0`                    | the `EstablishmentId`                       |
 //! | `est.cls/<establishment><class>` | the `ClassId`                               |
-//! | `sess/<token hash, 32 bytes>`    | [`Session`]                                 |
-//! | `sess.id/<session>`              | the token hash                              |
+//!
+//! Login sessions are not here: the server keeps its session table in memory, rebuilt from the
+//! log at start, and nothing read the records this view once kept per session (two writes per
+//! login, two thirds of the directory's rebuild time).
 
 use std::sync::Arc;
 
-use domain::account::{AccountEvent, SessionEnd};
+use domain::account::AccountEvent;
 use domain::actor::{Actor, Grant, PartnerKind, Profile, Teaching};
 use domain::establishment::EstablishmentEvent;
 use domain::event::EventBody;
-use domain::ids::{AccountId, ClassId, EstablishmentId, SessionId};
+use domain::ids::{AccountId, ClassId, EstablishmentId};
 use domain::messaging::{self, RecipientFacts, SenderFacts};
-use domain::values::{
-    EstablishmentKind, Login, Name, PasswordHash, SchoolYear, Sector, TokenHash, Uai,
-};
+use domain::values::{EstablishmentKind, Login, Name, PasswordHash, SchoolYear, Sector, Uai};
 use eventlog::RecordedEvent;
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -52,8 +51,8 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Directory;
 
-/// The event families the directory reads (not logins and service visits, the busiest account
-/// events, which only the statistics need).
+/// The event families the directory reads (not logins, sessions and service visits, the busiest
+/// account events, which the directory has no use for).
 const FAMILIES: &[&str] = &[
     "establishment.",
     "class.",
@@ -64,7 +63,6 @@ const FAMILIES: &[&str] = &[
     "account.partner_organisation_recorded",
     "account.deactivated",
     "account.personal_data_erased",
-    "account.session_",
 ];
 
 impl Projection for Directory {
@@ -73,8 +71,8 @@ impl Projection for Directory {
     }
 
     fn version(&self) -> u32 {
-        // v2: accounts carry the partner organisation.
-        2
+        // v2: accounts carry the partner organisation. v3: no login sessions.
+        3
     }
 
     fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
@@ -168,25 +166,6 @@ pub struct Establishment {
     pub withdrawn_on: Option<Date>,
 }
 
-/// A login session, found by the hash of its token.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    pub session: SessionId,
-    pub account: AccountId,
-    pub token_hash: TokenHash,
-    pub expires_at: Timestamp,
-    /// How it ended, if it did (logout, expiry, revocation). An open session may still be past
-    /// its expiry: the caller compares `expires_at` with its clock.
-    pub ended: Option<SessionEnd>,
-}
-
-impl Session {
-    /// Whether the session lets its holder in at `now`.
-    pub fn is_valid_at(&self, now: Timestamp) -> bool {
-        self.ended.is_none() && now < self.expires_at
-    }
-}
-
 /// What a login needs: the account behind a login identifier and its credential hash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginCredentials {
@@ -235,14 +214,6 @@ fn establishment_class_key(establishment: EstablishmentId, class: ClassId) -> Ve
         .uuid(establishment.as_uuid())
         .uuid(class.as_uuid())
         .into_vec()
-}
-
-fn session_key(token_hash: &TokenHash) -> Vec<u8> {
-    Key::new("sess").bytes(token_hash.as_bytes()).into_vec()
-}
-
-fn session_id_key(session: SessionId) -> Vec<u8> {
-    Key::new("sess.id").uuid(session.as_uuid()).into_vec()
 }
 
 fn apply_establishment(
@@ -413,37 +384,9 @@ fn apply_account(
         }
         AccountEvent::LoggedIn { .. }
         | AccountEvent::ServiceVisited { .. }
-        | AccountEvent::NotificationsRead { .. } => {}
-        AccountEvent::SessionOpened {
-            account,
-            session,
-            token_hash,
-            expires_at,
-        } => {
-            let record = Session {
-                session: *session,
-                account: *account,
-                token_hash: *token_hash,
-                expires_at: *expires_at,
-                ended: None,
-            };
-            store.put_value(session_key(token_hash), &record)?;
-            store.put_value(session_id_key(*session), token_hash)?;
-        }
-        AccountEvent::SessionClosed {
-            session, reason, ..
-        } => {
-            let Some(token_hash) = store.get_value::<TokenHash>(&session_id_key(*session))? else {
-                return Err(ProjectionError::Inconsistent(format!(
-                    "session {session} was never opened"
-                )));
-            };
-            let key = session_key(&token_hash);
-            if let Some(mut record) = store.get_value::<Session>(&key)? {
-                record.ended = Some(*reason);
-                store.put_value(key, &record)?;
-            }
-        }
+        | AccountEvent::NotificationsRead { .. }
+        | AccountEvent::SessionOpened { .. }
+        | AccountEvent::SessionClosed { .. } => {}
     }
     Ok(())
 }
@@ -481,14 +424,6 @@ pub fn login_credentials(
         password_hash: store.get_value(&credentials_key(id))?,
         active: record.is_active(),
     }))
-}
-
-/// The session whose token hashes to `token_hash`, open or ended.
-pub fn session_by_token_hash(
-    store: &dyn ReadStore,
-    token_hash: &TokenHash,
-) -> Result<Option<Session>, StoreError> {
-    store.get_value(&session_key(token_hash))
 }
 
 /// The accounts holding a profile in `establishment` (active, deactivated and erased), with the
