@@ -44,6 +44,10 @@ struct Appended {
     last_position: Position,
 }
 
+/// The allocator `ent` runs with (see the root binary).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let base = env_u64("ENT_BENCH_LIVE_BASE", 1_000_000);
     let rate = env_u64("ENT_BENCH_LIVE_RATE", 5_000);
