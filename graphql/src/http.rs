@@ -25,7 +25,7 @@ use futures::StreamExt;
 
 use crate::auth::Viewer;
 use crate::errors::{self, ApiError, label_response};
-use crate::metrics::{OperationKind, Rejection};
+use crate::metrics::{CacheLookup, OperationKind, Rejection};
 use crate::query_cache::ValidationKey;
 use crate::request::RequestScope;
 use crate::response_cache;
@@ -318,7 +318,7 @@ async fn run(
     if let Some((key, facts)) = &cached
         && let Some(body) = state.response_cache.get(key, *facts, today)
     {
-        state.metrics.record_response_cache(true);
+        state.metrics.record_response_cache(CacheLookup::Hit);
         state
             .metrics
             .record_operation(OperationKind::Query, true, started.elapsed());
@@ -364,7 +364,7 @@ async fn run(
                 if let Some((key, facts)) = &cached
                     && let Some(body) = state.response_cache.get(key, *facts, today)
                 {
-                    state.metrics.record_response_cache(true);
+                    state.metrics.record_response_cache(CacheLookup::Shared);
                     state
                         .metrics
                         .record_operation(kind, true, started.elapsed());
@@ -373,7 +373,7 @@ async fn run(
             }
         }
         if cached.is_some() {
-            state.metrics.record_response_cache(false);
+            state.metrics.record_response_cache(CacheLookup::Miss);
         }
     }
     let scope = Arc::new(RequestScope::new());

@@ -116,10 +116,23 @@ pub struct Metrics {
     append_conflicts: AtomicU64,
     login_failures: AtomicU64,
     ws_connections: AtomicU64,
-    /// Queries answered from the response cache, and queries it could have kept but had to
-    /// compute (no answer kept, or the kept one no longer exact).
+    /// Queries answered from the response cache, answered with the answer a concurrent request
+    /// computed for the same question, and computed.
     response_cache_hits: AtomicU64,
+    response_cache_shared: AtomicU64,
     response_cache_misses: AtomicU64,
+}
+
+/// How a query the response cache could keep was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLookup {
+    /// From a kept answer still exact.
+    Hit,
+    /// From the answer a concurrent request computed for the same question, after waiting
+    /// for it (see `crate::response_cache::ResponseCache::lead`).
+    Shared,
+    /// Computed.
+    Miss,
 }
 
 /// Why the HTTP edge refused a request before running it.
@@ -165,12 +178,12 @@ impl Metrics {
         self.append_conflicts.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Records a lookup of the response cache: answered from it (`hit`) or computed.
-    pub fn record_response_cache(&self, hit: bool) {
-        let counter = if hit {
-            &self.response_cache_hits
-        } else {
-            &self.response_cache_misses
+    /// Records how a query the response cache could keep was answered.
+    pub fn record_response_cache(&self, lookup: CacheLookup) {
+        let counter = match lookup {
+            CacheLookup::Hit => &self.response_cache_hits,
+            CacheLookup::Shared => &self.response_cache_shared,
+            CacheLookup::Miss => &self.response_cache_misses,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -250,11 +263,12 @@ impl Metrics {
             );
         }
         out.push_str(
-            "# HELP graphql_response_cache_lookups_total Cacheable queries answered from the response cache (hit) or computed (miss).\n",
+            "# HELP graphql_response_cache_lookups_total Cacheable queries answered from a kept answer (hit), from a concurrent request's answer (shared) or computed (miss).\n",
         );
         out.push_str("# TYPE graphql_response_cache_lookups_total counter\n");
         for (outcome, counter) in [
             ("hit", &self.response_cache_hits),
+            ("shared", &self.response_cache_shared),
             ("miss", &self.response_cache_misses),
         ] {
             let value = counter.load(Ordering::Relaxed);
@@ -333,11 +347,13 @@ mod tests {
         assert!(text.contains("graphql_requests_total{operation=\"query\",outcome=\"error\"} 1\n"));
         assert!(text.contains("graphql_requests_total{operation=\"mutation\",outcome=\"ok\"} 1\n"));
         assert!(text.contains("graphql_request_duration_seconds_count{operation=\"query\"} 2\n"));
-        metrics.record_response_cache(true);
-        metrics.record_response_cache(true);
-        metrics.record_response_cache(false);
+        metrics.record_response_cache(CacheLookup::Hit);
+        metrics.record_response_cache(CacheLookup::Hit);
+        metrics.record_response_cache(CacheLookup::Shared);
+        metrics.record_response_cache(CacheLookup::Miss);
         let text = metrics.render(0, 0);
         assert!(text.contains("graphql_response_cache_lookups_total{outcome=\"hit\"} 2\n"));
+        assert!(text.contains("graphql_response_cache_lookups_total{outcome=\"shared\"} 1\n"));
         assert!(text.contains("graphql_response_cache_lookups_total{outcome=\"miss\"} 1\n"));
         assert_eq!(metrics.response_cache_hits(), 2);
     }
