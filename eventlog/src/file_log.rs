@@ -221,6 +221,7 @@ impl FileLog {
             failed: None,
             carry: None,
             buf: Vec::new(),
+            batch_commands: Default::default(),
         };
         let handle = std::thread::Builder::new()
             .name("eventlog-writer".into())

@@ -66,6 +66,9 @@
 //!    batch k+1 is written while batch k's `fdatasync` is in flight.
 //! 3. The **syncer** takes every batch written so far, runs one `fdatasync` for all of them
 //!    (so one sync covers every batch written before it began) and hands them on as one group.
+//!    Before a sync it waits, at most as long as the last sync took, until as many appends as
+//!    the last sync answered have come back, so that many callers share each sync rather than
+//!    alternating between two half groups.
 //! 4. The **indexer** applies the group's index updates, publishes the new durable head, and
 //!    then answers each caller.
 //!

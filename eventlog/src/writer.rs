@@ -153,6 +153,9 @@ pub struct Writer {
     pub failed: Option<String>,
     pub carry: Option<Msg>,
     pub buf: Vec<u8>,
+    /// The appends written by the batch being committed; kept between batches (empty) for
+    /// its capacity.
+    pub batch_commands: HashMap<Uuid, CommandEntry>,
 }
 
 /// Batches written but not yet handed to a sync, at most: when the syncer falls this far
@@ -460,7 +463,7 @@ impl Writer {
         }
         let now_us = now_us().max(self.recorded_at_us);
         let mut index = IndexBatch::default();
-        let mut pending: HashMap<Uuid, CommandEntry> = HashMap::new();
+        let mut pending = std::mem::take(&mut self.batch_commands);
         let mut results = Vec::with_capacity(batch.len());
         let head_before = self.head;
         self.buf.clear();
@@ -495,7 +498,12 @@ impl Writer {
             file = Some(self.file.clone());
         }
         let commands: Vec<Uuid> = pending.keys().copied().collect();
-        self.shared.pending_commands.lock().unwrap().extend(pending);
+        self.shared
+            .pending_commands
+            .lock()
+            .unwrap()
+            .extend(pending.drain());
+        self.batch_commands = pending;
         let written = Written {
             file,
             seal,
@@ -538,9 +546,9 @@ fn write_batch(mut file: &File, buf: &[u8], faults: Option<&FaultPlan>) -> Resul
 /// The most written batches one sync covers. The channel holds `SYNCER_QUEUE_BATCHES`, but
 /// while the syncer gathers (below) it keeps taking batches from it.
 const SYNC_GROUP_BATCHES_MAX: usize = 64;
-/// The syncer waits at most this share of the last sync's duration for the callers it has
+/// The syncer waits at most the last sync's duration divided by this for the callers it has
 /// just answered (see `run_syncer`)...
-const GATHER_WAIT_SHARE_OF_SYNC: u32 = 2;
+const GATHER_WAIT_SHARE_OF_SYNC: u32 = 1;
 /// ...and never longer than this.
 const GATHER_WAIT_MAX: Duration = Duration::from_millis(4);
 
@@ -595,9 +603,11 @@ impl Group {
 /// that sync answers have not yet sent their next appends; syncing at once would leave those
 /// for the sync after, and with many callers the syncs would alternate between two halves of
 /// them. So before syncing, the syncer waits until as many more appends as the last group
-/// answered have been written, or at most half the last sync's duration (a sync that lasts
-/// longer than the callers take to come back gains more than that wait costs), or until the
-/// writer waits on a barrier.
+/// answered have been written, or at most as long as the last sync lasted (waiting `w` for
+/// them gains whenever a sync lasts longer than `w`: two half groups cost two syncs, one full
+/// group one sync plus `w`; if they do not come, an append waits at most twice as long), or
+/// until the writer waits on a barrier. With a single caller nothing is awaited: the append
+/// that wakes the syncer is that caller's next one.
 fn run_syncer(
     shared: &Shared,
     written: std_mpsc::Receiver<ToSyncer>,
