@@ -3,7 +3,8 @@
 //! SIGTERM and restarts with everything kept; it refuses to seed a directory that holds events.
 //! On the seeded data, `ent verify` passes and prints the head, and fails on a corrupted byte;
 //! `ent stats deployment` reproduces the seed figure, computed here from the demo's own
-//! definitions; `ent replay` stops where it is told.
+//! definitions; `ent replay` stops where it is told. Over HTTP, the response cache keeps the
+//! teacher's dashboard across service visits and computes it again after an amended assignment.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -796,4 +797,97 @@ fn verify_refuses_read_models_built_from_another_log() {
     );
     // The log itself is sound and was reported before the views were checked.
     assert!(text(&output.stdout).contains("log: sound"));
+}
+
+/// One sample of the server's `/metrics`, by its full name (labels included).
+fn metric(server: &Server, name: &str) -> u64 {
+    let (status, text) = http(&server.addr, "GET", "/metrics", None, None).unwrap();
+    assert_eq!(status, 200);
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+/// Waits until every read model has applied the whole log.
+fn wait_caught_up(server: &Server) {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    while metric(server, "projection_lag_events") > 0 {
+        assert!(Instant::now() < deadline, "the read models never caught up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_teachers_dashboard_is_kept_across_visits_and_computed_again_after_an_amend() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"), true);
+    server.wait_ready();
+    let teacher = server
+        .banner
+        .iter()
+        .skip_while(|l| !l.starts_with("demo logins"))
+        .find(|l| l.trim_start().starts_with("teacher"))
+        .unwrap_or_else(|| panic!("no teacher login in {:?}", server.banner));
+    let fields: Vec<&str> = teacher.split_whitespace().collect();
+    let (identifier, password) = (fields[fields.len() - 2], fields[fields.len() - 1]);
+    let login = server.graphql(&format!(
+        r#"mutation {{ login(identifier: "{identifier}", password: "{password}") {{ token }} }}"#
+    ));
+    let token = login["data"]["login"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+    let dashboard = "{ me { givenName } assignments(first: 10) { edges { node { assignment { id title } } } } }";
+    // The answer and whether the response cache gave it.
+    let ask = || {
+        let hits = metric(
+            &server,
+            r#"graphql_response_cache_lookups_total{outcome="hit"}"#,
+        );
+        let answer = server.graphql_as(Some(&token), dashboard);
+        assert!(answer["errors"].is_null(), "{answer}");
+        let after = metric(
+            &server,
+            r#"graphql_response_cache_lookups_total{outcome="hit"}"#,
+        );
+        (answer, after > hits)
+    };
+    wait_caught_up(&server);
+    let (first, _) = ask();
+    assert_eq!(ask(), (first.clone(), true));
+
+    // Visits append events the dashboard reads nothing of: still the kept answer.
+    for _ in 0..2 {
+        let visit = server.graphql_as(
+            Some(&token),
+            "mutation { recordVisit(service: HOMEWORK) { position } }",
+        );
+        assert!(visit["errors"].is_null(), "{visit}");
+        wait_caught_up(&server);
+        assert_eq!(ask(), (first.clone(), true));
+    }
+
+    // Amending a listed assignment changes what the dashboard reads: computed again.
+    let assignment = first["data"]["assignments"]["edges"][0]["node"]["assignment"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the demo teacher lists no assignment: {first}"))
+        .to_owned();
+    let amend = server.graphql_as(
+        Some(&token),
+        &format!(
+            r#"mutation {{ amendHomework(assignmentId: "{assignment}", title: "Fractions, corrigé") {{ position }} }}"#
+        ),
+    );
+    assert!(amend["errors"].is_null(), "{amend}");
+    wait_caught_up(&server);
+    let (amended, hit) = ask();
+    assert!(!hit, "{amended}");
+    let titles: Vec<&str> = amended["data"]["assignments"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["node"]["assignment"]["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Fractions, corrigé"), "{amended}");
+    assert!(server.terminate());
 }
