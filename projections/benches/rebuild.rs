@@ -103,6 +103,12 @@ fn main() {
                 "run noop".to_string(),
             ),
             ("runner, models::all()".to_string(), "run all".to_string()),
+            // The baseline of the builds' spills, in the same run: every tree built with small
+            // batches, as a served tree flushes.
+            (
+                "runner, models::all(), builds in batches (no spills)".to_string(),
+                "run all-batched".to_string(),
+            ),
         ];
         if each {
             for p in models::all() {
@@ -512,7 +518,7 @@ fn child(task: &str) {
     } else {
         let read_models: Vec<Arc<dyn Projection>> = match what {
             "noop" => vec![Arc::new(Noop)],
-            "all" => models::all(),
+            "all" | "all-batched" => models::all(),
             name => models::all()
                 .into_iter()
                 .filter(|p| p.name() == name)
@@ -526,7 +532,11 @@ fn child(task: &str) {
         let log: Arc<dyn EventStore> = log.clone();
         let (secs, failure) = runtime.block_on(async {
             let started = Instant::now();
-            let projections = Projections::start(db, log, read_models, bench_config())
+            let mut config = bench_config();
+            if what == "all-batched" {
+                config.build_pending_bytes_max = 0;
+            }
+            let projections = Projections::start(db, log, read_models, config)
                 .expect("the runner starts");
             let waited = projections
                 .wait_caught_up(Duration::from_secs(4 * 3600))
