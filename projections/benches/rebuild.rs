@@ -366,10 +366,15 @@ impl ReadStore for Counting<'_> {
         self.inner.get(key)
     }
 
-    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+    fn visit_prefix_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
         self.counts.borrow_mut().scans += 1;
         let mut visited = 0u64;
-        let result = self.inner.visit_prefix(prefix, &mut |k, v| {
+        let result = self.inner.visit_prefix_from(prefix, from, &mut |k, v| {
             visited += 1;
             visit(k, v)
         });
@@ -536,8 +541,8 @@ fn child(task: &str) {
             if what == "all-batched" {
                 config.build_pending_bytes_max = 0;
             }
-            let projections = Projections::start(db, log, read_models, config)
-                .expect("the runner starts");
+            let projections =
+                Projections::start(db, log, read_models, config).expect("the runner starts");
             let waited = projections
                 .wait_caught_up(Duration::from_secs(4 * 3600))
                 .await;

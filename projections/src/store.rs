@@ -77,13 +77,15 @@ fn check_prefix(prefix: &[u8]) -> Result<(), StoreError> {
     }
 }
 
-/// The lower bound of a scan: the prefix itself, or just past the reserved range for the empty
-/// prefix.
-fn scan_start(prefix: &[u8]) -> &[u8] {
-    if prefix.is_empty() {
-        &[RESERVED_KEY_BYTE + 1]
+/// The lower bound of a scan of `prefix` from `from`: the greater of the two, and never in the
+/// reserved range (the empty prefix means every projection record).
+fn scan_start<'k>(prefix: &'k [u8], from: &'k [u8]) -> &'k [u8] {
+    const FIRST_PROJECTION_KEY: &[u8] = &[RESERVED_KEY_BYTE + 1];
+    let start = if from > prefix { from } else { prefix };
+    if start < FIRST_PROJECTION_KEY {
+        FIRST_PROJECTION_KEY
     } else {
-        prefix
+        start
     }
 }
 
@@ -101,7 +103,18 @@ pub trait ReadStore {
 
     /// Calls `visit` on every record whose key starts with `prefix`, in ascending key order,
     /// until it returns `Break`.
-    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError>;
+    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+        self.visit_prefix_from(prefix, prefix, visit)
+    }
+
+    /// Like [`ReadStore::visit_prefix`], starting at the first key at or after `from` (a seek,
+    /// not a scan of the keys before it): how a page after a cursor is read.
+    fn visit_prefix_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError>;
 
     /// Every record whose key starts with `prefix`, in ascending key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Entry>, StoreError> {
@@ -325,9 +338,14 @@ impl ReadStore for MemStore {
         Ok(self.map.get(key).cloned())
     }
 
-    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+    fn visit_prefix_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
-        for (k, v) in self.map.range(scan_start(prefix).to_vec()..) {
+        for (k, v) in self.map.range(scan_start(prefix, from).to_vec()..) {
             if !k.starts_with(prefix) || visit(k, v).is_break() {
                 break;
             }
@@ -458,9 +476,14 @@ impl ReadStore for OverlayStore<'_> {
         }
     }
 
-    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+    fn visit_prefix_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
-        let start = scan_start(prefix);
+        let start = scan_start(prefix, from);
         let mut tree_iter = self.tree.range(start..).peekable();
         let mut pending_iter: std::iter::Peekable<btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>>> =
             self.overlay.pending.range(start.to_vec()..).peekable();
@@ -564,9 +587,14 @@ impl ReadStore for View {
         Ok(self.served.tree.get(key)?.map(|v| v.to_vec()))
     }
 
-    fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
+    fn visit_prefix_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        visit: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
-        for item in self.served.tree.range(scan_start(prefix)..) {
+        for item in self.served.tree.range(scan_start(prefix, from)..) {
             let (k, v) = item?;
             if !k.starts_with(prefix) || visit(&k, &v).is_break() {
                 break;
@@ -614,6 +642,42 @@ mod tests {
         assert_eq!(store.get(b"a/5").unwrap(), None);
         assert_eq!(store.get(b"b/1").unwrap(), Some(b"b/1".to_vec()));
         assert_eq!(collect(&store, b"").len(), 5);
+    }
+
+    #[test]
+    fn a_scan_from_a_key_seeks_past_the_keys_before_it_in_every_store() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let mut mem = MemStore::new();
+        for k in ["a/1", "a/3", "a/5", "b/1"] {
+            tree.insert(k, k.as_bytes()).unwrap();
+            mem.put(k.as_bytes().to_vec(), k.as_bytes().to_vec())
+                .unwrap();
+        }
+        let mut overlay = Overlay::default();
+        let mut overlaid = OverlayStore {
+            overlay: &mut overlay,
+            tree: &tree,
+        };
+        overlaid.put(b"a/4".to_vec(), b"a/4".to_vec()).unwrap();
+        mem.put(b"a/4".to_vec(), b"a/4".to_vec()).unwrap();
+        let keys = |store: &dyn ReadStore, from: &[u8]| {
+            let mut keys = Vec::new();
+            store
+                .visit_prefix_from(b"a/", from, &mut |k, _| {
+                    keys.push(String::from_utf8(k.to_vec()).unwrap());
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            keys
+        };
+        for store in [&mem as &dyn ReadStore, &overlaid] {
+            assert_eq!(keys(store, b"a/3"), ["a/3", "a/4", "a/5"]);
+            assert_eq!(keys(store, b"a/31"), ["a/4", "a/5"]);
+            // A start before the prefix is the prefix; past it, nothing.
+            assert_eq!(keys(store, b""), ["a/1", "a/3", "a/4", "a/5"]);
+            assert!(keys(store, b"b").is_empty());
+        }
     }
 
     #[test]

@@ -803,6 +803,16 @@ pub struct AuditPage {
 }
 
 /// Reads `(at, position)` from the end of an index key.
+/// The first index key at or after the entry at `at_us` and `position`: the index, the day
+/// bucket, the time and the position, as the index keys are laid out.
+fn seek_key(index: &[u8], at_us: i64, position: Position) -> Vec<u8> {
+    let mut key = index.to_vec();
+    key.extend_from_slice(&((at_us.div_euclid(DAY_US) as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&((at_us as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
 fn key_tail(key: &[u8]) -> Option<AuditCursor> {
     let tail = key.get(key.len().checked_sub(16)?..)?;
     let at = u64::from_be_bytes(tail[..8].try_into().ok()?) ^ (1 << 63);
@@ -847,10 +857,18 @@ fn visit_matching(
         }
         _ => vec![index.clone()],
     };
+    // Where the first entry can be: seek there in each bucket instead of stepping over the
+    // entries before it (the checks below still hold every bound).
+    let seek: Vec<u8> = match (from_us, query.after) {
+        (Some(f), Some(c)) if f > c.at_us => seek_key(&index, f, 0),
+        (_, Some(c)) => seek_key(&index, c.at_us, c.position.saturating_add(1)),
+        (Some(f), None) => seek_key(&index, f, 0),
+        (None, None) => index.clone(),
+    };
     let mut failure: Option<StoreError> = None;
     let mut stopped = false;
     for bucket in buckets {
-        store.visit_prefix(&bucket, &mut |key, _| {
+        store.visit_prefix_from(&bucket, &seek, &mut |key, _| {
             let Some(cursor) = key_tail(key) else {
                 return ControlFlow::Continue(());
             };

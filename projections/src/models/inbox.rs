@@ -458,9 +458,14 @@ pub fn messages(
     }
     let limit = limit.min(MESSAGES_PAGE_MAX);
     let prefix = Key::new("msg").uuid(conversation.as_uuid()).into_vec();
+    // A page after a cursor seeks to the next message instead of stepping over the earlier ones.
+    let from = match after {
+        Some(a) => message_key(conversation, a.saturating_add(1)),
+        None => prefix.clone(),
+    };
     let mut out = Vec::new();
     let mut failure = None;
-    store.visit_prefix(&prefix, &mut |key, value| {
+    store.visit_prefix_from(&prefix, &from, &mut |key, value| {
         if out.len() >= limit {
             return std::ops::ControlFlow::Break(());
         }

@@ -133,54 +133,58 @@ fn merged(
         }
         let mut failure = None;
         let mut taken = 0usize;
-        store.visit_prefix(
-            &audience::records_prefix(stream.audience),
-            &mut |key, value| {
-                let Some(position) = audience::record_position(key) else {
-                    return ControlFlow::Continue(());
-                };
-                // Keys hold `u64::MAX - position`: newer records come first and are skipped
-                // by key; the stream ends below its range or below the page's oldest.
-                if position >= high {
-                    return ControlFlow::Continue(());
-                }
-                if position < low {
+        // Records are keyed newest first: seek to the newest one below `high` rather than
+        // step over every newer record (a page deep into a busy establishment's stream).
+        let prefix = audience::records_prefix(stream.audience);
+        let from = match high.checked_sub(1) {
+            Some(newest) if high < u64::MAX => audience::record_key(stream.audience, newest),
+            _ => prefix.clone(),
+        };
+        store.visit_prefix_from(&prefix, &from, &mut |key, value| {
+            let Some(position) = audience::record_position(key) else {
+                return ControlFlow::Continue(());
+            };
+            // Keys hold `u64::MAX - position`: newer records come first and are skipped
+            // by key; the stream ends below its range or below the page's oldest.
+            if position >= high {
+                return ControlFlow::Continue(());
+            }
+            if position < low {
+                return ControlFlow::Break(());
+            }
+            if out.len() >= limit
+                && out
+                    .last_key_value()
+                    .is_some_and(|(Reverse(oldest), _)| position < *oldest)
+            {
+                return ControlFlow::Break(());
+            }
+            let (excluded, body) = match split_record(key, value) {
+                Ok(split) => split,
+                Err(e) => {
+                    failure = Some(e);
                     return ControlFlow::Break(());
                 }
-                if out.len() >= limit
-                    && out
-                        .last_key_value()
-                        .is_some_and(|(Reverse(oldest), _)| position < *oldest)
-                {
-                    return ControlFlow::Break(());
-                }
-                let (excluded, body) = match split_record(key, value) {
-                    Ok(split) => split,
-                    Err(e) => {
-                        failure = Some(e);
-                        return ControlFlow::Break(());
-                    }
-                };
-                if excluded.contains(&account) {
-                    return ControlFlow::Continue(());
-                }
-                let found = out.entry(Reverse(position)).or_insert_with(|| Found {
-                    key: key.to_vec(),
-                    body: body.to_vec(),
-                    about: BTreeSet::new(),
-                });
-                found.about.extend(stream.via);
-                if out.len() > limit {
-                    out.pop_last();
-                }
-                taken += 1;
-                if taken >= limit {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            },
-        )?;
+            };
+            if excluded.contains(&account) {
+                return ControlFlow::Continue(());
+            }
+            let found = out.entry(Reverse(position)).or_insert_with(|| Found {
+                key: key.to_vec(),
+                body: body.to_vec(),
+                about: BTreeSet::new(),
+            });
+            found.about.extend(stream.via);
+            if out.len() > limit {
+                out.pop_last();
+            }
+            taken += 1;
+            if taken >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
         if let Some(e) = failure {
             return Err(e);
         }
