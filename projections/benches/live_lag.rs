@@ -11,7 +11,8 @@
 //! (durable, visible to subscribers) until every view announced a position at or past it.
 //!
 //! Run: `cargo bench -p projections --bench live_lag` (`ENT_BENCH_LIVE_WITHOUT=timeline` leaves
-//! read models out, by name, to see which one limits the lag).
+//! read models out, by name, to see which one limits the lag; `ENT_BENCH_LIVE_SLED_FLUSH_MS` and
+//! `ENT_BENCH_LIVE_WRITES_MAX` set sled's periodic flush and the runner's live batch bound).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -72,7 +73,21 @@ fn main() {
             log.head().position,
             started.elapsed().as_secs_f64()
         );
-        let db = projections::open_views(dir.path().join("views")).expect("sled opens");
+        // For experiments: `ENT_BENCH_LIVE_SLED_FLUSH_MS` sets sled's periodic flush (0: none).
+        let mut views = projections::views_config(dir.path().join("views"));
+        if let Ok(ms) = std::env::var("ENT_BENCH_LIVE_SLED_FLUSH_MS") {
+            let ms: u64 = ms
+                .parse()
+                .expect("ENT_BENCH_LIVE_SLED_FLUSH_MS is a number");
+            views = views.flush_every_ms((ms > 0).then_some(ms));
+        }
+        let db = views.open().expect("sled opens");
+        // `ENT_BENCH_LIVE_WRITES_MAX` sets the runner's `live_batch_writes_max`.
+        let mut config = RunnerConfig::default();
+        if let Ok(n) = std::env::var("ENT_BENCH_LIVE_WRITES_MAX") {
+            config.live_batch_writes_max =
+                n.parse().expect("ENT_BENCH_LIVE_WRITES_MAX is a number");
+        }
         let started = Instant::now();
         // `ENT_BENCH_LIVE_WITHOUT=timeline,audit` leaves read models out, to see what limits.
         let without = std::env::var("ENT_BENCH_LIVE_WITHOUT").unwrap_or_default();
@@ -80,13 +95,9 @@ fn main() {
             .into_iter()
             .filter(|p| !without.split(',').any(|name| name == p.name()))
             .collect();
-        let projections = Projections::start(
-            db,
-            log.clone() as Arc<dyn EventStore>,
-            read_models,
-            RunnerConfig::default(),
-        )
-        .expect("the runner starts");
+        let projections =
+            Projections::start(db, log.clone() as Arc<dyn EventStore>, read_models, config)
+                .expect("the runner starts");
         projections
             .wait_caught_up(Duration::from_secs(3600))
             .await
