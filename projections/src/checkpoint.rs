@@ -88,6 +88,12 @@ fn read_checkpoint_hash(tree: &sled::Tree) -> Result<Option<Hash32>, StoreError>
     }
 }
 
+/// Whether a build wrote records past the tree's stored checkpoint and never flushed after them
+/// (a crash mid-build): such a tree is thrown away (see BUILDS).
+pub(crate) fn read_building(tree: &sled::Tree) -> Result<bool, StoreError> {
+    Ok(tree.contains_key(BUILDING_KEY)?)
+}
+
 /// Whether the tree has caught up once and may be served.
 pub(crate) fn read_ready(tree: &sled::Tree) -> Result<bool, StoreError> {
     Ok(tree.get(READY_KEY)?.is_some())
@@ -156,7 +162,7 @@ impl ProjectionWriter {
     /// A tree left with the building marker (a crash during a build that spilled) is cleared
     /// first: its records are not those of its checkpoint.
     pub fn open(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
-        if tree.contains_key(BUILDING_KEY)? {
+        if read_building(&tree)? {
             tracing::warn!(
                 tree = %String::from_utf8_lossy(&tree.name()),
                 "a build was interrupted after writing records past its checkpoint; building again from the first event"

@@ -43,8 +43,8 @@ use tokio::sync::watch;
 
 use crate::Projection;
 use crate::checkpoint::{
-    Applied, ApplyError, ProjectionWriter, panic_message, parse_tree_name, read_checkpoint,
-    read_ready, tree_name,
+    Applied, ApplyError, ProjectionWriter, panic_message, parse_tree_name, read_building,
+    read_checkpoint, read_ready, tree_name,
 };
 use crate::progress::{Phase, Progress, ProgressMeter};
 use crate::store::{ServedTree, StoreError, View};
@@ -559,7 +559,18 @@ fn open_slot(
     let name = projection.name();
     let version = projection.version();
     let target_name = tree_name(name, version);
-    let target = db.open_tree(&target_name).map_err(StoreError::from)?;
+    let mut target = db.open_tree(&target_name).map_err(StoreError::from)?;
+    if read_building(&target)? {
+        // A crash mid-build left records its checkpoint does not account for. Dropping the
+        // tree is one operation, where clearing it would delete its records one by one.
+        tracing::warn!(
+            tree = target_name.as_str(),
+            "a build was interrupted after writing records past its checkpoint; building again from the first event"
+        );
+        drop(target);
+        db.drop_tree(&target_name).map_err(StoreError::from)?;
+        target = db.open_tree(&target_name).map_err(StoreError::from)?;
+    }
     let writer = ProjectionWriter::open_for_build(target.clone(), version)?;
     // Other versions of this projection already on disk, newest first.
     let mut others: Vec<(u32, String)> = tree_names
