@@ -43,8 +43,8 @@
 //!   id after reopening is deduplicated.)
 //! - Everything is bounded: the append queue (`queue_appends_max`), a group-commit batch
 //!   (`batch_events_max`, `batch_bytes_max`), an append (`append_events_max` events of at most
-//!   `payload_bytes_max` bytes), written batches awaiting a sync (16), synced groups awaiting
-//!   the indexer (2), what a subscription
+//!   `payload_bytes_max` bytes), written batches awaiting a sync (16 queued, and at most 64
+//!   batches covered by one sync), synced groups awaiting the indexer (2), what a subscription
 //!   holds in memory (512 records), and the in-memory index: the active segment's entries
 //!   (bounded by `segment_bytes_max`) plus, per sealed segment, a Bloom filter (about 14 bits
 //!   per stream and per append) and a sparse position list. The writer also remembers the last
