@@ -11,13 +11,6 @@ use eventlog::{EventStore, FileLog, LogConfig, OpenError, Position, VerifyReport
 use crate::cli::DataArgs;
 use crate::data::DataDir;
 
-/// The runner's checkpoint key in every projection tree (see `projections::checkpoint`).
-const CHECKPOINT_KEY: [u8; 2] = [0x00, b'c'];
-/// Present once a projection tree has caught up and may be served.
-const READY_KEY: [u8; 2] = [0x00, b'r'];
-/// The chain hash of the log record at the checkpoint (absent at checkpoint 0).
-const HASH_KEY: [u8; 2] = [0x00, b'h'];
-
 /// What `ent verify` found wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Damage {
@@ -54,6 +47,9 @@ pub struct TreeCheckpoint {
     pub ready: bool,
     /// The chain hash the tree recorded for the record at its checkpoint, if any.
     pub hash: Option<[u8; 32]>,
+    /// A crash interrupted its build after it wrote records past its checkpoint: `ent serve`
+    /// builds it again from the first event.
+    pub interrupted_build: bool,
 }
 
 /// Runs `ent verify`.
@@ -108,7 +104,13 @@ fn check_views(data: &DataDir, log: &FileLog, report: VerifyReport) -> anyhow::R
             tree.tree,
             tree.checkpoint,
             lag,
-            if tree.ready { "" } else { " (still building)" }
+            if tree.interrupted_build {
+                " (build interrupted by a crash: `ent serve` builds it again from the first event)"
+            } else if tree.ready {
+                ""
+            } else {
+                " (still building)"
+            }
         )?;
     }
     out.flush()?;
@@ -156,38 +158,17 @@ pub fn read_checkpoints(views: &sled::Db) -> anyhow::Result<Vec<TreeCheckpoint>>
         let tree = views
             .open_tree(&name)
             .with_context(|| format!("opening read model {tree_name}"))?;
-        let checkpoint = match tree.get(CHECKPOINT_KEY)? {
-            None => 0,
-            Some(bytes) => {
-                let array: [u8; 8] =
-                    bytes
-                        .as_ref()
-                        .try_into()
-                        .map_err(|_| Damage::BadCheckpoint {
-                            tree: tree_name.clone(),
-                            reason: format!("{} bytes instead of 8", bytes.len()),
-                        })?;
-                u64::from_be_bytes(array)
-            }
-        };
-        let ready = tree.get(READY_KEY)?.is_some();
-        let hash = match tree.get(HASH_KEY)? {
-            None => None,
-            Some(bytes) => Some(
-                bytes
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| Damage::BadCheckpoint {
-                        tree: tree_name.clone(),
-                        reason: format!("a chain hash of {} bytes instead of 32", bytes.len()),
-                    })?,
-            ),
-        };
+        let state =
+            projections::checkpoint::tree_state(&tree).map_err(|e| Damage::BadCheckpoint {
+                tree: tree_name.clone(),
+                reason: e.to_string(),
+            })?;
         out.push(TreeCheckpoint {
             tree: tree_name,
-            checkpoint,
-            ready,
-            hash,
+            checkpoint: state.checkpoint,
+            ready: state.ready,
+            hash: state.hash.map(|h| h.0),
+            interrupted_build: state.interrupted_build,
         });
     }
     out.sort_by(|a, b| a.tree.cmp(&b.tree));

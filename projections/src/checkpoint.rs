@@ -99,6 +99,30 @@ pub(crate) fn read_ready(tree: &sled::Tree) -> Result<bool, StoreError> {
     Ok(tree.get(READY_KEY)?.is_some())
 }
 
+/// What a projection tree records about itself, for `ent verify` and the admin screens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeState {
+    /// The last position whose changes the tree holds.
+    pub checkpoint: Position,
+    /// Whether the tree caught up once and may be served.
+    pub ready: bool,
+    /// The chain hash of the log record at the checkpoint (absent at 0).
+    pub hash: Option<Hash32>,
+    /// A build wrote records past the checkpoint and never flushed after them: the next start
+    /// throws the tree away and builds it again from the first event.
+    pub interrupted_build: bool,
+}
+
+/// Reads the runner's records of a projection tree.
+pub fn tree_state(tree: &sled::Tree) -> Result<TreeState, StoreError> {
+    Ok(TreeState {
+        checkpoint: read_checkpoint(tree)?,
+        ready: read_ready(tree)?,
+        hash: read_checkpoint_hash(tree)?,
+        interrupted_build: read_building(tree)?,
+    })
+}
+
 /// Why applying one event failed. The event left no trace in the view and the checkpoint stays
 /// just before it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
