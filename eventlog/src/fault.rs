@@ -28,6 +28,7 @@ pub struct FaultPlan {
     released: Condvar,
     writes: AtomicU64,
     syncs: AtomicU64,
+    barriers: AtomicU64,
 }
 
 impl FaultPlan {
@@ -66,6 +67,17 @@ impl FaultPlan {
     /// Batch syncs attempted so far, the failed one included.
     pub fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::SeqCst)
+    }
+
+    /// Barriers the writer has queued for the syncer so far: one before each new segment,
+    /// which waits until everything written to the current segment is synced.
+    pub fn barriers(&self) -> u64 {
+        self.barriers.load(Ordering::SeqCst)
+    }
+
+    /// Counts a barrier the writer queued.
+    pub(crate) fn count_barrier(&self) {
+        self.barriers.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Counts a batch write and says whether it must fail.

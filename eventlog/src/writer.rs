@@ -425,6 +425,9 @@ impl Writer {
         to_syncer
             .send(ToSyncer::Barrier(reply))
             .map_err(|_| stopped())?;
+        if let Some(faults) = &self.shared.config.faults {
+            faults.count_barrier();
+        }
         synced.recv().map_err(|_| stopped())??;
         let first = self.head.position + 1;
         let file = create_segment(&self.shared.dir, first)

@@ -442,3 +442,93 @@ async fn a_write_failure_while_an_earlier_batch_syncs_acknowledges_neither() {
     );
     log.close().await;
 }
+
+/// The segment files in `dir`, by name.
+fn segment_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("segment-") && n.ends_with(".log"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Opens a log with 4 KiB segments, appends one event that fills most of the first, then
+/// holds the sync of append A (which still fits) and sends append B, which needs a new
+/// segment: the writer must wait, before creating it, for everything written to the first
+/// segment to be synced.
+async fn a_new_segment_waits_for_the_held_sync(
+    dir: &std::path::Path,
+    a: &AppendRequest,
+    b: &AppendRequest,
+) -> (Arc<FileLog>, Arc<FaultPlan>, AppendTask, AppendTask) {
+    let plan = Arc::new(FaultPlan::default());
+    let config = LogConfig {
+        segment_bytes_max: 4096,
+        ..faulty_config(&plan)
+    };
+    let log = Arc::new(FileLog::open(dir, config).unwrap());
+    request_ok(&log, request(Uuid::now_v7(), "grade-1", 1, &[1; 2000])).await;
+    plan.hold_sync_at(1);
+    let task_a = spawn_append(&log, a.clone());
+    wait_until("the sync covering A is held", || plan.sync_held()).await;
+    let task_b = spawn_append(&log, b.clone());
+    wait_until("the writer waits on a barrier", || plan.barriers() == 1).await;
+    // The first segment's tail is not synced yet, so its successor does not exist.
+    assert_eq!(segment_files(dir), vec![segment_name(1)]);
+    (log, plan, task_a, task_b)
+}
+
+fn segment_name(first_position: u64) -> String {
+    format!("segment-{first_position:020}.log")
+}
+
+#[tokio::test]
+async fn a_segment_is_started_only_once_the_previous_one_is_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = request(Uuid::now_v7(), "grade-2", 1, &[2; 1000]);
+    let b = request(Uuid::now_v7(), "grade-3", 1, &[3; 1000]);
+    let (log, plan, task_a, task_b) =
+        a_new_segment_waits_for_the_held_sync(dir.path(), &a, &b).await;
+    plan.release_sync();
+    let outcome_a = task_a.await.unwrap().unwrap();
+    let outcome_b = task_b.await.unwrap().unwrap();
+    assert_eq!((outcome_a.first_position, outcome_b.first_position), (2, 3));
+    assert_eq!(
+        segment_files(dir.path()),
+        vec![segment_name(1), segment_name(3)]
+    );
+    let report = log.verify().unwrap();
+    assert_eq!((report.records, report.segments), (3, 2));
+    drop(log);
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(all(&log, 1).len(), 3);
+    log.close().await;
+}
+
+#[tokio::test]
+async fn a_sync_failure_before_a_new_segment_refuses_the_append_and_creates_no_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = request(Uuid::now_v7(), "grade-2", 1, &[2; 1000]);
+    let b = request(Uuid::now_v7(), "grade-3", 1, &[3; 1000]);
+    let (log, plan, task_a, task_b) =
+        a_new_segment_waits_for_the_held_sync(dir.path(), &a, &b).await;
+    plan.fail_sync_at(1);
+    plan.release_sync();
+    failed_with(task_a.await.unwrap(), Fault::Sync);
+    failed_with(task_b.await.unwrap(), Fault::Sync);
+    assert_eq!(log.head().position, 1);
+    assert_eq!(segment_files(dir.path()), vec![segment_name(1)]);
+    drop(log);
+
+    let log = FileLog::open(dir.path(), LogConfig::default()).unwrap();
+    log.verify().unwrap();
+    // A was written whole before its sync failed; B was never written.
+    let records = all(&log, 1);
+    assert_eq!(commands(&records[1..]), vec![(a.command_id, vec![2])]);
+    assert!(request_ok(&log, a).await.deduplicated);
+    let retried = request_ok(&log, b).await;
+    assert_eq!((retried.first_position, retried.deduplicated), (3, false));
+    log.close().await;
+}
