@@ -134,7 +134,7 @@ pub enum OpenError {
 pub struct Shared {
     pub dir: PathBuf,
     pub config: LogConfig,
-    /// The derived indexes; the indexer thread is the only one changing them.
+    /// The derived indexes; the syncer thread is the only one changing them.
     pub index: RwLock<IndexState>,
     /// The last durable record; readers never look past it.
     pub head: watch::Sender<Head>,

@@ -4,9 +4,9 @@
 //!
 //! The append path does no per-event disk work for them. The active segment's index lives in
 //! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → first
-//! position and offset, a sparse position → offset list), fed by the indexer thread batch by
+//! position and offset, a sparse position → offset list), fed by the syncer thread batch by
 //! batch and rebuilt on open by the scan of the last segment that recovery does anyway. When the writer seals a
-//! segment, the indexer writes its index once as an immutable file, `index/segment-<first
+//! segment, the syncer writes its index once as an immutable file, `index/segment-<first
 //! position, 20 digits>.idx` (layout in the crate's FORMAT section), and keeps in memory only
 //! a [`SealedIndex`] summary: a Bloom filter over the segment's stream ids and command ids,
 //! its sparse position list and its last record. Lookups in a sealed segment test the filter
@@ -852,7 +852,7 @@ fn command_entry_from_segment(
     }
 }
 
-/// Every index, shared by the writer, the indexer and the readers behind one lock.
+/// Every index, shared by the writer, the syncer and the readers behind one lock.
 pub struct IndexState {
     pub sealed: Vec<Arc<SealedIndex>>,
     pub active: ActiveIndex,

@@ -21,8 +21,8 @@
 //!   per sealed segment with a Bloom filter kept in memory.
 //! - `recovery`: opening (sealed segments' indexes, last segment scan, torn-tail repair) and
 //!   `verify()`.
-//! - `writer`: the write pipeline: the single writer thread, the syncer thread (group commit)
-//!   and the indexer thread behind them.
+//! - `writer`: the write pipeline: the single writer thread and the syncer thread behind it
+//!   (group commit, indexing, answers).
 //! - `reader`: `read_all` and `read_stream` iterators.
 //! - `subscribe`: catch-up-then-live subscriptions.
 //! - `file_log`: `FileLog`, `LogConfig`, `OpenError`, and the background check of the sealed
@@ -44,7 +44,7 @@
 //! - Everything is bounded: the append queue (`queue_appends_max`), a group-commit batch
 //!   (`batch_events_max`, `batch_bytes_max`), an append (`append_events_max` events of at most
 //!   `payload_bytes_max` bytes), written batches awaiting a sync (16 queued, and at most 64
-//!   batches covered by one sync), synced groups awaiting the indexer (2), what a subscription
+//!   batches covered by one sync), what a subscription
 //!   holds in memory (512 records), and the in-memory index: the active segment's entries
 //!   (bounded by `segment_bytes_max`) plus, per sealed segment, a Bloom filter (about 14 bits
 //!   per stream and per append) and a sparse position list. The writer also remembers the last
@@ -65,18 +65,17 @@
 //!    writes them with one `write`, then hands the batch to the syncer and takes the next one:
 //!    batch k+1 is written while batch k's `fdatasync` is in flight.
 //! 3. The **syncer** takes every batch written so far, runs one `fdatasync` for all of them
-//!    (so one sync covers every batch written before it began) and hands them on as one group.
-//!    Before a sync it waits, at most as long as the last sync took, until as many appends as
-//!    the last sync answered have come back, so that many callers share each sync rather than
-//!    alternating between two half groups.
-//! 4. The **indexer** applies the group's index updates, publishes the new durable head, and
-//!    then answers each caller.
+//!    (so one sync covers every batch written before it began), then applies their index
+//!    updates, publishes the new durable head and answers each caller. Before a sync it waits,
+//!    at most as long as the last sync took, until as many appends as the last sync answered
+//!    have come back, so that many callers share each sync rather than alternating between
+//!    two half groups.
 //!
 //! Hence an append is acknowledged only after an `fdatasync` that began after its bytes were
 //! written, and reads and subscriptions, which stop at the published head, never see it
 //! before. Before starting a new segment the writer waits until the syncer has synced
 //! everything written to the current one, so a sealed segment is always whole on disk. A
-//! write or sync error stops the syncer from syncing or the indexer from acknowledging
+//! write or sync error stops the syncer from syncing or acknowledging
 //! anything further: no append written after the last good sync is ever acknowledged.
 //!
 //!
@@ -159,7 +158,7 @@
 //! version in the segment and the offsets of its records, per append (command id) its first
 //! position and the offset of its first record, and a sparse `position → offset` list (every
 //! `position_index_stride`-th record and the segment's first). Opening rebuilds it by reading
-//! the last segment, which it does anyway. When the writer starts a new segment, the indexer
+//! the last segment, which it does anyway. When the writer starts a new segment, the syncer
 //! writes the sealed segment's index as an immutable file
 //! `index/segment-<first position, 20 digits>.idx` (under a `.tmp` name, then renamed; not
 //! synced: a lost or torn one is rebuilt). In memory the log keeps, per sealed segment, the

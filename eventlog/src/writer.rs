@@ -1,5 +1,5 @@
 //! The write pipeline: the single writer thread, fed by a bounded queue, then the syncer
-//! thread (group commit), then the indexer thread.
+//! thread (group commit, indexing and answers).
 //!
 //! Callers validate and hash their append (`prepare`, in their own task, so hashing runs in
 //! parallel), then queue it with a oneshot for the answer; a full queue makes them wait
@@ -11,15 +11,15 @@
 //! of `SYNCER_QUEUE_BATCHES`, and goes on with the next batch at once: it writes batch k+1
 //! while batch k's `fdatasync` is in flight.
 //!
-//! The syncer takes every batch written so far (all of them written before it looks), syncs
-//! them with one `fdatasync` and hands them on to the indexer as one group (through a
-//! channel of `INDEXER_QUEUE_GROUPS`). One sync thus covers every batch written before it
-//! began, and an append is answered only after a sync that began after its bytes were
-//! written. The indexer applies each batch's updates to the in-memory index of the active
+//! The syncer takes every batch written so far (all of them written before it looks) and
+//! syncs them with one `fdatasync`. One sync thus covers every batch written before it began,
+//! and an append is answered only after a sync that began after its bytes were written. Then,
+//! on the same thread, it applies each batch's updates to the in-memory index of the active
 //! segment (and, when the writer has started a new segment, first writes the sealed one's
 //! index file), publishes the new head, and only then answers each caller, so an
 //! acknowledged append is durable and visible to every read; reads and subscriptions stop at
-//! the published head, so they never see a record before it is durable.
+//! the published head, so they never see a record before it is durable. Before each sync it
+//! waits briefly for the callers it has just answered (see `run_syncer`).
 //!
 //! Before starting a new segment, the writer asks the syncer to sync everything written so far
 //! and waits for the answer (a barrier), so that a crash never leaves a sealed segment with a
@@ -28,17 +28,17 @@
 //! While a batch is on its way, its command ids are in `Shared::pending_commands`, so a
 //! resend is still recognised; the writer keeps the last version of every stream it wrote,
 //! so expectations never depend on the index being up to date. Every answer, a refusal or a
-//! deduplication too, travels through the syncer and the indexer in order behind the batches
-//! written before it.
+//! deduplication too, travels through the syncer in order behind the batches written before
+//! it.
 //!
 //! A write, sync or index error puts the log in a failed state (`Shared::failed`, which keeps
-//! the first reason): the writer refuses every later append with `AppendError::Failed`, the
-//! syncer syncs nothing more, and the indexer answers `Failed` to every batch it receives
-//! after the failure was recorded, so no append written after the last good sync is ever
-//! acknowledged, until the log is reopened. (A batch whose sync succeeded just before another
-//! batch's failure may be answered `Failed` although it is on disk: a retry with the same
-//! command id after reopening is deduplicated.) Only the syncer syncs segment data, so a sync
-//! error is never swallowed by another thread's sync of the same file.
+//! the first reason): the writer refuses every later append with `AppendError::Failed`, and
+//! the syncer syncs nothing more and answers `Failed` to every batch it indexes after the
+//! failure was recorded, so no append written after the last good sync is ever acknowledged,
+//! until the log is reopened. (A batch whose sync succeeded just before another batch's
+//! failure may be answered `Failed` although it is on disk: a retry with the same command id
+//! after reopening is deduplicated.) Only the syncer syncs segment data, so a sync error is
+//! never swallowed by another thread's sync of the same file.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -161,15 +161,13 @@ pub struct Writer {
 /// Batches written but not yet handed to a sync, at most: when the syncer falls this far
 /// behind, the writer waits, and appends gather in the queue into larger batches.
 const SYNCER_QUEUE_BATCHES: usize = 16;
-/// Synced groups of batches not yet indexed, at most.
-const INDEXER_QUEUE_GROUPS: usize = 2;
 
 type Answer = (
     oneshot::Sender<Result<AppendOutcome, AppendError>>,
     Result<AppendOutcome, AppendError>,
 );
 
-/// A written batch, on its way through the syncer to the indexer.
+/// A written batch, on its way to the syncer.
 struct Written {
     /// The segment file the batch wrote to; `None` when it wrote nothing (only
     /// deduplications, conflicts or refusals).
@@ -216,30 +214,20 @@ fn record_failure(shared: &Shared, reason: String) -> String {
 
 impl Writer {
     /// Runs until every sender is gone and the queue is drained, then waits for the syncer
-    /// and the indexer to finish what was written.
+    /// to finish what was written.
     pub fn run(mut self) {
         let config = self.shared.config.clone();
-        let (to_indexer, indexer_rx) = std_mpsc::sync_channel(INDEXER_QUEUE_GROUPS);
         let (to_syncer, syncer_rx) = std_mpsc::sync_channel(SYNCER_QUEUE_BATCHES);
-        let indexer = {
-            let shared = self.shared.clone();
-            std::thread::Builder::new()
-                .name("eventlog-indexer".into())
-                .spawn(move || run_indexer(&shared, indexer_rx))
-        };
         let syncer = {
             let shared = self.shared.clone();
             std::thread::Builder::new()
                 .name("eventlog-syncer".into())
-                .spawn(move || run_syncer(&shared, syncer_rx, to_indexer))
+                .spawn(move || run_syncer(&shared, syncer_rx))
         };
-        let threads = match (indexer, syncer) {
-            (Ok(indexer), Ok(syncer)) => Some((indexer, syncer)),
-            (indexer, syncer) => {
-                let e = [indexer.err(), syncer.err()].into_iter().flatten().next();
-                self.fail(format!(
-                    "could not start the syncer and indexer threads: {e:?}"
-                ));
+        let syncer = match syncer {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                self.fail(format!("could not start the syncer thread: {e}"));
                 None
             }
         };
@@ -269,9 +257,8 @@ impl Writer {
             self.commit(batch, bytes, &to_syncer);
         }
         drop(to_syncer);
-        if let Some((indexer, syncer)) = threads {
+        if let Some(syncer) = syncer {
             let _ = syncer.join();
-            let _ = indexer.join();
         }
         self.shared
             .closed
@@ -515,9 +502,8 @@ impl Writer {
             commands,
             answers: batch.into_iter().map(|m| m.ack).zip(results).collect(),
         };
-        // Answers, even refusals and deduplications, go through the syncer and the indexer, so
-        // that they are given in order and only once everything they refer to is durable and
-        // visible.
+        // Answers, even refusals and deduplications, go through the syncer, so that they are
+        // given in order and only once everything they refer to is durable and visible.
         if let Err(std_mpsc::SendError(ToSyncer::Written(written))) =
             to_syncer.send(ToSyncer::Written(Box::new(written)))
         {
@@ -597,10 +583,10 @@ impl Group {
 }
 
 /// The syncer thread: takes every batch written so far, syncs them with one `fdatasync`
-/// (begun after they were all written), then hands them to the indexer as one group, while
-/// the writer goes on writing the next batches. After a failure (its own or the writer's) it
-/// syncs nothing more and the indexer refuses every batch it hands on. Stops when the writer
-/// drops its sender.
+/// (begun after they were all written), then applies their index updates, publishes the head
+/// and answers their callers (`index_and_answer`), while the writer goes on writing the next
+/// batches. After a failure (its own or the writer's) it syncs nothing more and refuses every
+/// batch. Stops when the writer drops its sender.
 ///
 /// Gathering: when a sync ends, the appends written meanwhile are waiting, but the callers
 /// that sync answers have not yet sent their next appends; syncing at once would leave those
@@ -611,11 +597,7 @@ impl Group {
 /// group one sync plus `w`; if they do not come, an append waits at most twice as long), or
 /// until the writer waits on a barrier. With a single caller nothing is awaited: the append
 /// that wakes the syncer is that caller's next one.
-fn run_syncer(
-    shared: &Shared,
-    written: std_mpsc::Receiver<ToSyncer>,
-    to_indexer: std_mpsc::SyncSender<Vec<Written>>,
-) {
+fn run_syncer(shared: &Shared, written: std_mpsc::Receiver<ToSyncer>) {
     let faults = shared.config.faults.as_deref();
     let mut last_sync = Duration::ZERO;
     let mut answered_last = 0;
@@ -655,11 +637,7 @@ fn run_syncer(
         for reply in group.barriers {
             let _ = reply.send(result.clone());
         }
-        if !group.batches.is_empty() && to_indexer.send(group.batches).is_err() {
-            // The indexer is gone: dropping the group refuses its appends (their callers see
-            // the log closed), and the writer learns of it at its next send.
-            record_failure(shared, "the indexer thread stopped".into());
-        }
+        index_and_answer(shared, group.batches);
     }
 }
 
@@ -707,46 +685,47 @@ fn sync_group(
     (Ok(()), count)
 }
 
-/// The indexer thread: applies each synced group's index updates in order, batch by batch
-/// (sealing the previous segment's index first when a batch opened a new segment), publishes
-/// the head and answers the callers. Stops when the syncer drops its sender.
-fn run_indexer(shared: &Shared, groups: std_mpsc::Receiver<Vec<Written>>) {
-    let mut answered = Vec::new();
-    while let Ok(group) = groups.recv() {
-        let mut head = None;
-        for mut written in group {
-            let failed = shared.failed.lock().unwrap().clone();
-            let result = match failed {
-                Some(reason) => Err(reason),
-                None => index_batch(shared, &mut written),
-            };
-            let result = result.map_err(|reason| record_failure(shared, reason));
-            {
-                let mut pending = shared.pending_commands.lock().unwrap();
-                for command_id in &written.commands {
-                    pending.remove(command_id);
-                }
-            }
-            if result.is_ok() {
-                head = Some(written.head);
-            }
-            answered.push((result, written.answers));
-        }
-        if let Some(head) = head
-            && head.position > shared.head.borrow().position
+/// After a group's sync: applies each batch's index updates in order (sealing the previous
+/// segment's index first when a batch opened a new segment), publishes the head, then answers
+/// the callers; every batch is refused once the log has failed. This runs on the syncer thread,
+/// between syncs: the callers it answers cannot send their next appends before, so the next
+/// sync, which waits for them (see `run_syncer`), loses nothing by it, and an append costs one
+/// thread hand-off fewer than with an indexer thread of its own.
+fn index_and_answer(shared: &Shared, group: Vec<Written>) {
+    let mut head = None;
+    let mut answered = Vec::with_capacity(group.len());
+    for mut written in group {
+        let failed = shared.failed.lock().unwrap().clone();
+        let result = match failed {
+            Some(reason) => Err(reason),
+            None => index_batch(shared, &mut written),
+        };
+        let result = result.map_err(|reason| record_failure(shared, reason));
         {
-            shared.head.send_replace(head);
-        }
-        for (result, answers) in answered.drain(..) {
-            for (ack, answer) in answers {
-                let answer = match &result {
-                    Ok(()) => answer,
-                    Err(reason) => Err(AppendError::Failed {
-                        reason: reason.clone(),
-                    }),
-                };
-                let _ = ack.send(answer);
+            let mut pending = shared.pending_commands.lock().unwrap();
+            for command_id in &written.commands {
+                pending.remove(command_id);
             }
+        }
+        if result.is_ok() {
+            head = Some(written.head);
+        }
+        answered.push((result, written.answers));
+    }
+    if let Some(head) = head
+        && head.position > shared.head.borrow().position
+    {
+        shared.head.send_replace(head);
+    }
+    for (result, answers) in answered {
+        for (ack, answer) in answers {
+            let answer = match &result {
+                Ok(()) => answer,
+                Err(reason) => Err(AppendError::Failed {
+                    reason: reason.clone(),
+                }),
+            };
+            let _ = ack.send(answer);
         }
     }
 }
