@@ -1,5 +1,5 @@
-//! The event log's benchmark: durable append throughput with 1, 16 and 256 concurrent writers,
-//! next to the disk's physical limits (4 KiB `write` + `fdatasync` loop, sequential write
+//! The event log's benchmark: durable append throughput with 1, 16 and 256 concurrent writers
+//! (and the appends per `fdatasync` the group commit achieved), next to the disk's physical limits (4 KiB `write` + `fdatasync` loop, sequential write
 //! bandwidth) and a naive sled event store measured in the same run on the same disk; then the
 //! `read_all` scan rate and the time to open a log of 1 million (and, with
 //! `EVENTLOG_BENCH_10M=1`, 10 million) events.
