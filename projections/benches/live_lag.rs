@@ -12,7 +12,8 @@
 //!
 //! Run: `cargo bench -p projections --bench live_lag` (`ENT_BENCH_LIVE_WITHOUT=timeline` leaves
 //! read models out, by name, to see which one limits the lag; `ENT_BENCH_LIVE_SLED_FLUSH_MS` and
-//! `ENT_BENCH_LIVE_WRITES_MAX` set sled's periodic flush and the runner's live batch bound).
+//! `ENT_BENCH_LIVE_WRITES_MAX` and `ENT_BENCH_LIVE_LINGER_US` set sled's periodic flush and the
+//! runner's live batch bound and linger).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -88,6 +89,10 @@ fn main() {
             config.live_batch_writes_max =
                 n.parse().expect("ENT_BENCH_LIVE_WRITES_MAX is a number");
         }
+        if let Ok(us) = std::env::var("ENT_BENCH_LIVE_LINGER_US") {
+            config.live_linger =
+                Duration::from_micros(us.parse().expect("ENT_BENCH_LIVE_LINGER_US is a number"));
+        }
         let started = Instant::now();
         // `ENT_BENCH_LIVE_WITHOUT=timeline,audit` leaves read models out, to see what limits.
         let without = std::env::var("ENT_BENCH_LIVE_WITHOUT").unwrap_or_default();
@@ -128,12 +133,21 @@ fn main() {
             })
             .collect();
 
+        let cpu_before = process_cpu_s();
         let appends = pace(&log, rest, rate).await;
         let last = appends.iter().map(|a| a.last_position).max().unwrap_or(0);
         projections
             .wait_for(last, Duration::from_secs(600))
             .await
             .expect("the views reach the last append");
+        // CPU is what a loaded machine lacks: the whole process's (the log's writer, the
+        // appending tasks, the runner, sled's threads), per appended event.
+        let cpu_s = process_cpu_s() - cpu_before;
+        let live_events = appends.len().max(1);
+        println!(
+            "process CPU during the live phase: {cpu_s:.2} s, {:.1} µs per append",
+            cpu_s * 1e6 / live_events as f64
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
         let announced: Vec<Announced> = announced
             .iter()
@@ -222,6 +236,17 @@ async fn pace(
         total_events as f64 / elapsed
     );
     appends
+}
+
+/// User and system CPU seconds this process used so far (`/proc/self/stat`, 100 ticks/s).
+fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The command name, in parentheses, may hold spaces: count fields after it.
+    let after_name = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields[i].parse::<u64>().expect("a tick count") as f64;
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// When `positions` (one view's announcements, in order) first reached `position`.

@@ -105,6 +105,7 @@
 //! a write the view does not show.
 
 pub mod checkpoint;
+mod live;
 pub mod models;
 pub mod progress;
 pub mod replay;

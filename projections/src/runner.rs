@@ -17,11 +17,13 @@
 //!   crash in between makes the next start clear it and build again (see BUILDS in
 //!   [`crate::checkpoint`]).
 //! - LIVE. Once the reader reached the head, each projection flushes (a rebuilt tree is then
-//!   marked ready and swapped in) and follows the log through its own subscription from its own
-//!   checkpoint. A live chunk is whatever arrived while the previous one was applied; it is
-//!   flushed as soon as its writes pass `live_batch_bytes_max` or `live_batch_writes_max`, and at
-//!   its end, so one event with a large fan-out cannot hold sled's process-wide batch lock (which
-//!   every sled read in the process waits for) for long.
+//!   marked ready and swapped in) and follows the log from its own checkpoint through the live
+//!   tail ([`crate::live`]): one subscription for all, whose newest events every projection
+//!   takes at its own pace (one that falls behind the tail's window reads the log itself). A
+//!   live chunk is whatever arrived while the previous one was applied; it is flushed as soon as
+//!   its writes pass `live_batch_bytes_max` or `live_batch_writes_max`, and at its end, so one
+//!   event with a large fan-out cannot hold sled's process-wide batch lock (which every sled
+//!   read in the process waits for) for long.
 //!
 //! Every flush writes the projection's pending changes and its checkpoint in one sled batch, and
 //! only then announces the new position: `wait_for` never reports a write the view does not
@@ -38,7 +40,6 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use eventlog::{EventStore, Position, ReadError, RecordedEvent};
-use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use crate::Projection;
@@ -46,6 +47,7 @@ use crate::checkpoint::{
     Applied, ApplyError, ProjectionWriter, panic_message, parse_tree_name, read_building,
     read_checkpoint, read_ready, tree_name,
 };
+use crate::live::{LiveTail, Taken};
 use crate::progress::{Phase, Progress, ProgressMeter};
 use crate::store::{ServedTree, StoreError, View};
 
@@ -77,6 +79,14 @@ pub struct RunnerConfig {
     /// While following live, a projection flushes as soon as it has more pending writes (puts
     /// and deletes) than this.
     pub live_batch_writes_max: usize,
+    /// While following live, how long a projection waits, after an event arrives, for more to
+    /// join its chunk before applying it. Each sled batch costs a log buffer roll and a write
+    /// on sled's I/O threads whatever its size, so a little waiting saves CPU under load, at
+    /// the price of that much lag.
+    pub live_linger: Duration,
+    /// Most events the live tail keeps for the projections to take (see [`crate::live`]); a
+    /// projection further behind reads the log itself until it is back in the window.
+    pub live_window_events: usize,
 }
 
 impl Default for RunnerConfig {
@@ -95,6 +105,8 @@ impl Default for RunnerConfig {
                 .min(8),
             live_batch_bytes_max: 16 * 1024,
             live_batch_writes_max: 500,
+            live_linger: Duration::ZERO,
+            live_window_events: 16_384,
         }
     }
 }
@@ -440,6 +452,7 @@ impl Projections {
             log,
             db: db.clone(),
             permits: Arc::new(Permits::new(config.apply_threads_max.max(1))),
+            tail: Arc::new(LiveTail::new(config.live_window_events)),
             config,
             stop: stop_rx,
             board: Arc::new(Board::new(progress_tx, slots.len())),
@@ -952,11 +965,15 @@ struct Context {
     board: Arc<Board>,
     permits: Arc<Permits>,
     runtime: tokio::runtime::Handle,
+    /// The live events, shared by every projection once caught up.
+    tail: Arc<LiveTail>,
 }
 
 impl Context {
+    /// Whether the runner is stopping: `shutdown` was called, or the last handle was dropped
+    /// (the stop channel's sender with it).
     fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        *self.stop.borrow() || self.stop.has_changed().is_err()
     }
 
     fn catch_up_bounds(&self) -> FlushBounds {
@@ -1069,12 +1086,23 @@ fn coordinate(mut slots: Vec<Slot>, context: Context) {
             }
         }
     }
-    read_chunks(
+    let caught_up_to = read_chunks(
         events,
+        from,
         context.config.chunk_events_max.max(1),
         senders,
         &context,
     );
+    if let Some(last) = caught_up_to {
+        // One subscription for every projection, from where the catch-up ended.
+        context.tail.start(last);
+        let tail = Arc::clone(&context.tail);
+        let subscription = context.log.subscribe(last);
+        let stop = context.stop.clone();
+        context
+            .runtime
+            .spawn(async move { tail.feed(subscription, stop).await });
+    }
     for (shared, index, thread) in threads {
         if let Err(panic) = thread.join() {
             fail_lost(&shared, RunError::Task(panic_message(panic.as_ref())));
@@ -1086,13 +1114,17 @@ fn coordinate(mut slots: Vec<Slot>, context: Context) {
 /// The reader side of a catch-up: cuts the log into chunks and hands each to every projection's
 /// thread still listening, until the log ends, a read fails, the runner stops, or nobody
 /// listens. The slowest projection paces it (each holds at most [`CATCH_UP_CHUNKS_QUEUED`]).
+/// Returns the last position read (`after` if none) when it read the log to its end and some
+/// projection still listens, which is where the live tail starts.
 fn read_chunks(
     events: eventlog::EventIter,
+    after: Position,
     chunk_events_max: usize,
     mut senders: Vec<SyncSender<Chunk>>,
     context: &Context,
-) {
+) -> Option<Position> {
     let mut chunk = Vec::with_capacity(chunk_events_max);
+    let mut last = after;
     let send = |senders: &mut Vec<SyncSender<Chunk>>, item: Chunk| {
         senders.retain(|tx| tx.send(item.clone()).is_ok());
         !senders.is_empty() && !context.stopping()
@@ -1100,31 +1132,33 @@ fn read_chunks(
     for event in events {
         match event {
             Ok(event) => {
+                last = event.position;
                 chunk.push(event);
                 if chunk.len() >= chunk_events_max {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_events_max));
                     if !send(&mut senders, Ok(Arc::new(full))) {
-                        return;
+                        return None;
                     }
                 }
             }
             Err(e) => {
                 // What was read before the error is still applied.
                 if !chunk.is_empty() && !send(&mut senders, Ok(Arc::new(chunk))) {
-                    return;
+                    return None;
                 }
                 send(&mut senders, Err(e));
-                return;
+                return None;
             }
         }
     }
-    if !chunk.is_empty() {
-        send(&mut senders, Ok(Arc::new(chunk)));
+    if !chunk.is_empty() && !send(&mut senders, Ok(Arc::new(chunk))) {
+        return None;
     }
+    (!senders.is_empty() && !context.stopping()).then_some(last)
 }
 
-/// One projection's thread: applies the catch-up chunks, then follows the log on its own
-/// subscription, so that no projection waits for another's writes.
+/// One projection's thread: applies the catch-up chunks, then follows the live tail at its own
+/// pace, so that no projection waits for another's writes.
 fn drive(mut slot: Slot, index: usize, chunks: Receiver<Chunk>, context: Context) {
     let caught_up = catch_up(&mut slot, index, chunks, &context);
     if caught_up && !slot.failed && !context.stopping() {
@@ -1182,43 +1216,43 @@ fn catch_up(slot: &mut Slot, index: usize, chunks: Receiver<Chunk>, context: &Co
     true
 }
 
-/// Follows the log through this projection's own subscription, from its checkpoint, until the
-/// runner stops or the projection fails. Each chunk is what arrived while the last one was
-/// applied (at most `chunk_events_max` events), flushed whenever its writes pass the live
-/// bounds, so that one heavy event cannot hold sled's batch lock for long.
+/// Follows the log through the shared live tail, from its checkpoint, until the runner stops or
+/// the projection fails. Each chunk is what arrived while the last one was applied (at most
+/// `chunk_events_max` events, gathered for up to `live_linger`), flushed whenever its writes
+/// pass the live bounds, so that one heavy event cannot hold sled's batch lock for long. A
+/// projection further behind than the tail's window reads what it missed from the log.
 fn follow(slot: &mut Slot, index: usize, context: &Context) {
     let bounds = context.live_bounds();
     let chunk_events_max = context.config.chunk_events_max.max(1);
-    let mut stop = context.stop.clone();
-    let mut events = context.log.subscribe(slot.writer.checkpoint());
+    let linger = context.config.live_linger;
+    let stopping = || context.stopping();
     loop {
-        let (chunk, end) = context.runtime.block_on(async {
-            let first = tokio::select! {
-                biased;
-                // A dropped runner handle stops the runner too.
-                _ = stop.wait_for(|stopping| *stopping) => return (Vec::new(), None),
-                item = events.next() => item,
-            };
-            let mut chunk = Vec::new();
-            let mut end = None;
-            match first {
-                Some(Ok(event)) => chunk.push(event),
-                Some(Err(e)) => end = Some(RunError::Read(e)),
-                None => end = Some(RunError::SubscriptionEnded),
-            }
-            while end.is_none() && chunk.len() < chunk_events_max {
-                match events.next().now_or_never() {
-                    Some(Some(Ok(event))) => chunk.push(event),
-                    Some(Some(Err(e))) => end = Some(RunError::Read(e)),
-                    Some(None) => end = Some(RunError::SubscriptionEnded),
-                    None => break,
+        let from = slot.writer.checkpoint() + 1;
+        let (chunk, end) = match context.tail.take(from, chunk_events_max, linger, &stopping) {
+            Taken::Events(events) => (events, None),
+            Taken::Stopping => return,
+            Taken::Ended(error) => (Vec::new(), Some(error)),
+            Taken::Behind { first } => {
+                let wanted = (first - from).min(chunk_events_max as u64) as usize;
+                match context.log.read_all(from) {
+                    Ok(events) => {
+                        let mut chunk = Vec::with_capacity(wanted);
+                        let mut end = None;
+                        for event in events.take(wanted) {
+                            match event {
+                                Ok(event) => chunk.push(event),
+                                Err(e) => {
+                                    end = Some(RunError::Read(e));
+                                    break;
+                                }
+                            }
+                        }
+                        (chunk, end)
+                    }
+                    Err(e) => (Vec::new(), Some(RunError::Read(e))),
                 }
             }
-            (chunk, end)
-        });
-        if chunk.is_empty() && end.is_none() {
-            return;
-        }
+        };
         slot.apply_events(&chunk, bounds, true, &context.db);
         slot.end_chunk(true, &context.db);
         if let Some(error) = end

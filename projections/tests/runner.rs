@@ -61,11 +61,13 @@ fn db() -> sled::Db {
     sled::Config::new().temporary(true).open().unwrap()
 }
 
-/// Small chunks, and builds that spill their writes every few events.
+/// Small chunks, builds that spill their writes every few events, and a live tail so short
+/// that a projection often falls behind it and reads the log itself.
 fn small_chunks() -> RunnerConfig {
     RunnerConfig {
         chunk_events_max: 37,
         build_pending_bytes_max: 200,
+        live_window_events: 8,
         ..RunnerConfig::default()
     }
 }
