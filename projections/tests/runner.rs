@@ -57,6 +57,28 @@ fn contents(view: &dyn ReadStore) -> MemStore {
     store
 }
 
+/// Opens the sled directory a dropped database used, as a restarted process would. sled
+/// releases its file lock only once the last reference to its files goes, and some hide in
+/// garbage its epoch collector frees later (after spills, plenty): so collect, and retry.
+fn reopen(path: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                for _ in 0..64 {
+                    crossbeam_epoch::pin().flush();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("reopening {}: {e}", path.display()),
+        }
+    }
+}
+
 fn db() -> sled::Db {
     sled::Config::new().temporary(true).open().unwrap()
 }
@@ -197,7 +219,7 @@ async fn a_build_that_spilled_then_crashed_is_cleared_and_built_again() {
     let projection = EventCounter::new("counts", 1);
     let events = log.events();
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = reopen(dir.path());
         let tree = db.open_tree("counts@v1").unwrap();
         let mut writer = ProjectionWriter::open_for_build(tree.clone(), 1).unwrap();
         assert!(writer.is_building());
@@ -218,7 +240,7 @@ async fn a_build_that_spilled_then_crashed_is_cleared_and_built_again() {
         // The process dies here, before the next flush.
         db.flush().unwrap();
     }
-    let db = sled::open(dir.path()).unwrap();
+    let db = reopen(dir.path());
     let tree = db.open_tree("counts@v1").unwrap();
     let writer = ProjectionWriter::open_for_build(tree.clone(), 1).unwrap();
     assert_eq!(writer.checkpoint(), 0);
@@ -253,7 +275,7 @@ async fn a_crash_before_the_checkpoint_neither_loses_nor_doubles_events() {
     let projection = EventCounter::new("counts", 1);
     let events = log.events();
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = reopen(dir.path());
         let mut writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
         for event in &events[..150] {
             writer.apply(&projection, event).unwrap();
@@ -269,7 +291,7 @@ async fn a_crash_before_the_checkpoint_neither_loses_nor_doubles_events() {
         // The process dies here: the 110 pending events never reach sled.
         db.flush().unwrap();
     }
-    let db = sled::open(dir.path()).unwrap();
+    let db = reopen(dir.path());
     let writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
     assert_eq!(writer.checkpoint(), 150);
     let partial: MemStore = {
@@ -302,7 +324,7 @@ async fn a_runner_stopped_mid_way_resumes_from_its_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let gate = Gate::closed_at(600);
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = reopen(dir.path());
         let gated: Arc<dyn Projection> = Arc::new(Gated {
             inner: EventCounter::new("counts", 1),
             gate: Arc::clone(&gate),
@@ -323,7 +345,7 @@ async fn a_runner_stopped_mid_way_resumes_from_its_checkpoint() {
         );
         assert_eq!(status.state, ProjectionState::Stopped);
     }
-    let db = sled::open(dir.path()).unwrap();
+    let db = reopen(dir.path());
     // The stop flushed what the build had spilled, with its checkpoint: the build resumes there.
     let writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
     assert_eq!(writer.checkpoint(), 629);
