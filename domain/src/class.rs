@@ -434,16 +434,23 @@ pub fn stream_id(id: ClassId) -> String {
     format!("class-{id}")
 }
 
+impl ClassEvent {
+    /// The class the event is about.
+    pub fn class(&self) -> ClassId {
+        match self {
+            ClassEvent::Opened { class, .. }
+            | ClassEvent::StudentEnrolled { class, .. }
+            | ClassEvent::StudentMoved { class, .. }
+            | ClassEvent::TeacherAssigned { class, .. }
+            | ClassEvent::TeacherUnassigned { class, .. }
+            | ClassEvent::GroupFormed { class, .. }
+            | ClassEvent::GroupMembersChanged { class, .. }
+            | ClassEvent::GroupDissolved { class, .. } => *class,
+        }
+    }
+}
+
 /// The stream a class event belongs to.
 pub fn event_stream_id(event: &ClassEvent) -> String {
-    match event {
-        ClassEvent::Opened { class, .. }
-        | ClassEvent::StudentEnrolled { class, .. }
-        | ClassEvent::StudentMoved { class, .. }
-        | ClassEvent::TeacherAssigned { class, .. }
-        | ClassEvent::TeacherUnassigned { class, .. }
-        | ClassEvent::GroupFormed { class, .. }
-        | ClassEvent::GroupMembersChanged { class, .. }
-        | ClassEvent::GroupDissolved { class, .. } => stream_id(*class),
-    }
+    stream_id(event.class())
 }

@@ -344,17 +344,7 @@ impl Index {
             );
             return true;
         }
-        let class = match event {
-            ClassEvent::Opened { class, .. }
-            | ClassEvent::StudentEnrolled { class, .. }
-            | ClassEvent::StudentMoved { class, .. }
-            | ClassEvent::TeacherAssigned { class, .. }
-            | ClassEvent::TeacherUnassigned { class, .. }
-            | ClassEvent::GroupFormed { class, .. }
-            | ClassEvent::GroupMembersChanged { class, .. }
-            | ClassEvent::GroupDissolved { class, .. } => class,
-        };
-        let Some(entry) = self.classes.get_mut(class) else {
+        let Some(entry) = self.classes.get_mut(&event.class()) else {
             return false;
         };
         match event {
