@@ -12,8 +12,7 @@
 //!
 //! Run: `cargo bench -p projections --bench live_lag` (`ENT_BENCH_LIVE_WITHOUT=timeline` leaves
 //! read models out, by name, to see which one limits the lag; `ENT_BENCH_LIVE_SLED_FLUSH_MS` and
-//! `ENT_BENCH_LIVE_WRITES_MAX` and `ENT_BENCH_LIVE_LINGER_US` set sled's periodic flush and the
-//! runner's live batch bound and linger).
+//! `ENT_BENCH_LIVE_WRITES_MAX` set sled's periodic flush and the runner's live batch bound).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -88,10 +87,6 @@ fn main() {
         if let Ok(n) = std::env::var("ENT_BENCH_LIVE_WRITES_MAX") {
             config.live_batch_writes_max =
                 n.parse().expect("ENT_BENCH_LIVE_WRITES_MAX is a number");
-        }
-        if let Ok(us) = std::env::var("ENT_BENCH_LIVE_LINGER_US") {
-            config.live_linger =
-                Duration::from_micros(us.parse().expect("ENT_BENCH_LIVE_LINGER_US is a number"));
         }
         let started = Instant::now();
         // `ENT_BENCH_LIVE_WITHOUT=timeline,audit` leaves read models out, to see what limits.

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventlog::{Position, RecordedEvent};
 use futures::{FutureExt, StreamExt};
@@ -110,18 +110,9 @@ impl LiveTail {
         self.window.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The events from position `from` on, at most `max`: waits until at least one is there,
-    /// then up to `linger` more for others to join (unless `max` are there already).
-    pub(crate) fn take(
-        &self,
-        from: Position,
-        max: usize,
-        linger: Duration,
-        stopping: &dyn Fn() -> bool,
-    ) -> Taken {
-        let max = max.max(1);
+    /// The events from position `from` on, at most `max`: waits until at least one is there.
+    pub(crate) fn take(&self, from: Position, max: usize, stopping: &dyn Fn() -> bool) -> Taken {
         let mut window = self.lock();
-        let mut linger_until: Option<Instant> = None;
         loop {
             if stopping() {
                 return Taken::Stopping;
@@ -132,29 +123,17 @@ impl LiveTail {
                     return Taken::Behind { first };
                 }
                 let available = next.saturating_sub(from) as usize;
-                if available == 0 {
-                    if let Some(error) = &window.end {
-                        return Taken::Ended(error.clone());
-                    }
-                } else {
-                    let now = Instant::now();
-                    let until = *linger_until.get_or_insert(now + linger);
-                    if available >= max || now >= until || window.end.is_some() {
-                        let skip = (from - first) as usize;
-                        let events = window
-                            .events
-                            .range(skip..skip + available.min(max))
-                            .cloned()
-                            .collect();
-                        return Taken::Events(events);
-                    }
-                    let wait = (until - now).min(STOP_POLL);
-                    window = self
-                        .arrived
-                        .wait_timeout(window, wait)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                    continue;
+                if available > 0 {
+                    let skip = (from - first) as usize;
+                    let events = window
+                        .events
+                        .range(skip..skip + available.min(max.max(1)))
+                        .cloned()
+                        .collect();
+                    return Taken::Events(events);
+                }
+                if let Some(error) = &window.end {
+                    return Taken::Ended(error.clone());
                 }
             }
             window = self
@@ -238,29 +217,26 @@ mod tests {
         let all = events(CAPACITY + 10);
         tail.push(all[..5].to_vec());
         let never = || false;
-        assert_eq!(
-            positions(tail.take(3, 100, Duration::ZERO, &never)),
-            [3, 4, 5]
-        );
-        assert_eq!(positions(tail.take(1, 2, Duration::ZERO, &never)), [1, 2]);
+        assert_eq!(positions(tail.take(3, 100, &never)), [3, 4, 5]);
+        assert_eq!(positions(tail.take(1, 2, &never)), [1, 2]);
         // The window keeps the newest CAPACITY events: positions 1 to 10 fell out of it.
         tail.push(all[5..].to_vec());
-        assert_eq!(positions(tail.take(4, 1, Duration::ZERO, &never)), [0, 11]);
-        assert_eq!(positions(tail.take(11, 1, Duration::ZERO, &never)), [11]);
+        assert_eq!(positions(tail.take(4, 1, &never)), [0, 11]);
+        assert_eq!(positions(tail.take(11, 1, &never)), [11]);
         // At the end of the window a reader waits; a stopping runner releases it.
         let stopping = || true;
         assert!(matches!(
-            tail.take(CAPACITY as u64 + 11, 1, Duration::ZERO, &stopping),
+            tail.take(CAPACITY as u64 + 11, 1, &stopping),
             Taken::Stopping
         ));
         // An ended subscription is reported once every event before it was taken.
         tail.end(RunError::SubscriptionEnded);
         assert_eq!(
-            positions(tail.take(CAPACITY as u64 + 10, 5, Duration::ZERO, &never)),
+            positions(tail.take(CAPACITY as u64 + 10, 5, &never)),
             [CAPACITY as u64 + 10]
         );
         assert_eq!(
-            positions(tail.take(CAPACITY as u64 + 11, 5, Duration::ZERO, &never)),
+            positions(tail.take(CAPACITY as u64 + 11, 5, &never)),
             [u64::MAX]
         );
     }

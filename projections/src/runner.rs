@@ -79,11 +79,6 @@ pub struct RunnerConfig {
     /// While following live, a projection flushes as soon as it has more pending writes (puts
     /// and deletes) than this.
     pub live_batch_writes_max: usize,
-    /// While following live, how long a projection waits, after an event arrives, for more to
-    /// join its chunk before applying it. Each sled batch costs a log buffer roll and a write
-    /// on sled's I/O threads whatever its size, so a little waiting saves CPU under load, at
-    /// the price of that much lag.
-    pub live_linger: Duration,
     /// Most events the live tail keeps for the projections to take (see [`crate::live`]); a
     /// projection further behind reads the log itself until it is back in the window.
     pub live_window_events: usize,
@@ -105,7 +100,6 @@ impl Default for RunnerConfig {
                 .min(8),
             live_batch_bytes_max: 16 * 1024,
             live_batch_writes_max: 500,
-            live_linger: Duration::ZERO,
             live_window_events: 16_384,
         }
     }
@@ -1218,17 +1212,16 @@ fn catch_up(slot: &mut Slot, index: usize, chunks: Receiver<Chunk>, context: &Co
 
 /// Follows the log through the shared live tail, from its checkpoint, until the runner stops or
 /// the projection fails. Each chunk is what arrived while the last one was applied (at most
-/// `chunk_events_max` events, gathered for up to `live_linger`), flushed whenever its writes
+/// `chunk_events_max` events), flushed whenever its writes
 /// pass the live bounds, so that one heavy event cannot hold sled's batch lock for long. A
 /// projection further behind than the tail's window reads what it missed from the log.
 fn follow(slot: &mut Slot, index: usize, context: &Context) {
     let bounds = context.live_bounds();
     let chunk_events_max = context.config.chunk_events_max.max(1);
-    let linger = context.config.live_linger;
     let stopping = || context.stopping();
     loop {
         let from = slot.writer.checkpoint() + 1;
-        let (chunk, end) = match context.tail.take(from, chunk_events_max, linger, &stopping) {
+        let (chunk, end) = match context.tail.take(from, chunk_events_max, &stopping) {
             Taken::Events(events) => (events, None),
             Taken::Stopping => return,
             Taken::Ended(error) => (Vec::new(), Some(error)),
