@@ -144,6 +144,44 @@ fn spilling_config() -> RunnerConfig {
     }
 }
 
+/// Runs this test binary's test `test_name` as the child on `dir`, reads the numbers it prints
+/// after `prefix`, and kills it (SIGKILL) at the first that reaches `kill_at`. Returns the last
+/// number read.
+fn run_child_and_kill(test_name: &str, dir: &Path, prefix: &str, kill_at: u64) -> u64 {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut last_seen = 0;
+    for line in BufReader::new(stdout).lines() {
+        if let Some(p) = line.unwrap().strip_prefix(prefix) {
+            last_seen = p.parse().unwrap();
+            if last_seen >= kill_at {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    last_seen
+}
+
+/// The counter's view folded from the whole log in one go.
+fn rebuilt(log: &FileLog, head: u64) -> MemStore {
+    replay(
+        log,
+        &EventCounter::new("counts", 1),
+        &Cut::UpTo(head),
+        &mut |_| {},
+    )
+    .unwrap()
+    .store
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_killed_after_spilling_is_built_again_from_the_first_event() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
@@ -155,33 +193,8 @@ async fn a_build_killed_after_spilling_is_built_again_from_the_first_event() {
         append(&log, BUILD_EVENTS, 2).await;
         log.close().await;
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            BUILD_TEST_NAME,
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut last_seen = 0;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(p) = line.strip_prefix("building ") {
-            last_seen = p.parse().unwrap();
-            // Late enough that sled's background flush (every 500 ms) made spilled records
-            // durable.
-            if last_seen >= 4_500 {
-                break;
-            }
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Late enough that sled's background flush (every 500 ms) made spilled records durable.
+    let last_seen = run_child_and_kill(BUILD_TEST_NAME, dir.path(), "building ", 4_500);
     assert!(
         (4_500..BUILD_EVENTS).contains(&last_seen),
         "the child was killed at {last_seen}, not part-way through its build"
@@ -196,15 +209,10 @@ async fn a_build_killed_after_spilling_is_built_again_from_the_first_event() {
     let runner = Projections::start(db, log.clone(), vec![counter], spilling_config()).unwrap();
     assert_eq!(runner.status()[0].building_checkpoint, Some(0));
     runner.wait_for(head, WAIT).await.unwrap();
-    let expected = replay(
-        log.as_ref(),
-        &EventCounter::new("counts", 1),
-        &Cut::UpTo(head),
-        &mut |_| {},
-    )
-    .unwrap()
-    .store;
-    assert_eq!(contents(&runner.view("counts").unwrap()), expected);
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuilt(&log, head)
+    );
     runner.shutdown().await.unwrap();
     log.close().await;
 }
@@ -231,26 +239,7 @@ async fn a_runner_killed_mid_catch_up_restarts_to_the_view_of_a_rebuild() {
     }
 
     // The child catches up, and is killed part-way.
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut last_seen = 0;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(p) = line.strip_prefix("served ") {
-            last_seen = p.parse().unwrap();
-            if last_seen >= EVENTS_BEFORE + 1_000 {
-                break;
-            }
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let last_seen = run_child_and_kill(TEST_NAME, dir.path(), "served ", EVENTS_BEFORE + 1_000);
     assert!(
         last_seen >= EVENTS_BEFORE + 1_000,
         "the child stopped before catching up far enough"
@@ -269,15 +258,10 @@ async fn a_runner_killed_mid_catch_up_restarts_to_the_view_of_a_rebuild() {
         "restarted at {restarted_at}"
     );
     runner.wait_for(head, WAIT).await.unwrap();
-    let expected = replay(
-        log.as_ref(),
-        &EventCounter::new("counts", 1),
-        &Cut::UpTo(head),
-        &mut |_| {},
-    )
-    .unwrap()
-    .store;
-    assert_eq!(contents(&runner.view("counts").unwrap()), expected);
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuilt(&log, head)
+    );
     runner.shutdown().await.unwrap();
     log.close().await;
 }
@@ -320,15 +304,10 @@ async fn each_append_on_the_file_log_is_readable_after_wait_for() {
         );
     }
     let head = log.head().position;
-    let expected = replay(
-        log.as_ref(),
-        &EventCounter::new("counts", 1),
-        &Cut::UpTo(head),
-        &mut |_| {},
-    )
-    .unwrap()
-    .store;
-    assert_eq!(contents(&runner.view("counts").unwrap()), expected);
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuilt(&log, head)
+    );
     runner.shutdown().await.unwrap();
     log.close().await;
 }
