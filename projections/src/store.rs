@@ -671,7 +671,12 @@ mod tests {
                 .unwrap();
             keys
         };
-        for store in [&mem as &dyn ReadStore, &overlaid] {
+        tree.insert("a/4", "a/4").unwrap();
+        let view = View {
+            served: Arc::new(ServedTree { tree: tree.clone() }),
+            name: "t",
+        };
+        for store in [&mem as &dyn ReadStore, &overlaid, &view] {
             assert_eq!(keys(store, b"a/3"), ["a/3", "a/4", "a/5"]);
             assert_eq!(keys(store, b"a/31"), ["a/4", "a/5"]);
             // A start before the prefix is the prefix; past it, nothing.
