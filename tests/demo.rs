@@ -417,6 +417,40 @@ fn verify_passes_on_the_demo_and_prints_the_head() {
 }
 
 #[test]
+fn verify_reports_a_build_interrupted_by_a_crash() {
+    let copy = tempfile::tempdir().unwrap();
+    {
+        let (_guard, data) = seeded();
+        copy_dir(data, copy.path());
+    }
+    // A build that spilled records past its checkpoint, then died: what a crash mid-build leaves.
+    {
+        use eventlog::EventStore as _;
+        let log = eventlog::FileLog::open(copy.path().join("log"), eventlog::LogConfig::default())
+            .unwrap();
+        let views = projections::open_views(copy.path().join("views")).unwrap();
+        let mut writer =
+            projections::ProjectionWriter::open_for_build(views.open_tree("probe@v1").unwrap(), 1)
+                .unwrap();
+        let counter = projections::testing::EventCounter::new("probe", 1);
+        for event in log.read_all(1).unwrap().take(10) {
+            writer.apply(&counter, &event.unwrap()).unwrap();
+        }
+        writer.spill().unwrap();
+        views.flush().unwrap();
+    }
+    let output = ent(&["verify", "--data", copy.path().to_str().unwrap()]);
+    // Derived data, rebuilt at the next start: reported, not damage.
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("read model probe@v1: checkpoint 0, lag")
+            && stdout.contains("build interrupted by a crash"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_corrupted_byte_in_a_segment_makes_verify_fail() {
     let copy = tempfile::tempdir().unwrap();
     {
