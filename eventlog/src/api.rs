@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::Stream;
 use futures::future::BoxFuture;
@@ -54,13 +55,21 @@ impl fmt::Display for Hash32 {
 
 /// A stream id: 1 to 128 bytes of ASCII letters, digits and `-`, `_`, `.`, `:`.
 /// Conventionally `<category>-<uuid>`, e.g. `publication-0190…`.
+///
+/// Its bytes are shared: a clone is a reference count increment, not an allocation, since the
+/// log clones an appended stream id several times (its index entry, the append's outcome, the
+/// writer's version map).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StreamId(String);
+pub struct StreamId(Arc<str>);
 
 impl StreamId {
     /// Parses a stream id, refusing empty, too long, or non-allowed characters.
     pub fn new(s: impl Into<String>) -> Result<Self, InvalidStreamId> {
-        let s = s.into();
+        Self::parse(&s.into())
+    }
+
+    /// Parses a borrowed stream id, as [`StreamId::new`] does, with one allocation.
+    pub fn parse(s: &str) -> Result<Self, InvalidStreamId> {
         if s.is_empty() {
             return Err(InvalidStreamId::Empty);
         }
@@ -73,7 +82,7 @@ impl StreamId {
         {
             return Err(InvalidStreamId::BadChar { c });
         }
-        Ok(StreamId(s))
+        Ok(StreamId(Arc::from(s)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -343,7 +343,10 @@ impl EventStore for FileLog {
                 .await
                 .map_err(|_| AppendError::Closed)?;
             drop(sender);
-            answer.await.map_err(|_| AppendError::Closed)?
+            let (result, prepared) = answer.await.map_err(|_| AppendError::Closed)?;
+            // Freed here, by the caller's thread, which allocated it.
+            drop(prepared);
+            result
         })
     }
 

@@ -315,8 +315,8 @@ impl<'a> RecordView<'a> {
 
     /// Copies the record into an owned `RecordedEvent`.
     pub fn event(&self) -> Result<RecordedEvent, String> {
-        let stream =
-            StreamId::new(self.stream).map_err(|e| format!("record holds a bad stream id: {e}"))?;
+        let stream = StreamId::parse(self.stream)
+            .map_err(|e| format!("record holds a bad stream id: {e}"))?;
         Ok(RecordedEvent {
             position: self.position,
             stream,

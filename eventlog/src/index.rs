@@ -1022,7 +1022,8 @@ impl CommandRun {
         {
             Some(entry) => entry.1 = r.stream_version,
             None => {
-                let stream = StreamId::new(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
+                let stream =
+                    StreamId::parse(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
                 self.stream_versions.push((stream, r.stream_version));
             }
         }
@@ -1101,7 +1102,7 @@ impl IndexBatch {
     /// Adds a record read from a segment at `offset`. Records must come in position order,
     /// and the records of an append consecutively.
     pub fn add(&mut self, r: &RecordView<'_>, offset: u64) -> Result<(), String> {
-        let stream = StreamId::new(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
+        let stream = StreamId::parse(r.stream).map_err(|e| format!("bad stream id: {e}"))?;
         self.records.push(RecordEntry {
             stream,
             position: r.position,
