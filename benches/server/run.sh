@@ -40,6 +40,14 @@
 #   ENT_BENCH_PIN           1 pins server and wrk to separate CPUs, 0 does not (default)
 #   ENT_BENCH_OUT           where the Markdown figures go
 #   ENT_BENCH_NO_CACHE      1 (default) also measures a server without the response cache; 0 skips it
+#   TMPDIR                  where the servers' data directories go (default /tmp). The report names
+#                           its file system: on tmpfs (TMPDIR=/dev/shm) an fdatasync returns at once,
+#                           so the mutations are no longer durable, but comparing such a run with one
+#                           on disk separates the disk's sync latency from the server's own work.
+#
+# For each mix the report also gives the server's own split of a mutation (from /metrics): its
+# mean time in the server, the part of it spent in the durable append (the log's queue, write
+# and fdatasync), and how many appends took over 25 and over 100 ms.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -57,6 +65,8 @@ NO_CACHE=${ENT_BENCH_NO_CACHE:-1}
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ent-server-bench.XXXXXX")
+data_fs=$(df -T "$WORK" | awk 'NR == 2 {print $2}')
+data_device=$(df -T "$WORK" | awk 'NR == 2 {print $1}')
 PIDS=()
 
 cleanup() {
@@ -180,6 +190,29 @@ ratio() { echo "scale=2; $1 / $2" | bc | sed 's/^\./0./'; }
 
 # metric TEXT NAME: one sample of a /metrics snapshot, by its full name (labels included).
 metric() { awk -v n="$2" '$1 == n {print $2}' <<<"$1"; }
+
+# append_line NAME: the server's own account of the mutations of mix NAME, from /metrics: their
+# mean time in the server, the mean durable append, and the appends over 25 and over 100 ms.
+append_line() {
+  local before after
+  before=$(cat "$WORK/$1.metrics-before")
+  after=$(cat "$WORK/$1.metrics-after")
+  d() { echo "$(metric "$after" "$1") - $(metric "$before" "$1")" | bc; }
+  local mutations mutation_s appends append_s upto25 upto100
+  mutations=$(d 'graphql_request_duration_seconds_count{operation="mutation"}')
+  mutation_s=$(d 'graphql_request_duration_seconds_sum{operation="mutation"}')
+  appends=$(d eventlog_append_duration_seconds_count)
+  append_s=$(d eventlog_append_duration_seconds_sum)
+  upto25=$(d 'eventlog_append_duration_seconds_bucket{le="0.025"}')
+  upto100=$(d 'eventlog_append_duration_seconds_bucket{le="0.1"}')
+  [ "$mutations" -gt 0 ] && [ "$appends" -gt 0 ] || {
+    echo "no mutation recorded"
+    return
+  }
+  printf 'a mutation spent %.2f ms in the server on average, of which %.2f ms in the durable append; %d of %d appends (%.2f %%) took over 25 ms, %d over 100 ms' \
+    "$(echo "1000 * $mutation_s / $mutations" | bc -l)" "$(echo "1000 * $append_s / $appends" | bc -l)" \
+    "$((appends - upto25))" "$appends" "$(echo "100 * ($appends - $upto25) / $appends" | bc -l)" "$((appends - upto100))"
+}
 
 # --- the demo académie -------------------------------------------------------------------------
 
@@ -359,6 +392,7 @@ mix mix "$DEMO" "$TEACHER" "$VISITORS" "$WORK/visit.body"
 mixq=$(cat "$WORK/mix.q.result")
 mixm=$(cat "$WORK/mix.m.result")
 mix_cache=$(cache_line mix)
+mix_appends=$(append_line mix)
 # After the visits mix, so that its dashboard is the demo's as it is.
 AMEND_BODIES=$(amend_setup "$DEMO" "$TEACHER" demo)
 amend_bytes=$(gql "$DEMO" "$TEACHER" "$TEACHER_DASHBOARD" | wc -c)
@@ -367,6 +401,7 @@ mix amend "$DEMO" "$TEACHER" "$(repeat "$TEACHER" "$MUTATION_CONNECTIONS")" "$AM
 amendq=$(cat "$WORK/amend.q.result")
 amendm=$(cat "$WORK/amend.m.result")
 amend_cache=$(cache_line amend)
+amend_appends=$(append_line amend)
 metrics_before=$(cat "$WORK/mix.metrics-before")
 metrics_after=$(cat "$WORK/mix.metrics-after")
 appended=$(($(cat "$WORK/mix.head-after") - $(cat "$WORK/mix.head-before")))
@@ -407,6 +442,8 @@ if [ "$NO_CACHE" = 1 ]; then
   mix amend_nc "$NOCACHE" "$NC_TEACHER" "$(repeat "$NC_TEACHER" "$MUTATION_CONNECTIONS")" "$NC_AMEND_BODIES"
   amendq_nc=$(cat "$WORK/amend_nc.q.result")
   amendm_nc=$(cat "$WORK/amend_nc.m.result")
+  mix_nc_appends=$(append_line mix_nc)
+  amend_nc_appends=$(append_line amend_nc)
   stop "$NOCACHE_PID"
 fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -460,6 +497,7 @@ pinning="unpinned (server and wrk share both cores)"
   echo "Run: \`benches/server/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores, $pinning;"
   echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), ${SECONDS_EACH} s per measurement after a ${WARMUP_SECONDS} s warm-up, $CONNECTIONS connections, 127.0.0.1."
   echo "Load average (1, 5, 15 min) at the start: $load_start; at the end of the demo runs: $load_end."
+  echo "Data directories on $data_fs ($data_device)."
   echo "Demo académie: $demo_events events after the run, seeded and ready in $(printf '%.1f' "$seed_s") s."
   echo "Parent's dashboard answer: $dashboard_bytes bytes ($dashboard_shape)."
   echo "Teacher's dashboard answer: $teacher_bytes bytes."
@@ -506,6 +544,15 @@ pinning="unpinned (server and wrk share both cores)"
   echo "Amends mix ($MUTATION_CONNECTIONS of the $amend_listed assignments the dashboard lists amended, one per connection; the"
   echo "teacher's dashboard answer $amend_bytes bytes): mutations were $amend_share % of the requests served; the log grew"
   echo "by $amend_appended events; the response cache: $amend_cache."
+  echo
+  echo "The server's own account of the mutations (/metrics):"
+  echo
+  echo "- visits mix: $mix_appends;"
+  echo "- amends mix: $amend_appends;"
+  if [ "$NO_CACHE" = 1 ]; then
+    echo "- visits mix, no response cache: $mix_nc_appends;"
+    echo "- amends mix, no response cache: $amend_nc_appends."
+  fi
   echo
   echo "Peak memory (VmHWM of the \`ent serve\` process):"
   echo
