@@ -50,6 +50,9 @@ pub struct TreeCheckpoint {
     /// A crash interrupted its build after it wrote records past its checkpoint: `ent serve`
     /// builds it again from the first event.
     pub interrupted_build: bool,
+    /// Its records are in a layout this version does not read: `ent serve` builds it again
+    /// from the first event.
+    pub outdated_layout: bool,
 }
 
 /// Runs `ent verify`.
@@ -106,6 +109,8 @@ fn check_views(data: &DataDir, log: &FileLog, report: VerifyReport) -> anyhow::R
             lag,
             if tree.interrupted_build {
                 " (build interrupted by a crash: `ent serve` builds it again from the first event)"
+            } else if tree.outdated_layout {
+                " (written by an older version in another layout: `ent serve` builds it again from the first event)"
             } else if tree.ready {
                 ""
             } else {
@@ -169,6 +174,7 @@ pub fn read_checkpoints(views: &sled::Db) -> anyhow::Result<Vec<TreeCheckpoint>>
             ready: state.ready,
             hash: state.hash.map(|h| h.0),
             interrupted_build: state.interrupted_build,
+            outdated_layout: state.outdated_layout,
         });
     }
     out.sort_by(|a, b| a.tree.cmp(&b.tree));

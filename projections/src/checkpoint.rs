@@ -11,6 +11,12 @@
 //! | `0x00 'r'`     | present (one byte `1`) once the tree has caught up and may be served |
 //! | `0x00 'h'`     | chain hash of the record at the checkpoint, 32 bytes (absent at 0) |
 //! | `0x00 'b'`     | present (one byte `1`) while a build has written records past the stored checkpoint |
+//! | `0x00 'l'`     | the layout of the view's records, one byte: [`VIEWS_LAYOUT`] |
+//!
+//! The read model's records are kept in pages (see the `page` module's FORMAT). A tree in
+//! another layout than this code's (or holding records without the layout record, which trees
+//! had before pages) cannot be read: it is thrown away and built again from the first event,
+//! like an interrupted build.
 //!
 //! The hash lets the runner check, on start, that the views were built from this very log.
 //!
@@ -36,6 +42,7 @@ use std::panic::AssertUnwindSafe;
 
 use eventlog::{Hash32, Position, RecordedEvent};
 
+use crate::page;
 use crate::store::{Overlay, OverlayStore, RESERVED_KEY_BYTE, StoreError};
 use crate::{Projection, ProjectionError};
 
@@ -44,6 +51,12 @@ const VERSION_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'v'];
 const READY_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'r'];
 const HASH_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'h'];
 const BUILDING_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'b'];
+const LAYOUT_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'l'];
+
+/// How the records of a view are laid out in its tree: 2 since they are kept in pages (see
+/// [`crate::page`]); a tree without the `0x00 'l'` record that holds records was written
+/// with one sled record per view record, before pages.
+pub const VIEWS_LAYOUT: u8 = 2;
 
 /// The sled tree name of a projection at a code version: `<name>@v<version>`.
 pub fn tree_name(name: &str, version: u32) -> String {
@@ -94,6 +107,30 @@ pub(crate) fn read_building(tree: &sled::Tree) -> Result<bool, StoreError> {
     Ok(tree.contains_key(BUILDING_KEY)?)
 }
 
+/// Whether the tree holds records in another layout than [`VIEWS_LAYOUT`]: it cannot be read
+/// and is built again.
+pub(crate) fn read_outdated_layout(tree: &sled::Tree) -> Result<bool, StoreError> {
+    match tree.get(LAYOUT_KEY)? {
+        Some(layout) => Ok(layout.as_ref() != [VIEWS_LAYOUT]),
+        None => Ok(!tree.is_empty()),
+    }
+}
+
+/// Why a tree must be thrown away and built again from the first event, if it must.
+pub(crate) fn reset_reason(tree: &sled::Tree) -> Result<Option<&'static str>, StoreError> {
+    if read_building(tree)? {
+        return Ok(Some(
+            "a build was interrupted after writing records past its checkpoint; building again from the first event",
+        ));
+    }
+    if read_outdated_layout(tree)? {
+        return Ok(Some(
+            "the tree's records are in another layout than this code reads; building again from the first event",
+        ));
+    }
+    Ok(None)
+}
+
 /// Whether the tree has caught up once and may be served.
 pub(crate) fn read_ready(tree: &sled::Tree) -> Result<bool, StoreError> {
     Ok(tree.get(READY_KEY)?.is_some())
@@ -111,6 +148,9 @@ pub struct TreeState {
     /// A build wrote records past the checkpoint and never flushed after them: the next start
     /// throws the tree away and builds it again from the first event.
     pub interrupted_build: bool,
+    /// The tree's records are in another layout than this code reads: the next start throws
+    /// the tree away and builds it again from the first event.
+    pub outdated_layout: bool,
 }
 
 /// Reads the runner's records of a projection tree.
@@ -120,6 +160,7 @@ pub fn tree_state(tree: &sled::Tree) -> Result<TreeState, StoreError> {
         ready: read_ready(tree)?,
         hash: read_checkpoint_hash(tree)?,
         interrupted_build: read_building(tree)?,
+        outdated_layout: read_outdated_layout(tree)?,
     })
 }
 
@@ -184,13 +225,10 @@ impl ProjectionWriter {
     /// Opens a writer on `tree`, resuming from its stored checkpoint.
     ///
     /// A tree left with the building marker (a crash during a build that spilled) is cleared
-    /// first: its records are not those of its checkpoint.
+    /// first: its records are not those of its checkpoint. So is a tree in another layout.
     pub fn open(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
-        if read_building(&tree)? {
-            tracing::warn!(
-                tree = %String::from_utf8_lossy(&tree.name()),
-                "a build was interrupted after writing records past its checkpoint; building again from the first event"
-            );
+        if let Some(reason) = reset_reason(&tree)? {
+            tracing::warn!(tree = %String::from_utf8_lossy(&tree.name()), "{reason}");
             tree.clear()?;
         }
         let checkpoint = read_checkpoint(&tree)?;
@@ -337,12 +375,15 @@ impl ProjectionWriter {
             batch.remove(&BUILDING_KEY);
             0
         } else {
-            let writes = self.overlay.pending_writes();
-            self.overlay.drain_into(&mut batch);
-            writes
+            let changes = self.overlay.drain();
+            page::write_records(&self.tree, &changes, |write| {
+                page::apply_to_batch(&mut batch, write);
+                Ok(())
+            })?
         };
         batch.insert(&CHECKPOINT_KEY, &self.checkpoint.to_be_bytes());
         batch.insert(&VERSION_KEY, &self.version.to_be_bytes());
+        batch.insert(&LAYOUT_KEY, &[VIEWS_LAYOUT]);
         if let Some(hash) = self.checkpoint_hash {
             batch.insert(&HASH_KEY, &hash.0);
         }
@@ -377,6 +418,7 @@ impl ProjectionWriter {
         if !self.spilled {
             // The marker must be durable before any record it warns about.
             self.tree.insert(BUILDING_KEY, &[1u8])?;
+            self.tree.insert(LAYOUT_KEY, &[VIEWS_LAYOUT])?;
             self.tree.flush()?;
             self.spilled = true;
         }
@@ -386,17 +428,20 @@ impl ProjectionWriter {
     /// Writes the overlay into the tree, key by key; a failure abandons the build.
     fn spill_pending(&mut self) -> Result<(), StoreError> {
         let tree = &self.tree;
-        let writes = self.overlay.pending_writes();
-        let written = self.overlay.drain_each(|key, value| match value {
-            Some(value) => tree.insert(key, value).map(drop),
-            None => tree.remove(key).map(drop),
-        });
-        reclaim_garbage(writes);
-        if written.is_err() {
-            self.abandoned = true;
-        }
+        let changes = self.overlay.drain();
+        let written = page::write_records(tree, &changes, |write| page::apply_now(tree, write));
+        drop(changes);
         self.pending_events = 0;
-        written
+        match written {
+            Ok(writes) => {
+                reclaim_garbage(writes);
+                Ok(())
+            }
+            Err(e) => {
+                self.abandoned = true;
+                Err(e)
+            }
+        }
     }
 
     /// Forgets everything applied since the last flush, as a crash would. After spills the

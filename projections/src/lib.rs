@@ -107,6 +107,7 @@
 pub mod checkpoint;
 mod live;
 pub mod models;
+mod page;
 pub mod progress;
 pub mod replay;
 pub mod runner;
@@ -124,7 +125,7 @@ pub use runner::{
 };
 pub use store::{
     Entry, Key, MemStore, ReadStore, ReadStoreExt, Store, StoreError, StoreExt, VIEWS_CACHE_BYTES,
-    View, open_views, views_config,
+    View, open_views, tree_records, views_config,
 };
 
 /// A read model: folds recorded events, one at a time, into a key-value store.

@@ -44,8 +44,8 @@ use tokio::sync::watch;
 
 use crate::Projection;
 use crate::checkpoint::{
-    Applied, ApplyError, ProjectionWriter, panic_message, parse_tree_name, read_building,
-    read_checkpoint, read_ready, tree_name,
+    Applied, ApplyError, ProjectionWriter, panic_message, parse_tree_name, read_checkpoint,
+    read_outdated_layout, read_ready, reset_reason, tree_name,
 };
 use crate::live::{LiveTail, Taken};
 use crate::progress::{Phase, Progress, ProgressMeter};
@@ -567,13 +567,11 @@ fn open_slot(
     let version = projection.version();
     let target_name = tree_name(name, version);
     let mut target = db.open_tree(&target_name).map_err(StoreError::from)?;
-    if read_building(&target)? {
-        // A crash mid-build left records its checkpoint does not account for. Dropping the
-        // tree is one operation, where clearing it would delete its records one by one.
-        tracing::warn!(
-            tree = target_name.as_str(),
-            "a build was interrupted after writing records past its checkpoint; building again from the first event"
-        );
+    if let Some(reason) = reset_reason(&target)? {
+        // A crash mid-build left records its checkpoint does not account for, or the records
+        // are in a layout this code cannot read. Dropping the tree is one operation, where
+        // clearing it would delete its records one by one.
+        tracing::warn!(tree = target_name.as_str(), "{reason}");
         drop(target);
         db.drop_tree(&target_name).map_err(StoreError::from)?;
         target = db.open_tree(&target_name).map_err(StoreError::from)?;
@@ -600,7 +598,7 @@ fn open_slot(
     } else {
         for (v, old) in others {
             let tree = db.open_tree(&old).map_err(StoreError::from)?;
-            if served.is_none() && read_ready(&tree)? {
+            if served.is_none() && read_ready(&tree)? && !read_outdated_layout(&tree)? {
                 served = Some((v, Arc::new(ServedTree { tree })));
             } else {
                 retired.push((old, Arc::new(ServedTree { tree })));

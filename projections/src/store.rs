@@ -1,7 +1,7 @@
 //! The key-value abstraction every read model is written against, and its three implementations:
 //! the write-back overlay the runner applies chunks of events into (over a sled tree), the
 //! in-memory [`MemStore`] used by replays and tests, and the read-only [`View`] the server reads a
-//! live projection through.
+//! live projection through. In sled, the records are kept in pages (see the `page` module).
 //!
 //! Keys are raw bytes compared lexicographically; a read model namespaces its records by a short
 //! leading tag (see [`Key`]). Keys starting with byte `0x00` are reserved for the runner's own
@@ -17,6 +17,8 @@ use eventlog::Position;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
+
+use crate::page;
 
 /// The first byte of every runner-owned key. Projection keys must not start with it.
 pub const RESERVED_KEY_BYTE: u8 = 0x00;
@@ -333,6 +335,16 @@ impl MemStore {
     }
 }
 
+/// Every projection record of a view's tree (the runner's own left out), decoded from its
+/// pages: what tests compare with a rebuild.
+pub fn tree_records(tree: &sled::Tree) -> Result<MemStore, StoreError> {
+    let mut store = MemStore::new();
+    for (key, value) in page::records(tree)? {
+        store.map.insert(key, value.to_vec());
+    }
+    Ok(store)
+}
+
 impl ReadStore for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.map.get(key).cloned())
@@ -427,30 +439,11 @@ impl Overlay {
         }
     }
 
-    /// Moves every pending write into `batch` and empties the overlay.
-    pub(crate) fn drain_into(&mut self, batch: &mut sled::Batch) {
-        debug_assert!(self.undo.is_empty(), "an event is still being applied");
-        for (key, value) in std::mem::take(&mut self.pending) {
-            match value {
-                Some(v) => batch.insert(key, v),
-                None => batch.remove(key),
-            }
-        }
-        self.pending_bytes = 0;
-    }
-
-    /// Hands every pending write, in key order, to `write` (`None` is a delete) and empties the
-    /// overlay; stops at the first error, forgetting the writes not yet handed over.
-    pub(crate) fn drain_each(
-        &mut self,
-        mut write: impl FnMut(Vec<u8>, Option<Vec<u8>>) -> Result<(), sled::Error>,
-    ) -> Result<(), StoreError> {
+    /// Takes every pending write, in key order (`None` is a delete), and empties the overlay.
+    pub(crate) fn drain(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         debug_assert!(self.undo.is_empty(), "an event is still being applied");
         self.pending_bytes = 0;
-        for (key, value) in std::mem::take(&mut self.pending) {
-            write(key, value)?;
-        }
-        Ok(())
+        std::mem::take(&mut self.pending).into_iter().collect()
     }
 
     /// Forgets every pending write (a crash before the flush, in tests).
@@ -472,7 +465,7 @@ impl ReadStore for OverlayStore<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.overlay.pending.get(key) {
             Some(entry) => Ok(entry.clone()),
-            None => Ok(self.tree.get(key)?.map(|v| v.to_vec())),
+            None => Ok(page::get(self.tree, key)?.map(|v| v.to_vec())),
         }
     }
 
@@ -484,19 +477,19 @@ impl ReadStore for OverlayStore<'_> {
     ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
         let start = scan_start(prefix, from);
-        let mut tree_iter = self.tree.range(start..).peekable();
+        let mut tree_iter = page::Scan::new(self.tree, prefix, start).peekable();
         let mut pending_iter: std::iter::Peekable<btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>>> =
             self.overlay.pending.range(start.to_vec()..).peekable();
         loop {
             // Peek both sides, stopping each at the end of the prefix.
             let tree_key = match tree_iter.peek() {
-                Some(Ok((k, _))) if k.starts_with(prefix) => Some(k.clone()),
-                Some(Ok(_)) | None => None,
+                Some(Ok((k, _))) => Some(k.clone()),
+                None => None,
                 Some(Err(_)) => {
                     let Some(Err(e)) = tree_iter.next() else {
                         unreachable!("peeked an error")
                     };
-                    return Err(e.into());
+                    return Err(e);
                 }
             };
             let pending_key = match pending_iter.peek() {
@@ -505,8 +498,8 @@ impl ReadStore for OverlayStore<'_> {
             };
             let flow = match (tree_key, pending_key) {
                 (None, None) => return Ok(()),
-                (Some(t), Some(p)) if p.as_slice() <= t.as_ref() => {
-                    if p.as_slice() == t.as_ref() {
+                (Some(t), Some(p)) if p <= t => {
+                    if p == t {
                         tree_iter.next();
                     }
                     let (k, entry) = pending_iter.next().expect("peeked");
@@ -584,7 +577,7 @@ impl View {
 impl ReadStore for View {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         check_key(key)?;
-        Ok(self.served.tree.get(key)?.map(|v| v.to_vec()))
+        Ok(page::get(&self.served.tree, key)?.map(|v| v.to_vec()))
     }
 
     fn visit_prefix_from(
@@ -594,9 +587,9 @@ impl ReadStore for View {
         visit: &mut Visitor<'_>,
     ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
-        for item in self.served.tree.range(scan_start(prefix, from)..) {
+        for item in page::Scan::new(&self.served.tree, prefix, scan_start(prefix, from)) {
             let (k, v) = item?;
-            if !k.starts_with(prefix) || visit(&k, &v).is_break() {
+            if visit(&k, &v).is_break() {
                 break;
             }
         }
@@ -612,13 +605,29 @@ mod tests {
         store.scan_prefix(prefix).unwrap()
     }
 
+    /// Writes `key = value` records into the tree's pages, as a flush would.
+    fn write_pages(tree: &sled::Tree, records: &[(&str, &str)]) {
+        let mut changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = records
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), Some(v.as_bytes().to_vec())))
+            .collect();
+        changes.sort();
+        page::write_records(tree, &changes, |w| page::apply_now(tree, w)).unwrap();
+    }
+
     #[test]
     fn overlay_scan_merges_pending_writes_and_deletes_over_the_tree() {
         let db = sled::Config::new().temporary(true).open().unwrap();
         let tree = db.open_tree("t").unwrap();
-        for k in ["a/1", "a/3", "a/5", "b/1"] {
-            tree.insert(k, k.as_bytes()).unwrap();
-        }
+        write_pages(
+            &tree,
+            &[
+                ("a/1", "a/1"),
+                ("a/3", "a/3"),
+                ("a/5", "a/5"),
+                ("b/1", "b/1"),
+            ],
+        );
         let mut overlay = Overlay::default();
         let mut store = OverlayStore {
             overlay: &mut overlay,
@@ -650,7 +659,7 @@ mod tests {
         let tree = db.open_tree("t").unwrap();
         let mut mem = MemStore::new();
         for k in ["a/1", "a/3", "a/5", "b/1"] {
-            tree.insert(k, k.as_bytes()).unwrap();
+            write_pages(&tree, &[(k, k)]);
             mem.put(k.as_bytes().to_vec(), k.as_bytes().to_vec())
                 .unwrap();
         }
@@ -671,7 +680,7 @@ mod tests {
                 .unwrap();
             keys
         };
-        tree.insert("a/4", "a/4").unwrap();
+        write_pages(&tree, &[("a/4", "a/4")]);
         let view = View {
             served: Arc::new(ServedTree { tree: tree.clone() }),
             name: "t",

@@ -28,7 +28,7 @@ use projections::models::audit::{
     self, Audit, AuditCursor, AuditEntry, AuditQuery, EntityKind, EntityRef,
 };
 use projections::testing::MemLog;
-use projections::{Cut, MemStore, Projection, ProjectionWriter, Store, replay};
+use projections::{Cut, MemStore, Projection, ProjectionWriter, replay};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -610,12 +610,7 @@ proptest! {
             }
         }
         writer.flush().unwrap();
-        let mut incremental = MemStore::new();
-        for (k, v) in tree.iter().flatten() {
-            if k[0] != 0 {
-                incremental.put(k.to_vec(), v.to_vec()).unwrap();
-            }
-        }
+        let incremental = projections::tree_records(&tree).unwrap();
         prop_assert_eq!(incremental, rebuild(&log));
     }
 }

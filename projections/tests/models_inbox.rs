@@ -11,7 +11,7 @@ use eventlog::{AppendRequest, EventStore, ExpectedVersion, Metadata, ProposedEve
 use jiff::Timestamp;
 use projections::models::inbox::{self, Inbox, InboxError};
 use projections::testing::MemLog;
-use projections::{Cut, MemStore, Projection, ProjectionWriter, Store, replay};
+use projections::{Cut, MemStore, Projection, ProjectionWriter, replay};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -343,12 +343,7 @@ proptest! {
             }
         }
         writer.flush().unwrap();
-        let mut incremental = MemStore::new();
-        for (k, v) in tree.iter().flatten() {
-            if k[0] != 0 {
-                incremental.put(k.to_vec(), v.to_vec()).unwrap();
-            }
-        }
+        let incremental = projections::tree_records(&tree).unwrap();
         let rebuilt = rebuild(&log);
         prop_assert_eq!(&incremental, &rebuilt);
         // The unread counts agree with the domain's own count.

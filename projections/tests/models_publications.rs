@@ -16,7 +16,7 @@ use eventlog::{AppendRequest, EventStore, ExpectedVersion, Metadata, ProposedEve
 use jiff::Timestamp;
 use projections::models::publications::{self, Publications};
 use projections::testing::MemLog;
-use projections::{Cut, MemStore, Projection, ProjectionWriter, Store, replay};
+use projections::{Cut, MemStore, Projection, ProjectionWriter, replay};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -618,12 +618,7 @@ proptest! {
             }
         }
         writer.flush().unwrap();
-        let mut incremental = MemStore::new();
-        for (k, v) in tree.iter().flatten() {
-            if k[0] != 0 {
-                incremental.put(k.to_vec(), v.to_vec()).unwrap();
-            }
-        }
+        let incremental = projections::tree_records(&tree).unwrap();
         let store = rebuild(&log);
         prop_assert_eq!(&incremental, &store);
 

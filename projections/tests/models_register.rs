@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use jiff::civil::date;
 use projections::models::register::{self, Register, Status};
 use projections::testing::MemLog;
-use projections::{Cut, MemStore, Projection, ProjectionWriter, Store, replay};
+use projections::{Cut, MemStore, Projection, ProjectionWriter, replay};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -550,12 +550,7 @@ proptest! {
             }
         }
         writer.flush().unwrap();
-        let mut incremental = MemStore::new();
-        for (k, v) in tree.iter().flatten() {
-            if k[0] != 0 {
-                incremental.put(k.to_vec(), v.to_vec()).unwrap();
-            }
-        }
+        let incremental = projections::tree_records(&tree).unwrap();
         let rebuilt = rebuild(&log);
         prop_assert_eq!(&incremental, &rebuilt);
 

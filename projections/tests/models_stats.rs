@@ -19,7 +19,7 @@ use projections::models::stats::{
     self, DeploymentFilter, DeploymentStats, IsoWeek, Share, UsageCounts, UsageStats,
 };
 use projections::testing::MemLog;
-use projections::{Cut, MemStore, Projection, ProjectionWriter, ReadStore, Store, replay};
+use projections::{Cut, MemStore, Projection, ProjectionWriter, ReadStore, replay};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -652,13 +652,7 @@ fn chunked(log: &MemLog, projection: &dyn Projection, flush_every: &[usize]) -> 
         }
     }
     writer.flush().unwrap();
-    let mut store = MemStore::new();
-    for (k, v) in tree.iter().flatten() {
-        if k[0] != 0 {
-            store.put(k.to_vec(), v.to_vec()).unwrap();
-        }
-    }
-    store
+    projections::tree_records(&tree).unwrap()
 }
 
 proptest! {

@@ -256,15 +256,50 @@ async fn a_build_that_spilled_then_crashed_is_cleared_and_built_again() {
     runner.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_written_before_pages_is_built_again() {
+    let log = MemLog::default();
+    fill(&log, 300, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let projection = EventCounter::new("counts", 1);
+    let events = log.events();
+    {
+        // As a version before pages left it: one sled record per view record, caught up to
+        // position 150 and ready, and no layout record.
+        let db = reopen(dir.path());
+        let tree = db.open_tree("counts@v1").unwrap();
+        for (key, value) in rebuild(&log, &projection, 150).entries() {
+            tree.insert(key.as_slice(), value.as_slice()).unwrap();
+        }
+        tree.insert([0u8, b'c'], &150u64.to_be_bytes()).unwrap();
+        tree.insert([0u8, b'v'], &1u32.to_be_bytes()).unwrap();
+        tree.insert([0u8, b'h'], &events[149].hash.0).unwrap();
+        tree.insert([0u8, b'r'], &[1u8]).unwrap();
+        let state = projections::checkpoint::tree_state(&tree).unwrap();
+        assert!(state.outdated_layout && state.ready && state.checkpoint == 150);
+        db.flush().unwrap();
+    }
+    let db = reopen(dir.path());
+    let runner = Projections::start(
+        db.clone(),
+        Arc::new(log.clone()),
+        vec![counter(1)],
+        small_chunks(),
+    )
+    .unwrap();
+    runner.wait_for(300, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(&log, &projection, 300)
+    );
+    runner.shutdown().await.unwrap();
+    let state = projections::checkpoint::tree_state(&db.open_tree("counts@v1").unwrap()).unwrap();
+    assert!(!state.outdated_layout);
+}
+
 /// A tree's projection records (the runner's own, under byte 0, left out).
 fn contents_of_tree(tree: &sled::Tree) -> MemStore {
-    let mut store = MemStore::new();
-    for (k, v) in tree.iter().flatten() {
-        if k[0] != 0 {
-            store.put(k.to_vec(), v.to_vec()).unwrap();
-        }
-    }
-    store
+    projections::tree_records(tree).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,15 +329,7 @@ async fn a_crash_before_the_checkpoint_neither_loses_nor_doubles_events() {
     let db = reopen(dir.path());
     let writer = ProjectionWriter::open(db.open_tree("counts@v1").unwrap(), 1).unwrap();
     assert_eq!(writer.checkpoint(), 150);
-    let partial: MemStore = {
-        let mut store = MemStore::new();
-        for (k, v) in writer.tree().iter().flatten() {
-            if k[0] != 0 {
-                store.put(k.to_vec(), v.to_vec()).unwrap();
-            }
-        }
-        store
-    };
+    let partial = projections::tree_records(writer.tree()).unwrap();
     assert_eq!(partial, rebuild(&log, &projection, 150));
     drop(writer);
 

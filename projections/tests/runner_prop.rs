@@ -47,13 +47,7 @@ fn rebuild(log: &MemLog, projection: &dyn Projection) -> MemStore {
 }
 
 fn tree_contents(tree: &sled::Tree) -> MemStore {
-    let mut store = MemStore::new();
-    for (k, v) in tree.iter().flatten() {
-        if k[0] != 0 {
-            store.put(k.to_vec(), v.to_vec()).unwrap();
-        }
-    }
-    store
+    projections::tree_records(tree).unwrap()
 }
 
 /// What the writer does after each event: keep going, flush, or crash (lose the pending chunk

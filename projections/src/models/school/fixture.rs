@@ -38,7 +38,7 @@ use uuid::Uuid;
 use crate::Projection;
 use crate::checkpoint::ProjectionWriter;
 use crate::replay::{Cut, ReplayError, replay};
-use crate::store::{MemStore, Store};
+use crate::store::MemStore;
 use crate::testing::MemLog;
 
 /// An id of any entity from a small number (tests name entities by number).
@@ -707,13 +707,5 @@ pub fn fold_in_chunks(feed: &Feed, projection: &dyn Projection, steps: &[u8]) ->
         }
         step += 1;
     }
-    let mut store = MemStore::new();
-    for (key, value) in tree.iter().flatten() {
-        if key.first() != Some(&crate::store::RESERVED_KEY_BYTE) {
-            store
-                .put(key.to_vec(), value.to_vec())
-                .expect("a projection key");
-        }
-    }
-    store
+    crate::store::tree_records(&tree).expect("the tree's pages decode")
 }

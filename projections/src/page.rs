@@ -1,0 +1,745 @@
+//! Pages: how a projection's records are laid out in its sled tree.
+//!
+//! sled 0.34 spends 3 to 6 µs on every record it writes, small or not (it copies the leaf the
+//! record lands in and frees the old copy later), and a 2 KiB record costs about twice a 100-byte
+//! one. A rebuild writes well over a million records per million events, so the views gather
+//! their records in pages of a few KiB: a rebuild writes each page a few times instead of each
+//! record once, and a live chunk rewrites the pages its changes fall in.
+//!
+//! FORMAT (views layout 2; the runner's records keep their own keys, see
+//! [`crate::checkpoint`]):
+//! - Every projection record (a key whose first byte is not `0x00`) lives in exactly one page.
+//!   A page is a sled record whose key is the page's *bound* (at least `0x01`) and whose value
+//!   holds, in ascending key order, the records from that bound up to, excluding, the next
+//!   page's bound. A record's page is therefore the one with the greatest bound at or below its
+//!   key. A page's bound is at or below its first record (it stays when that record goes); a
+//!   page is never empty (an emptied page is removed).
+//! - A page's value: one byte [`PAGE_FORMAT`], then for each record, with LEB128 lengths: the
+//!   number of leading bytes its key shares with the previous record's key (0 for the first),
+//!   the length of the rest of the key, the rest of the key, the value's length, the value.
+//! - A write that makes a page's encoding longer than [`PAGE_BYTES_MAX`] splits it into pages
+//!   of about [`PAGE_BYTES_TARGET`]; a record longer than that alone is a page of its own.
+//!   Pages are not merged again when deletes shrink them.
+//!
+//! Reading: a get is one sled operation (the page at or below the key), so it sees a chunk's
+//! batch entirely or not at all. A scan reads page after page; a batch applied between two of
+//! its steps may have split the page it just read, so a scan skips keys at or below the last
+//! key of the page before: it never yields a key twice nor out of order. (Like any sequence of
+//! reads, a scan over several pages may straddle two chunks.)
+
+use std::ops::{Bound, Range};
+
+use sled::IVec;
+
+use crate::store::{RESERVED_KEY_BYTE, StoreError};
+
+/// The first byte of every page's value: the page encoding's version.
+pub(crate) const PAGE_FORMAT: u8 = 1;
+
+/// A page whose encoding grows past this many bytes is split at the write.
+pub(crate) const PAGE_BYTES_MAX: usize = 4096;
+
+/// The size pages are split into.
+pub(crate) const PAGE_BYTES_TARGET: usize = 2048;
+
+/// The lowest key a page can have: projection keys start with any byte but `0x00`.
+const FIRST_PAGE_KEY: [u8; 1] = [RESERVED_KEY_BYTE + 1];
+
+/// One write to a tree's pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PageWrite {
+    /// Store the page `value` under bound `key`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove the page under bound `key`.
+    Remove(IVec),
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn varint_len(n: usize) -> usize {
+    let bits = usize::BITS - n.leading_zeros();
+    (bits as usize).div_ceil(7).max(1)
+}
+
+fn take_varint(bytes: &[u8], offset: &mut usize) -> Option<usize> {
+    let mut n: usize = 0;
+    let mut shift = 0u32;
+    loop {
+        let byte = *bytes.get(*offset)?;
+        *offset += 1;
+        let part = usize::from(byte & 0x7f);
+        if shift >= usize::BITS || (part << shift) >> shift != part {
+            return None;
+        }
+        n |= part << shift;
+        if byte & 0x80 == 0 {
+            return Some(n);
+        }
+        shift += 7;
+    }
+}
+
+fn shared_len(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+fn corrupt(page_key: &[u8], reason: &str) -> StoreError {
+    StoreError::Decode {
+        key: page_key.to_vec(),
+        reason: format!("page: {reason}"),
+    }
+}
+
+/// Checks a page's format byte; the records start after it.
+fn check_format(page_key: &[u8], page: &[u8]) -> Result<(), StoreError> {
+    match page.first() {
+        Some(&PAGE_FORMAT) => Ok(()),
+        Some(other) => Err(corrupt(
+            page_key,
+            &format!("format {other}, this code reads {PAGE_FORMAT}"),
+        )),
+        None => Err(corrupt(page_key, "empty value")),
+    }
+}
+
+/// Decodes the record at `*offset` of `page` into `key` (which holds the previous record's key)
+/// and returns the byte range of its value; `None` at the end of the page.
+fn next_record(
+    page_key: &[u8],
+    page: &[u8],
+    offset: &mut usize,
+    key: &mut Vec<u8>,
+) -> Result<Option<Range<usize>>, StoreError> {
+    if *offset >= page.len() {
+        return Ok(None);
+    }
+    let truncated = || corrupt(page_key, "truncated record");
+    let shared = take_varint(page, offset).ok_or_else(truncated)?;
+    let suffix_len = take_varint(page, offset).ok_or_else(truncated)?;
+    if shared > key.len() {
+        return Err(corrupt(page_key, "a key shares more than the previous key"));
+    }
+    let suffix_end = offset.checked_add(suffix_len).ok_or_else(truncated)?;
+    let suffix = page.get(*offset..suffix_end).ok_or_else(truncated)?;
+    key.truncate(shared);
+    key.extend_from_slice(suffix);
+    *offset = suffix_end;
+    let value_len = take_varint(page, offset).ok_or_else(truncated)?;
+    let value_end = offset.checked_add(value_len).ok_or_else(truncated)?;
+    if value_end > page.len() {
+        return Err(truncated());
+    }
+    let value = *offset..value_end;
+    *offset = value_end;
+    Ok(Some(value))
+}
+
+/// A decoded record: its key, and its value's range in the page's bytes.
+type Decoded = (Vec<u8>, Range<usize>);
+
+/// Every record of one page, keys owned, values as ranges of the page's bytes.
+fn decode(page_key: &[u8], page: &[u8]) -> Result<Vec<Decoded>, StoreError> {
+    check_format(page_key, page)?;
+    let mut offset = 1;
+    let mut key = Vec::new();
+    let mut records = Vec::new();
+    while let Some(value) = next_record(page_key, page, &mut offset, &mut key)? {
+        records.push((key.clone(), value));
+    }
+    Ok(records)
+}
+
+/// Encodes records, in ascending key order, into one page.
+fn encode<'r>(records: impl IntoIterator<Item = (&'r [u8], &'r [u8])>) -> Vec<u8> {
+    let mut page = vec![PAGE_FORMAT];
+    let mut previous: &[u8] = &[];
+    for (key, value) in records {
+        let shared = shared_len(previous, key);
+        put_varint(&mut page, shared);
+        put_varint(&mut page, key.len() - shared);
+        page.extend_from_slice(&key[shared..]);
+        put_varint(&mut page, value.len());
+        page.extend_from_slice(value);
+        previous = key;
+    }
+    page
+}
+
+/// The page that holds `key` if it is stored: the one with the greatest bound at or below it.
+fn page_at(tree: &sled::Tree, key: &[u8]) -> Result<Option<(IVec, IVec)>, StoreError> {
+    if key < FIRST_PAGE_KEY.as_slice() {
+        return Ok(None);
+    }
+    Ok(tree
+        .range(FIRST_PAGE_KEY.as_slice()..=key)
+        .next_back()
+        .transpose()?)
+}
+
+/// The value of the record `key` in `tree`'s pages.
+pub(crate) fn get(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+    let Some((page_key, page)) = page_at(tree, key)? else {
+        return Ok(None);
+    };
+    check_format(&page_key, &page)?;
+    let mut offset = 1;
+    let mut current = Vec::with_capacity(key.len());
+    while let Some(value) = next_record(&page_key, &page, &mut offset, &mut current)? {
+        match current.as_slice().cmp(key) {
+            std::cmp::Ordering::Less => continue,
+            std::cmp::Ordering::Equal => {
+                return Ok(Some(page.subslice(value.start, value.len())));
+            }
+            std::cmp::Ordering::Greater => return Ok(None),
+        }
+    }
+    Ok(None)
+}
+
+/// The page a scan is reading.
+struct OpenPage {
+    bound: IVec,
+    bytes: IVec,
+    offset: usize,
+    key: Vec<u8>,
+}
+
+/// The records of `tree`'s pages whose key starts with `prefix`, from `start` on, in key order
+/// (see the module docs for what a scan sees of concurrent batches).
+pub(crate) struct Scan {
+    pages: sled::Iter,
+    page: Option<OpenPage>,
+    start: Vec<u8>,
+    prefix: Vec<u8>,
+    /// The last key of the pages already read: keys at or below it are skipped.
+    after: Option<Vec<u8>>,
+    error: Option<StoreError>,
+    done: bool,
+}
+
+impl Scan {
+    /// A scan of `prefix` from `start`, which must be at or after `prefix` and at or after the
+    /// first projection key.
+    pub(crate) fn new(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> Scan {
+        let (pages, page, error) = match page_at(tree, start) {
+            Ok(Some((bound, bytes))) => {
+                let rest =
+                    tree.range::<IVec, _>((Bound::Excluded(bound.clone()), Bound::Unbounded));
+                match check_format(&bound, &bytes) {
+                    Ok(()) => (
+                        rest,
+                        Some(OpenPage {
+                            bound,
+                            bytes,
+                            offset: 1,
+                            key: Vec::new(),
+                        }),
+                        None,
+                    ),
+                    Err(e) => (rest, None, Some(e)),
+                }
+            }
+            Ok(None) => (tree.range(start..), None, None),
+            Err(e) => (tree.range(start..), None, Some(e)),
+        };
+        Scan {
+            pages,
+            page,
+            start: start.to_vec(),
+            prefix: prefix.to_vec(),
+            after: None,
+            error,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, e: StoreError) -> Option<Result<(Vec<u8>, IVec), StoreError>> {
+        self.done = true;
+        Some(Err(e))
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<(Vec<u8>, IVec), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.error.take() {
+            return self.fail(e);
+        }
+        loop {
+            if self.done {
+                return None;
+            }
+            let Some(page) = &mut self.page else {
+                match self.pages.next() {
+                    None => {
+                        self.done = true;
+                        return None;
+                    }
+                    Some(Err(e)) => return self.fail(e.into()),
+                    Some(Ok((bound, bytes))) => {
+                        // Every record of this page and the next is at or after its bound.
+                        if !bound.starts_with(&self.prefix)
+                            && bound.as_ref() > self.prefix.as_slice()
+                        {
+                            self.done = true;
+                            return None;
+                        }
+                        if let Err(e) = check_format(&bound, &bytes) {
+                            return self.fail(e);
+                        }
+                        self.page = Some(OpenPage {
+                            bound,
+                            bytes,
+                            offset: 1,
+                            key: Vec::new(),
+                        });
+                        continue;
+                    }
+                }
+            };
+            match next_record(&page.bound, &page.bytes, &mut page.offset, &mut page.key) {
+                Err(e) => return self.fail(e),
+                Ok(None) => {
+                    if !page.key.is_empty() {
+                        self.after = Some(std::mem::take(&mut page.key));
+                    }
+                    self.page = None;
+                }
+                Ok(Some(value)) => {
+                    let key = page.key.as_slice();
+                    if key < self.start.as_slice()
+                        || self.after.as_deref().is_some_and(|after| key <= after)
+                    {
+                        continue;
+                    }
+                    if !key.starts_with(&self.prefix) {
+                        self.done = true;
+                        return None;
+                    }
+                    return Some(Ok((
+                        key.to_vec(),
+                        page.bytes.subslice(value.start, value.len()),
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `changes` (in ascending key order, without repeats; `None` deletes the record) into
+/// `tree`'s pages, handing each page write to `write`, and returns how many it handed.
+///
+/// It reads the pages as they are in the tree and never writes one page twice, so `write` may
+/// apply each write at once or gather them all into one batch.
+pub(crate) fn write_records(
+    tree: &sled::Tree,
+    changes: &[(Vec<u8>, Option<Vec<u8>>)],
+    mut write: impl FnMut(PageWrite) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    let mut written = 0;
+    let mut i = 0;
+    while i < changes.len() {
+        let key = changes[i].0.as_slice();
+        // The page the change falls in; below every page, the first page (its bound moves down).
+        let page = match page_at(tree, key)? {
+            Some(page) => Some(page),
+            None => tree.range(FIRST_PAGE_KEY.as_slice()..).next().transpose()?,
+        };
+        let next_bound = match &page {
+            Some((bound, _)) => tree
+                .range::<IVec, _>((Bound::Excluded(bound.clone()), Bound::Unbounded))
+                .next()
+                .transpose()?
+                .map(|(k, _)| k),
+            None => None,
+        };
+        let end = match &next_bound {
+            Some(next) => i + changes[i..].partition_point(|(k, _)| k.as_slice() < next.as_ref()),
+            None => changes.len(),
+        };
+        let (bound, records) = match &page {
+            Some((bound, bytes)) => (Some(bound.clone()), decode(bound, bytes)?),
+            None => (None, Vec::new()),
+        };
+        let bytes: &[u8] = page.as_ref().map_or(&[], |(_, bytes)| bytes.as_ref());
+        let merged = merge(&records, bytes, &changes[i..end]);
+        written += write_run(bound, &merged, &mut write)?;
+        i = end;
+    }
+    Ok(written)
+}
+
+/// The page's records with `changes` applied, in key order.
+fn merge<'a>(
+    records: &'a [Decoded],
+    bytes: &'a [u8],
+    changes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+) -> Vec<(&'a [u8], &'a [u8])> {
+    let mut merged = Vec::with_capacity(records.len() + changes.len());
+    let (mut a, mut b) = (0, 0);
+    while a < records.len() || b < changes.len() {
+        let order = match (records.get(a), changes.get(b)) {
+            (Some((old, _)), Some((new, _))) => old.cmp(new),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, _) => std::cmp::Ordering::Greater,
+        };
+        if order.is_lt() {
+            let (key, value) = &records[a];
+            merged.push((key.as_slice(), &bytes[value.clone()]));
+            a += 1;
+        } else {
+            if order.is_eq() {
+                a += 1;
+            }
+            let (key, value) = &changes[b];
+            if let Some(value) = value {
+                merged.push((key.as_slice(), value.as_slice()));
+            }
+            b += 1;
+        }
+    }
+    merged
+}
+
+/// Writes the records that replace the page at `bound` (none: no page yet) as one page, or as
+/// several when they pass [`PAGE_BYTES_MAX`]; returns the number of writes.
+fn write_run(
+    bound: Option<IVec>,
+    records: &[(&[u8], &[u8])],
+    write: &mut impl FnMut(PageWrite) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    let Some((first_key, _)) = records.first() else {
+        return match bound {
+            Some(bound) => write(PageWrite::Remove(bound)).map(|()| 1),
+            None => Ok(0),
+        };
+    };
+    // Each record's encoded size, its key shortened by the key before it.
+    let mut sizes = Vec::with_capacity(records.len());
+    let mut previous: &[u8] = &[];
+    for (key, value) in records {
+        let shared = shared_len(previous, key);
+        let suffix = key.len() - shared;
+        sizes.push(
+            varint_len(shared)
+                + varint_len(suffix)
+                + suffix
+                + varint_len(value.len())
+                + value.len(),
+        );
+        previous = key;
+    }
+    let total: usize = 1 + sizes.iter().sum::<usize>();
+    let pages = if total <= PAGE_BYTES_MAX {
+        1
+    } else {
+        total.div_ceil(PAGE_BYTES_TARGET)
+    };
+    let budget = total.div_ceil(pages);
+    let first_bound: Vec<u8> = match &bound {
+        Some(b) if b.as_ref() <= *first_key => b.to_vec(),
+        _ => first_key.to_vec(),
+    };
+    // Cut the records into pages of about `budget` bytes.
+    let mut starts = vec![0];
+    let mut size = 1 + sizes[0];
+    for (i, record_size) in sizes.iter().enumerate().skip(1) {
+        if size + record_size > budget {
+            starts.push(i);
+            // The first record of a page shares nothing with a key before it.
+            let (key, value) = records[i];
+            size = 1 + varint_len(0) + varint_len(key.len()) + key.len();
+            size += varint_len(value.len()) + value.len();
+        } else {
+            size += record_size;
+        }
+    }
+    let mut writes = 0;
+    let mut rewritten = false;
+    for (n, &start) in starts.iter().enumerate() {
+        let end = starts.get(n + 1).copied().unwrap_or(records.len());
+        let key = if n == 0 {
+            first_bound.clone()
+        } else {
+            records[start].0.to_vec()
+        };
+        rewritten |= bound.as_ref().is_some_and(|b| b.as_ref() == key.as_slice());
+        write(PageWrite::Put(
+            key,
+            encode(records[start..end].iter().copied()),
+        ))?;
+        writes += 1;
+    }
+    // The old bound is gone unless one of the new pages took it again.
+    if let Some(bound) = bound
+        && !rewritten
+    {
+        write(PageWrite::Remove(bound))?;
+        writes += 1;
+    }
+    Ok(writes)
+}
+
+/// Every projection record of `tree`, decoded from its pages, in key order.
+pub(crate) fn records(tree: &sled::Tree) -> Result<Vec<(Vec<u8>, IVec)>, StoreError> {
+    Scan::new(tree, &[], &FIRST_PAGE_KEY).collect()
+}
+
+/// Applies page writes to a tree one by one (outside a batch).
+pub(crate) fn apply_now(tree: &sled::Tree, write: PageWrite) -> Result<(), StoreError> {
+    match write {
+        PageWrite::Put(key, page) => tree.insert(key, page).map(drop)?,
+        PageWrite::Remove(key) => tree.remove(key).map(drop)?,
+    }
+    Ok(())
+}
+
+/// Adds a page write to a batch.
+pub(crate) fn apply_to_batch(batch: &mut sled::Batch, write: PageWrite) {
+    match write {
+        PageWrite::Put(key, page) => batch.insert(key, page),
+        PageWrite::Remove(key) => batch.remove(key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+    fn tree() -> (sled::Db, sled::Tree) {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        (db, tree)
+    }
+
+    /// Applies `changes` to the tree's pages, at once or in one batch, and to the model.
+    fn apply(
+        tree: &sled::Tree,
+        model: &mut Model,
+        changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        batched: bool,
+    ) {
+        let changes: Vec<_> = changes.into_iter().collect();
+        if batched {
+            let mut batch = sled::Batch::default();
+            write_records(tree, &changes, |w| {
+                apply_to_batch(&mut batch, w);
+                Ok(())
+            })
+            .unwrap();
+            tree.apply_batch(batch).unwrap();
+        } else {
+            write_records(tree, &changes, |w| apply_now(tree, w)).unwrap();
+        }
+        for (key, value) in changes {
+            match value {
+                Some(value) => model.insert(key, value),
+                None => model.remove(&key),
+            };
+        }
+    }
+
+    /// The layout's invariants: pages in bound order, never empty, each record at or after its
+    /// page's bound and before the next page's, and no page longer than the maximum unless it
+    /// holds a single record.
+    fn check_pages(tree: &sled::Tree) {
+        let pages: Vec<(IVec, IVec)> = tree.iter().map(Result::unwrap).collect();
+        for (i, (bound, bytes)) in pages.iter().enumerate() {
+            assert!(bound.as_ref() >= FIRST_PAGE_KEY.as_slice());
+            let records = decode(bound, bytes).unwrap();
+            assert!(!records.is_empty(), "an empty page is stored");
+            assert!(records[0].0.as_slice() >= bound.as_ref());
+            if let Some((next, _)) = pages.get(i + 1) {
+                assert!(records.last().unwrap().0.as_slice() < next.as_ref());
+            }
+            assert!(
+                bytes.len() <= PAGE_BYTES_MAX || records.len() == 1,
+                "a page of {} records takes {} bytes",
+                records.len(),
+                bytes.len()
+            );
+            assert!(records.windows(2).all(|w| w[0].0 < w[1].0));
+        }
+    }
+
+    fn scan(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        Scan::new(tree, prefix, start)
+            .map(|r| r.map(|(k, v)| (k, v.to_vec())))
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn key_strategy() -> impl Strategy<Value = Vec<u8>> {
+        // Few distinct leading bytes and short tails, so that keys collide, share prefixes and
+        // fall before, inside and after existing pages.
+        (1u8..4, prop::collection::vec(0u8..6, 0..4)).prop_map(|(first, tail)| {
+            let mut key = vec![first];
+            key.extend(tail);
+            key
+        })
+    }
+
+    fn changes_strategy() -> impl Strategy<Value = BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
+        prop::collection::btree_map(
+            key_strategy(),
+            prop::option::weighted(
+                0.8,
+                (0usize..1500, any::<u8>()).prop_map(|(n, b)| vec![b; n]),
+            ),
+            0..40,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever is written, gets, scans and the whole tree read back what a plain map holds,
+        /// and the pages keep their invariants.
+        #[test]
+        fn pages_read_back_what_was_written(
+            rounds in prop::collection::vec((changes_strategy(), any::<bool>()), 1..12),
+            probes in prop::collection::vec((key_strategy(), key_strategy()), 8),
+        ) {
+            let (_db, tree) = tree();
+            let mut model = Model::new();
+            for (changes, batched) in rounds {
+                apply(&tree, &mut model, changes, batched);
+                check_pages(&tree);
+                let all: Vec<(Vec<u8>, Vec<u8>)> =
+                    records(&tree).unwrap().into_iter().map(|(k, v)| (k, v.to_vec())).collect();
+                let want: Vec<(Vec<u8>, Vec<u8>)> =
+                    model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                prop_assert_eq!(all, want);
+                for (a, b) in &probes {
+                    prop_assert_eq!(get(&tree, a).unwrap().map(|v| v.to_vec()), model.get(a).cloned());
+                    // A scan of prefix `a` from `max(a, b)`.
+                    let start = std::cmp::max(a, b);
+                    let want: Vec<(Vec<u8>, Vec<u8>)> = model
+                        .range(start.clone()..)
+                        .take_while(|(k, _)| k.starts_with(a))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    prop_assert_eq!(scan(&tree, a, start), want);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keys_share_their_prefix_with_the_key_before_them() {
+        let records: Vec<(&[u8], &[u8])> = vec![
+            (b"user/0001/a", b"1"),
+            (b"user/0001/b", b"22"),
+            (b"user/0002", b""),
+        ];
+        let page = encode(records.iter().copied());
+        // Format byte; 0, 11, "user/0001/a", 1, "1"; 10, 1, "b", 2, "22"; 8, 1, "2", 0.
+        assert_eq!(page.len(), 1 + (3 + 11 + 1) + (3 + 1 + 2) + (3 + 1));
+        let decoded = decode(b"user", &page).unwrap();
+        let back: Vec<(&[u8], &[u8])> = decoded
+            .iter()
+            .map(|(k, v)| (k.as_slice(), &page[v.clone()]))
+            .collect();
+        assert_eq!(back, records);
+    }
+
+    #[test]
+    fn a_damaged_page_is_a_decode_error_not_a_panic() {
+        let (_db, tree) = tree();
+        let cases: [&[u8]; 4] = [
+            &[],
+            &[9, 0, 1, b'a', 0],
+            &[PAGE_FORMAT, 0, 5, b'a'],
+            &[PAGE_FORMAT, 3, 1, b'a', 0],
+        ];
+        for bytes in cases {
+            tree.insert(b"k", bytes).unwrap();
+            assert!(
+                matches!(get(&tree, b"k"), Err(StoreError::Decode { .. })),
+                "{bytes:?}"
+            );
+            assert!(
+                matches!(records(&tree), Err(StoreError::Decode { .. })),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scan_skips_what_it_saw_when_a_page_splits_under_it() {
+        let (_db, tree) = tree();
+        let mut model = Model::new();
+        let value = vec![7u8; 300];
+        let initial: BTreeMap<_, _> = (0u8..20)
+            .map(|i| (vec![b'k', i * 10], Some(value.clone())))
+            .collect();
+        apply(&tree, &mut model, initial, true);
+        let pages_before = tree.len();
+        assert!(pages_before > 1, "the records span several pages");
+        let mut scan = Scan::new(&tree, b"k", b"k");
+        let first = scan.next().unwrap().unwrap().0;
+        // Between two steps, a batch fills the first page so that it splits.
+        let fill: BTreeMap<_, _> = (1u8..10)
+            .map(|i| (vec![b'k', i], Some(value.clone())))
+            .collect();
+        apply(&tree, &mut model, fill, true);
+        assert!(tree.len() > pages_before, "the first page split");
+        let mut keys = vec![first];
+        keys.extend(scan.map(|r| r.unwrap().0));
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "no key twice, none out of order: {keys:?}"
+        );
+        for i in 0u8..20 {
+            assert!(
+                keys.contains(&vec![b'k', i * 10]),
+                "a record present throughout is seen"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_below_every_page_moves_the_first_bound_down() {
+        let (_db, tree) = tree();
+        let mut model = Model::new();
+        apply(
+            &tree,
+            &mut model,
+            [(b"m".to_vec(), Some(b"1".to_vec()))].into(),
+            false,
+        );
+        apply(
+            &tree,
+            &mut model,
+            [(b"c".to_vec(), Some(b"2".to_vec()))].into(),
+            false,
+        );
+        let bounds: Vec<IVec> = tree.iter().keys().map(Result::unwrap).collect();
+        assert_eq!(bounds, [IVec::from(b"c")], "one page, its bound moved down");
+        check_pages(&tree);
+        apply(
+            &tree,
+            &mut model,
+            [(b"c".to_vec(), None), (b"m".to_vec(), None)].into(),
+            true,
+        );
+        assert!(tree.is_empty(), "an emptied page is removed");
+    }
+}
