@@ -1,5 +1,6 @@
 //! The event log's benchmark: durable append throughput with 1, 16 and 256 concurrent writers
-//! (and the appends per `fdatasync` the group commit achieved), next to the disk's physical limits (4 KiB `write` + `fdatasync` loop, sequential write
+//! (with the appends per `fdatasync` the group commit achieved, the appends' latency p50, p99
+//! and max, and the segments written, since a segment rollover stalls the appends), next to the disk's physical limits (4 KiB `write` + `fdatasync` loop, sequential write
 //! bandwidth) and a naive sled event store measured in the same run on the same disk; then the
 //! `read_all` scan rate and the time to open a log of 1 million (and, with
 //! `EVENTLOG_BENCH_10M=1`, 10 million) events.
@@ -14,6 +15,7 @@
 //! profile it; see `part` and `writer_counts`), `EVENTLOG_BENCH_DIR` (where the temporary logs go; default the cargo target
 //! temporary directory), `EVENTLOG_BENCH_SECONDS` (duration of each throughput run, default 2),
 //! `EVENTLOG_BENCH_ROUNDS` (rounds of every measure, medians are reported; default 3),
+//! `EVENTLOG_BENCH_SEGMENT_MIB` (the segment size of the throughput runs; default the log's),
 //! `EVENTLOG_BENCH_10M=1` (also a 10-million-event log, about 4.7 GB, kept in
 //! `<benchmark directory>/eventlog-10M-log` and reused by later runs; delete it to refill).
 //! The cold-cache opens drop the machine's page cache through `/proc/sys/vm/drop_caches`,
@@ -198,20 +200,60 @@ fn sequential_write(dir: &Path) -> f64 {
     rate
 }
 
+/// The log's configuration in the throughput runs: the default, but for the segment size,
+/// which `EVENTLOG_BENCH_SEGMENT_MIB` sets (smaller segments make the latency figures cover
+/// many segment rollovers).
+fn bench_config() -> LogConfig {
+    let mut config = LogConfig::default();
+    if let Some(mib) = std::env::var("EVENTLOG_BENCH_SEGMENT_MIB")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        config.segment_bytes_max = mib << 20;
+    }
+    config
+}
+
+/// What one throughput run of the log measured.
+struct AppendRun {
+    events_per_s: f64,
+    appends_per_sync: f64,
+    /// Every append acknowledged during the measured window, in microseconds, sorted.
+    latencies_us: Vec<u32>,
+    /// Segments the run started (rollovers), including the first.
+    segments: usize,
+}
+
+impl AppendRun {
+    /// The latency below which `fraction` of the appends were acknowledged.
+    fn latency_us(&self, fraction: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() - 1) as f64 * fraction).round() as usize;
+        f64::from(self.latencies_us[i])
+    }
+}
+
 /// `writers` tasks each appending one 200-byte event per append, in a loop, for `duration`;
-/// returns acknowledged (durable) events per second, and the appends per `fdatasync`.
-async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> (f64, f64) {
-    let log = Arc::new(FileLog::open(dir, LogConfig::default()).unwrap());
+/// measures acknowledged (durable) events per second, the appends per `fdatasync`, and each
+/// append's latency (from the call to its acknowledgement).
+async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> AppendRun {
+    let log = Arc::new(FileLog::open(dir, bench_config()).unwrap());
     let acknowledged = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for w in 0..writers {
         let log = log.clone();
         let acknowledged = acknowledged.clone();
         let stop = stop.clone();
+        let measuring = measuring.clone();
         tasks.push(tokio::spawn(async move {
             let stream = StreamId::new(format!("student-{w}")).unwrap();
+            let mut latencies_us = Vec::new();
             while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
                 log.append(AppendRequest::single(
                     fast_uuid_v7(),
                     stream.clone(),
@@ -220,25 +262,43 @@ async fn eventlog_appends(dir: &Path, writers: usize, duration: Duration) -> (f6
                 ))
                 .await
                 .unwrap();
+                if measuring.load(Ordering::Relaxed) {
+                    latencies_us.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
                 acknowledged.fetch_add(1, Ordering::Relaxed);
             }
+            latencies_us
         }));
     }
     let start = Instant::now();
+    measuring.store(true, Ordering::Relaxed);
     let (count_before, syncs_before) = (acknowledged.load(Ordering::Relaxed), log.sync_count());
     tokio::time::sleep(duration).await;
     let count = acknowledged.load(Ordering::Relaxed) - count_before;
     let syncs = log.sync_count() - syncs_before;
     let elapsed = start.elapsed();
+    measuring.store(false, Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
+    let mut latencies_us = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        latencies_us.extend(t.await.unwrap());
     }
+    latencies_us.sort_unstable();
     log.close().await;
-    (
-        count as f64 / elapsed.as_secs_f64(),
-        count as f64 / syncs.max(1) as f64,
-    )
+    let segments = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("segment-") && name.ends_with(".log")
+        })
+        .count();
+    AppendRun {
+        events_per_s: count as f64 / elapsed.as_secs_f64(),
+        appends_per_sync: count as f64 / syncs.max(1) as f64,
+        latencies_us,
+        segments,
+    }
 }
 
 /// The naive alternative: sled as the event store, one key per event (its position), the
@@ -449,7 +509,7 @@ async fn open_and_scan(root: &Path, events: u64, rounds: usize, keep: bool, resu
     for _ in 0..rounds {
         results.add(
             format!("eventlog: durable appends, 256 writers, to the {label}-event log"),
-            eventlog_appends(dir, 256, seconds()).await.0,
+            eventlog_appends(dir, 256, seconds()).await.events_per_s,
             "events/s",
         );
     }
@@ -559,17 +619,28 @@ fn main() {
         for writers in writer_counts() {
             if part("eventlog") {
                 let dir = tempfile::tempdir_in(&root).unwrap();
-                let (rate, per_sync) =
-                    runtime.block_on(eventlog_appends(dir.path(), writers, duration));
+                let run = runtime.block_on(eventlog_appends(dir.path(), writers, duration));
                 results.add(
                     format!("eventlog: durable appends, {writers} writers"),
-                    rate,
+                    run.events_per_s,
                     "events/s",
                 );
                 results.add(
                     format!("eventlog: appends per fdatasync, {writers} writers"),
-                    per_sync,
+                    run.appends_per_sync,
                     "appends",
+                );
+                for (name, fraction) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+                    results.add(
+                        format!("eventlog: append latency {name}, {writers} writers"),
+                        run.latency_us(fraction),
+                        "µs",
+                    );
+                }
+                results.add(
+                    format!("eventlog: segments written, {writers} writers"),
+                    run.segments as f64,
+                    "segments",
                 );
             }
             if part("sled") {

@@ -195,6 +195,7 @@ impl FileLog {
         let (recovered, index) = crate::recovery::recover(&dir, config.position_index_stride)?;
         let segment_file_path = segment_path(&dir, recovered.last_segment);
         let file = open_for_append(&segment_file_path).map_err(io(&segment_file_path))?;
+        let file_bytes = file.metadata().map_err(io(&segment_file_path))?.len();
         let (head_tx, _) = watch::channel(recovered.head);
         let (tx, rx) = mpsc::channel(config.queue_appends_max);
         let shared = Arc::new(Shared {
@@ -215,6 +216,8 @@ impl FileLog {
             file: Arc::new(file),
             segment: recovered.last_segment,
             segment_bytes: recovered.last_segment_bytes,
+            file_bytes,
+            preallocate_bytes: crate::writer::PREALLOCATE_BYTES_FIRST,
             head: recovered.head,
             recorded_at_us: recovered.head_recorded_at_us,
             versions: Default::default(),

@@ -95,10 +95,23 @@
 //! | 24 | 4 | CRC32C of bytes 0..24 |
 //! | 28 | 4 | zero |
 //!
-//! Frames follow the header back to back, up to the end of the file. A segment is created
-//! under a temporary name, synced, renamed, and the directory synced. The writer starts a new
-//! segment before a batch that would make the current one exceed `segment_bytes_max`; a batch,
-//! hence an append, never spans two segments.
+//! Frames follow the header back to back. A segment is created under a temporary name,
+//! synced, renamed, and the directory synced. The writer starts a new segment before a batch
+//! that would make the current one exceed `segment_bytes_max`; a batch, hence an append, never
+//! spans two segments.
+//!
+//! **Preallocated tail.** In the last segment, zero bytes may follow the last frame up to the
+//! end of the file. When its records reach the end of the file, the writer writes zeros
+//! ahead of them (64 KiB at first in a segment, doubling up to 1 MiB, never past
+//! `segment_bytes_max`), so that the `fdatasync`s until the records reach the end of the
+//! zeros again overwrite allocated blocks of a file whose size does not change, and the file
+//! system need not commit its journal for them. A frame boundary followed only by zero bytes
+//! to the end of the file (or by fewer than 8 bytes, all zero) is the end of the records. A
+//! sealed segment holds no zeros: before the sync that precedes the next segment's creation,
+//! the writer cuts the segment back to its records, and a clean close cuts the last one back
+//! too. The format version is unchanged: a segment without zeros, as builds before the
+//! preallocation wrote, reads the same, and a build before it opening a segment with zeros
+//! cuts them as a torn tail.
 //!
 //! ## Frame
 //!
@@ -148,9 +161,13 @@
 //! read whole and indexed in memory. A short frame, a frame with an implausible length or a bad
 //! CRC, a record that does not link to the chain, or a partly written append (no record with
 //! flag 8 closes it) at the end of the last segment is an interrupted write: the file is cut
-//! back to the end of the last complete append and a `tracing::warn!` reports it. Damage
-//! followed by any sound frame, or damage in a sealed segment, is never repaired: opening fails
-//! with `OpenError::Corrupt` naming the segment, byte offset and position.
+//! back to the end of the last complete append (its preallocated zeros with it) and a
+//! `tracing::warn!` reports it. Zeros from a frame boundary to the end of the file are the
+//! preallocated tail, not damage, and stay; a zero frame header followed by any non-zero byte
+//! is damage like any other. Damage followed by any sound frame, or damage in a sealed
+//! segment, is never repaired: opening fails with `OpenError::Corrupt` naming the segment,
+//! byte offset and position. A sealed segment found with zeros after its records (a cut
+//! back that a crash lost) is cut back to them, with a warning: zeros are not records.
 //!
 //! ## Index (derived data, `index/`)
 //!

@@ -311,6 +311,7 @@ pub fn recover(dir: &Path, stride: u64) -> Result<(Recovered, IndexState), OpenE
         index.apply(&mut batch);
         match next_segment {
             Some(_) => {
+                cut_zero_tail(dir, segment, end.end)?;
                 let index = index
                     .seal(dir, end.end)
                     .map_err(|e| OpenError::Index(format!("cannot write an index file: {e}")))?;
@@ -331,6 +332,30 @@ pub fn recover(dir: &Path, stride: u64) -> Result<(Recovered, IndexState), OpenE
         },
         IndexState { sealed, active },
     ))
+}
+
+/// Cuts a sealed segment back to its records when preallocated zeros follow them. The writer
+/// cuts a segment back before starting the next one, so this only happens to a log whose
+/// cut was lost; the zeros are not records, so nothing is repaired.
+fn cut_zero_tail(dir: &Path, segment: Position, records_end: u64) -> Result<(), OpenError> {
+    let path = segment_path(dir, segment);
+    let len = std::fs::metadata(&path)
+        .map_err(|e| io_error(&path, e))?
+        .len();
+    if len <= records_end {
+        return Ok(());
+    }
+    tracing::warn!(
+        segment = %segment_name(segment),
+        offset = records_end,
+        bytes_cut = len - records_end,
+        "cutting the preallocated zeros after a sealed segment's records"
+    );
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(records_end).and_then(|()| f.sync_all()))
+        .map_err(|e| io_error(&path, e))
 }
 
 fn scan_segment(

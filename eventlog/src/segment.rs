@@ -62,11 +62,26 @@ pub fn create_segment(dir: &Path, first_position: Position) -> io::Result<File> 
     open_for_append(&path)
 }
 
-/// Opens an existing segment for appending at its end.
+/// Opens an existing segment for appending. The writer writes at explicit offsets (the end of
+/// its records, which a preallocated tail of zeros may follow), never at the file's end.
 pub fn open_for_append(path: &Path) -> io::Result<File> {
-    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
-    f.seek(SeekFrom::End(0))?;
-    Ok(f)
+    OpenOptions::new().read(true).write(true).open(path)
+}
+
+/// Whether every byte of `file` from `offset` to its end is zero (true at the end itself).
+/// Reads with positioned reads, so a reader's position is left alone.
+pub fn zeros_to_end(file: &File, mut offset: u64) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = read_up_to(file, offset, &mut buf)?;
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        if n < buf.len() {
+            return Ok(true);
+        }
+        offset += n as u64;
+    }
 }
 
 /// Makes a directory entry change (a created or renamed file) durable.
@@ -126,7 +141,8 @@ fn read_up_to(file: &File, mut offset: u64, buf: &mut [u8]) -> io::Result<usize>
 pub enum Frame<'a> {
     /// A frame with a sound length and checksum; `record` excludes the frame header.
     Record { offset: u64, record: &'a [u8] },
-    /// A clean end of file exactly at a frame boundary.
+    /// A clean end of the records exactly at a frame boundary: the end of the file, or the
+    /// start of a preallocated tail (only zero bytes from there to the end of the file).
     End { offset: u64 },
     /// The file ends inside a frame (a short frame).
     Short { offset: u64 },
@@ -211,11 +227,24 @@ impl FrameReader {
         Ok(true)
     }
 
+    /// Whether only zero bytes are left from the current offset to the end of the file: the
+    /// preallocated tail of a segment (see the FORMAT section of the crate docs).
+    fn zero_tail_here(&self) -> io::Result<bool> {
+        if self.buf[self.start..self.end].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+        if self.eof {
+            return Ok(true);
+        }
+        zeros_to_end(&self.file, self.offset + (self.end - self.start) as u64)
+    }
+
     /// Reads the next frame. On `Record`, the reader moves past it; otherwise it stays put.
     pub fn next_frame(&mut self) -> io::Result<Frame<'_>> {
         let offset = self.offset;
         if !self.fill(FRAME_HEADER_BYTES)? {
-            return Ok(if self.end == self.start {
+            // At the end of the file: fewer bytes than a frame header are left.
+            return Ok(if self.zero_tail_here()? {
                 Frame::End { offset }
             } else {
                 Frame::Short { offset }
@@ -224,6 +253,9 @@ impl FrameReader {
         let len_bytes: [u8; 4] = self.buf[self.start..self.start + 4].try_into().unwrap();
         let len = u32::from_le_bytes(len_bytes) as usize;
         if !(RECORD_BYTES_MIN..=RECORD_BYTES_CAP).contains(&len) {
+            if self.zero_tail_here()? {
+                return Ok(Frame::End { offset });
+            }
             return Ok(Frame::Bad {
                 offset,
                 reason: format!("frame length {len} is implausible"),

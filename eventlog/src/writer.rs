@@ -21,9 +21,12 @@
 //! the published head, so they never see a record before it is durable. Before each sync it
 //! waits briefly for the callers it has just answered (see `run_syncer`).
 //!
-//! Before starting a new segment, the writer asks the syncer to sync everything written so far
-//! and waits for the answer (a barrier), so that a crash never leaves a sealed segment with a
-//! torn tail; the new segment's file and the directory are then synced as it is created.
+//! The writer writes at explicit offsets, and writes zeros ahead of its records in the active
+//! segment whenever they reach the end of the file (`Writer::preallocate`), so that most syncs
+//! do not change the file's size. Before starting a new segment, it cuts the current one back
+//! to its records, asks the syncer to sync everything written so far and that segment, and
+//! waits for the answer (a barrier), so that a crash never leaves a sealed segment with a torn
+//! tail or zeros; the new segment's file and the directory are then synced as it is created.
 //!
 //! While a batch is on its way, its command ids are in `Shared::pending_commands`, so a
 //! resend is still recognised; the writer keeps the last version of every stream it wrote,
@@ -42,7 +45,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -157,7 +160,14 @@ pub struct Writer {
     /// The active segment, shared with the syncer through each written batch.
     pub file: Arc<File>,
     pub segment: u64,
+    /// Where the active segment's records end: the next batch is written there.
     pub segment_bytes: u64,
+    /// The active segment file's length: its records, then the zeros written ahead of them
+    /// (see `preallocate`).
+    pub file_bytes: u64,
+    /// How many zeros the next preallocation writes ahead in the active segment; 0 after a
+    /// failure to, until the next segment.
+    pub preallocate_bytes: u64,
     pub head: Head,
     pub recorded_at_us: i64,
     /// Last versions of the streams seen since opening; others are looked up in the index.
@@ -194,9 +204,11 @@ struct Written {
 /// What the writer hands to the syncer.
 enum ToSyncer {
     Written(Box<Written>),
-    /// Sync everything written so far and answer: the writer asks this before it starts a
-    /// new segment, so that a sealed segment is whole on disk before its successor exists.
-    Barrier(std_mpsc::Sender<Result<(), String>>),
+    /// Sync everything written so far, and this file (the segment being sealed, just cut back
+    /// to its records, a change of size a sync must make durable too), and answer: the writer
+    /// asks this before it starts a new segment, so that a sealed segment is whole on disk,
+    /// and ends with its last record, before its successor exists.
+    Barrier(Arc<File>, std_mpsc::Sender<Result<(), String>>),
 }
 
 /// What the writer decided for one append of a batch.
@@ -269,6 +281,10 @@ impl Writer {
         if let Some(syncer) = syncer {
             let _ = syncer.join();
         }
+        if self.failed.is_none() {
+            self.failed = self.shared.failed.lock().unwrap().clone();
+        }
+        self.trim_on_close();
         self.shared
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -413,13 +429,20 @@ impl Writer {
         Ok(entry)
     }
 
-    /// Starts a new segment for the next record, once everything written to the current one
-    /// is synced: a crash must never leave a sealed segment with a torn tail.
+    /// Starts a new segment for the next record, once the current one is cut back to its
+    /// records (no preallocated zeros are left in a sealed segment) and everything written to
+    /// it is synced: a crash must never leave a sealed segment with a torn tail.
     fn roll_segment(&mut self, to_syncer: &std_mpsc::SyncSender<ToSyncer>) -> Result<(), String> {
         let stopped = || "the syncer thread stopped".to_string();
+        if self.file_bytes != self.segment_bytes {
+            self.file
+                .set_len(self.segment_bytes)
+                .map_err(|e| format!("could not cut a segment back to its records: {e}"))?;
+            self.file_bytes = self.segment_bytes;
+        }
         let (reply, synced) = std_mpsc::channel();
         to_syncer
-            .send(ToSyncer::Barrier(reply))
+            .send(ToSyncer::Barrier(self.file.clone(), reply))
             .map_err(|_| stopped())?;
         if let Some(faults) = &self.shared.config.faults {
             faults.count_barrier();
@@ -431,7 +454,61 @@ impl Writer {
         self.file = Arc::new(file);
         self.segment = first;
         self.segment_bytes = SEGMENT_HEADER_BYTES as u64;
+        self.file_bytes = SEGMENT_HEADER_BYTES as u64;
+        self.preallocate_bytes = PREALLOCATE_BYTES_FIRST;
         Ok(())
+    }
+
+    /// Writes zeros ahead of the records once they have reached the end of the file, up to
+    /// `preallocate_bytes` past them (never past `segment_bytes_max`), which doubles each
+    /// time from `PREALLOCATE_BYTES_FIRST` to `PREALLOCATE_BYTES`, so that a new or small log
+    /// does not write a mebibyte of zeros for its first few records. The sync that follows
+    /// makes the zeros and the file's new size durable with the batch just written; the
+    /// syncs after it, until the records reach the end of the zeros again, only overwrite
+    /// allocated blocks of a file whose size does not change, so the file system need not
+    /// commit its journal for them. Recovery reads zeros at the end of the last segment as its
+    /// end (see the FORMAT section of the crate docs). A failure here is not the log's: the
+    /// records are written, and the segment simply grows with its appends from then on.
+    fn preallocate(&mut self) {
+        self.file_bytes = self.file_bytes.max(self.segment_bytes);
+        if self.preallocate_bytes == 0 || self.file_bytes > self.segment_bytes {
+            return;
+        }
+        let end =
+            (self.segment_bytes + self.preallocate_bytes).min(self.shared.config.segment_bytes_max);
+        self.preallocate_bytes = (self.preallocate_bytes * 2).min(PREALLOCATE_BYTES);
+        while self.file_bytes < end {
+            let n = (end - self.file_bytes).min(ZEROS.len() as u64) as usize;
+            if let Err(e) = self.file.write_all_at(&ZEROS[..n], self.file_bytes) {
+                tracing::warn!(
+                    error = %e,
+                    segment = %crate::segment::segment_name(self.segment),
+                    "could not write zeros ahead of the log's records; the segment grows with its appends"
+                );
+                self.preallocate_bytes = 0;
+                // How much of the failed write reached the file is unknown: the file is at
+                // least this long, and cutting it back when it is sealed needs no more.
+                self.file_bytes += 1;
+                return;
+            }
+            self.file_bytes += n as u64;
+        }
+    }
+
+    /// Cuts the active segment back to its records on a clean shutdown, so that a closed log
+    /// holds no preallocated zeros. Nothing depends on it: zeros left by a crash are read as
+    /// the end of the log.
+    fn trim_on_close(&mut self) {
+        if self.failed.is_some() || self.file_bytes == self.segment_bytes {
+            return;
+        }
+        if let Err(e) = self
+            .file
+            .set_len(self.segment_bytes)
+            .and_then(|()| self.file.sync_all())
+        {
+            tracing::warn!(error = %e, "could not cut the last segment back to its records on closing");
+        }
     }
 
     fn commit(
@@ -488,11 +565,12 @@ impl Writer {
         if !self.buf.is_empty() {
             debug_assert!(self.head.position > head_before.position);
             let faults = self.shared.config.faults.as_deref();
-            if let Err(reason) = write_batch(&self.file, &self.buf, faults) {
+            if let Err(reason) = write_batch(&self.file, self.segment_bytes, &self.buf, faults) {
                 self.fail(reason);
                 return Self::refuse_all(batch, self.failed.as_deref().unwrap_or_default());
             }
             self.segment_bytes += self.buf.len() as u64;
+            self.preallocate();
             self.recorded_at_us = now_us;
             file = Some(self.file.clone());
         }
@@ -527,17 +605,32 @@ impl Writer {
     }
 }
 
-/// Writes a batch with one call. `faults` is only set by tests (see `FaultPlan`).
-fn write_batch(mut file: &File, buf: &[u8], faults: Option<&FaultPlan>) -> Result<(), String> {
+/// The most zeros written ahead of the records at a time (see `Writer::preallocate`): the
+/// sync after such a write also writes the zeros back and commits the file's new size, so
+/// this trades one heavier sync against this many bytes of data-only syncs.
+const PREALLOCATE_BYTES: u64 = 1 << 20;
+/// The zeros written ahead at first in a segment.
+pub const PREALLOCATE_BYTES_FIRST: u64 = 64 << 10;
+
+/// The source of the zeros `Writer::preallocate` writes.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+
+/// Writes a batch at `offset` with one call. `faults` is only set by tests (see `FaultPlan`).
+fn write_batch(
+    file: &File,
+    offset: u64,
+    buf: &[u8],
+    faults: Option<&FaultPlan>,
+) -> Result<(), String> {
     if let Some(faults) = faults
         && faults.write_fails()
     {
         // A torn write, as when the disk fills up mid-batch: only the first half gets there.
-        file.write_all(&buf[..buf.len() / 2])
+        file.write_all_at(&buf[..buf.len() / 2], offset)
             .map_err(|e| format!("write failed: {e}"))?;
         return Err("write failed: injected fault".into());
     }
-    file.write_all(buf)
+    file.write_all_at(buf, offset)
         .map_err(|e| format!("write failed: {e}"))
 }
 
@@ -555,6 +648,8 @@ const GATHER_WAIT_MAX: Duration = Duration::from_millis(4);
 struct Group {
     batches: Vec<Written>,
     barriers: Vec<std_mpsc::Sender<Result<(), String>>>,
+    /// The files the barriers ask to sync.
+    barrier_files: Vec<Arc<File>>,
     /// The appends the batches answer.
     appends: usize,
 }
@@ -566,7 +661,10 @@ impl Group {
                 self.appends += batch.answers.len();
                 self.batches.push(*batch);
             }
-            ToSyncer::Barrier(reply) => self.barriers.push(reply),
+            ToSyncer::Barrier(file, reply) => {
+                self.barrier_files.push(file);
+                self.barriers.push(reply);
+            }
         }
     }
 
@@ -638,7 +736,8 @@ fn run_syncer(shared: &Shared, written: std_mpsc::Receiver<ToSyncer>) {
             }
         }
         let started = Instant::now();
-        let (result, synced_files) = sync_group(shared, &group.batches, faults);
+        let (result, synced_files) =
+            sync_group(shared, &group.batches, &group.barrier_files, faults);
         if synced_files > 0 {
             last_sync = started.elapsed();
         }
@@ -656,13 +755,18 @@ fn run_syncer(shared: &Shared, written: std_mpsc::Receiver<ToSyncer>) {
 fn sync_group(
     shared: &Shared,
     group: &[Written],
+    barrier_files: &[Arc<File>],
     faults: Option<&FaultPlan>,
 ) -> (Result<(), String>, usize) {
     if let Some(reason) = shared.failed.lock().unwrap().clone() {
         return (Err(reason), 0);
     }
     let mut files: Vec<&Arc<File>> = Vec::new();
-    for file in group.iter().filter_map(|w| w.file.as_ref()) {
+    for file in group
+        .iter()
+        .filter_map(|w| w.file.as_ref())
+        .chain(barrier_files)
+    {
         if !files.iter().any(|f| Arc::ptr_eq(f, file)) {
             files.push(file);
         }

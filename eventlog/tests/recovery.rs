@@ -29,13 +29,18 @@ fn first_position(segment: &Path) -> u64 {
         .unwrap()
 }
 
+/// The frames of a segment, up to its end or up to the zeros preallocated after its records
+/// (a zero frame length).
 fn frames(segment: &Path) -> Vec<FrameAt> {
     let bytes = std::fs::read(segment).unwrap();
     let mut at = 32;
     let mut position = first_position(segment);
     let mut out = Vec::new();
-    while at < bytes.len() {
+    while at + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 {
+            break;
+        }
         out.push(FrameAt {
             start: at,
             end: at + 8 + len,
@@ -145,19 +150,49 @@ async fn a_tail_cut_at_any_byte_of_the_last_records_leaves_exactly_a_prefix_of_w
     }
 }
 
-/// A writer that keeps what the log output would show.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+thread_local! {
+    /// The log output of this thread, while a test captures it.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A writer that keeps what the log output of the current thread would show, if it is being
+/// captured, and drops it otherwise.
+struct Captured;
 
 impl std::io::Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        CAPTURED.with(|c| {
+            if let Some(out) = c.borrow_mut().as_mut() {
+                out.extend_from_slice(bytes);
+            }
+        });
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Runs `f` and returns what it wrote to the log output on this thread. The subscriber is the
+/// process's global one, set once: a subscriber set for one thread only (`with_default`)
+/// missed the output now and then, when another test's thread registered the same call site
+/// at the same moment and left it cached as never enabled.
+fn capture_log_output<T>(f: impl FnOnce() -> T) -> (T, String) {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| Captured)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        // Call sites registered while the subscriber was being set are computed again.
+        tracing::callsite::rebuild_interest_cache();
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let result = f();
+    let output = CAPTURED.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    (result, String::from_utf8(output).unwrap())
 }
 
 #[test]
@@ -179,24 +214,13 @@ fn cutting_a_torn_tail_is_reported_in_the_log_output() {
         .unwrap()
         .set_len(len - 5)
         .unwrap();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let head = tracing::subscriber::with_default(subscriber, || {
-        // Other tests, on other threads without a subscriber, may have registered the warning's
-        // call site while this one's subscriber was being set, leaving it cached as never
-        // enabled; recompute every call site's interest with this subscriber in place.
-        tracing::callsite::rebuild_interest_cache();
+    let (head, output) = capture_log_output(|| {
         FileLog::open(dir.path(), LogConfig::default())
             .unwrap()
             .head()
             .position
     });
     assert_eq!(head, 2);
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         output.contains("WARN") && output.contains("truncating the torn tail"),
         "{output}"
@@ -259,7 +283,8 @@ async fn verify_reports_the_first_damaged_record_for_any_flipped_byte() {
     let maps: Vec<Vec<FrameAt>> = segments.iter().map(|s| frames(s)).collect();
     for round in 0..80 {
         let i = rng.random_range(0..segments.len());
-        let len = std::fs::metadata(&segments[i]).unwrap().len() as usize;
+        // The segment's records end here; the last segment, still open, has zeros after them.
+        let len = maps[i].last().unwrap().end;
         // Every fifth round damages a segment header.
         let offset = if round % 5 == 0 {
             rng.random_range(0..32)
@@ -395,4 +420,120 @@ async fn damage_in_a_sealed_segment_is_found_by_verify_and_by_an_index_rebuild()
         frames[1].position,
         frames[1].start,
     );
+}
+
+/// The byte where the records of `segment` end: zeros may follow (preallocated).
+fn records_end(segment: &Path) -> usize {
+    frames(segment).last().map_or(32, |f| f.end)
+}
+
+#[tokio::test]
+async fn the_preallocated_zeros_a_crash_leaves_after_the_records_are_the_end_of_the_log() {
+    let source = tempfile::tempdir().unwrap();
+    let log = FileLog::open(source.path(), LogConfig::default()).unwrap();
+    appends(&log, 20, &mut StdRng::seed_from_u64(7)).await;
+    let original = all(&log, 1);
+    // Copied while the log is open, as a crash would leave it: zeros follow the records.
+    let crashed = tempfile::tempdir().unwrap();
+    copy_log(source.path(), crashed.path(), false);
+    log.close().await;
+    let segment = segments(crashed.path())[0].clone();
+    let bytes = std::fs::read(&segment).unwrap();
+    let end = records_end(&segment);
+    assert_eq!(frames(&segment).len(), 20);
+    assert!(bytes.len() > end, "zeros are written ahead of the records");
+    assert!(bytes[end..].iter().all(|&b| b == 0));
+
+    expect_prefix(crashed.path(), LogConfig::default(), &original, 20).await;
+    // Closed cleanly, the segment holds its records only, as before preallocation, and such
+    // a segment opens and takes appends too.
+    let bytes = std::fs::read(&segment).unwrap();
+    assert_eq!(bytes.len(), records_end(&segment));
+    assert_eq!(frames(&segment).len(), 21);
+    let log = FileLog::open(crashed.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.head().position, 21);
+    append_one(&log, "after-2", ExpectedVersion::NoStream, b"again")
+        .await
+        .unwrap();
+    assert_eq!(log.verify().unwrap().records, 22);
+    assert_eq!(all(&log, 1)[..20], original[..]);
+}
+
+#[tokio::test]
+async fn a_record_torn_before_the_preallocated_zeros_is_cut_back_to_the_last_whole_append() {
+    let source = tempfile::tempdir().unwrap();
+    let log = FileLog::open(source.path(), LogConfig::default()).unwrap();
+    appends(&log, 12, &mut StdRng::seed_from_u64(8)).await;
+    let original = all(&log, 1);
+    let crashed = tempfile::tempdir().unwrap();
+    copy_log(source.path(), crashed.path(), false);
+    log.close().await;
+    let segment = segments(crashed.path())[0].clone();
+    let pristine = std::fs::read(&segment).unwrap();
+    let last = *frames(&segment).last().unwrap();
+    assert!(
+        pristine.len() > last.end,
+        "zeros are written ahead of the records"
+    );
+
+    // The last record's second half never reached the disk: zeros where it should be.
+    for cut in [
+        last.start + 3,
+        last.start + 8,
+        (last.start + last.end) / 2,
+        last.end - 1,
+    ] {
+        let mut bytes = pristine.clone();
+        bytes[cut..last.end].fill(0);
+        std::fs::write(&segment, &bytes).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        copy_log(crashed.path(), dir.path(), false);
+        expect_prefix(dir.path(), LogConfig::default(), &original, 11).await;
+    }
+    // Garbage in the zeros after the last record is a torn tail as well: every record stays.
+    let mut bytes = pristine.clone();
+    bytes[last.end + 100] = 0x5a;
+    std::fs::write(&segment, &bytes).unwrap();
+    expect_prefix(crashed.path(), LogConfig::default(), &original, 12).await;
+}
+
+#[tokio::test]
+async fn a_zeroed_frame_followed_by_sound_records_is_damage_not_the_end_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    ten_records(dir.path(), LogConfig::default()).await;
+    let segment = segments(dir.path())[0].clone();
+    let frames = frames(&segment);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[frames[3].start..frames[3].end].fill(0);
+    std::fs::write(&segment, &bytes).unwrap();
+    expect_corrupt(dir.path(), LogConfig::default(), 4, frames[3].start);
+}
+
+#[tokio::test]
+async fn zeros_left_after_a_sealed_segment_are_cut_and_the_log_opens_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = {
+        let log = FileLog::open(dir.path(), small_segments()).unwrap();
+        appends(&log, 60, &mut StdRng::seed_from_u64(9)).await;
+        let records = all(&log, 1);
+        log.close().await;
+        records
+    };
+    let sealed = segments(dir.path())[1].clone();
+    let end = records_end(&sealed);
+    assert_eq!(std::fs::metadata(&sealed).unwrap().len() as usize, end);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&sealed)
+        .unwrap()
+        .set_len(end as u64 + 3000)
+        .unwrap();
+    let log = FileLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(std::fs::metadata(&sealed).unwrap().len() as usize, end);
+    assert_eq!(all(&log, 1), original);
+    assert_eq!(log.verify().unwrap().records, 60);
+    append_one(&log, "after-1", ExpectedVersion::NoStream, b"after")
+        .await
+        .unwrap();
+    assert_eq!(log.verify().unwrap().records, 61);
 }
