@@ -48,6 +48,14 @@
 # For each mix the report also gives the server's own split of a mutation (from /metrics): its
 # mean time in the server, the part of it spent in the durable append (the log's queue, write
 # and fdatasync), and how many appends took over 25 and over 100 ms.
+#
+# wrk's latencies are corrected for coordinated omission (its `stats_correct`): after the run,
+# each response that took more than a connection's mean interval between requests adds the
+# samples a client sending at that steady rate would have seen during the wait (the latency
+# minus one interval, minus two, and so on). A request of 200 ms on a connection that sends
+# one every 4 ms thus counts as about 50 samples from 4 to 200 ms, so one stall of the log's
+# sync under the six mutation connections moves their p99 far more than its share of requests;
+# the server's /metrics count each request once.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -547,10 +555,10 @@ pinning="unpinned (server and wrk share both cores)"
   echo
   echo "The server's own account of the mutations (/metrics):"
   echo
-  echo "- visits mix: $mix_appends;"
-  echo "- amends mix: $amend_appends;"
+  echo "- visits mix: $mix_appends."
+  echo "- amends mix: $amend_appends."
   if [ "$NO_CACHE" = 1 ]; then
-    echo "- visits mix, no response cache: $mix_nc_appends;"
+    echo "- visits mix, no response cache: $mix_nc_appends."
     echo "- amends mix, no response cache: $amend_nc_appends."
   fi
   echo
