@@ -6,7 +6,8 @@
 //! memory ([`ActiveIndex`]: stream → first version and record offsets, command id → first
 //! position and offset, a sparse position → offset list), fed by the syncer thread batch by
 //! batch and rebuilt on open by the scan of the last segment that recovery does anyway. When the writer seals a
-//! segment, the syncer writes its index once as an immutable file, `index/segment-<first
+//! segment, a thread started by the syncer writes its index once as an immutable file (its
+//! in-memory index answering lookups meanwhile, as `IndexState::sealing`), `index/segment-<first
 //! position, 20 digits>.idx` (layout in the crate's FORMAT section), and keeps in memory only
 //! a [`SealedIndex`] summary: a Bloom filter over the segment's stream ids and command ids,
 //! its sparse position list and its last record. Lookups in a sealed segment test the filter
@@ -262,6 +263,20 @@ impl ActiveIndex {
     fn last_version(&self, stream: &str) -> Option<StreamVersion> {
         let run = self.streams.get(stream)?;
         Some(run.first_version + run.offsets.len() as u64 - 1)
+    }
+
+    /// The sparse entry nearest at or before `position`, if this segment holds one.
+    fn seek(&self, position: Position) -> Option<(Position, u64)> {
+        let i = self.sparse.partition_point(|s| s.0 <= position);
+        i.checked_sub(1).map(|i| self.sparse[i])
+    }
+
+    /// A copy of the offsets of `stream`'s records from `from_version` on, if any.
+    fn stream_part(&self, stream: &str, from_version: StreamVersion) -> Option<StreamPart> {
+        let run = self.streams.get(stream)?;
+        let skip = from_version.saturating_sub(run.first_version) as usize;
+        (skip < run.offsets.len())
+            .then(|| StreamPart::Offsets(self.segment, run.offsets[skip..].to_vec()))
     }
 
     /// Writes this segment's index file (under a temporary name, then renamed) and returns
@@ -853,8 +868,14 @@ fn command_entry_from_segment(
 }
 
 /// Every index, shared by the writer, the syncer and the readers behind one lock.
+///
+/// The sealed segments, in order, are those of `sealed`, then the one of `sealing` if any:
+/// a segment just sealed whose index file is being written by a thread of its own (see
+/// `writer::index_batch`), answered from its in-memory index meanwhile. A count of sealed
+/// segments searched (`sealed_command`, `command`) counts it as the last.
 pub struct IndexState {
     pub sealed: Vec<Arc<SealedIndex>>,
+    pub sealing: Option<Arc<ActiveIndex>>,
     pub active: ActiveIndex,
 }
 
@@ -862,6 +883,9 @@ impl IndexState {
     /// The last version of `stream`: the active segment, then sealed ones newest first.
     pub fn stream_version(&self, stream: &str) -> io::Result<Option<StreamVersion>> {
         if let Some(v) = self.active.last_version(stream) {
+            return Ok(Some(v));
+        }
+        if let Some(v) = self.sealing.as_ref().and_then(|s| s.last_version(stream)) {
             return Ok(Some(v));
         }
         let key = BloomKey::stream(stream);
@@ -884,6 +908,12 @@ impl IndexState {
         if let Some(&(_, offset)) = self.active.commands.get(&command_id) {
             return command_entry_from_segment(dir, self.active.segment, offset, command_id)
                 .map(Some);
+        }
+        if let Some(sealing) = &self.sealing
+            && sealed_from <= self.sealed.len()
+            && let Some(&(_, offset)) = sealing.commands.get(&command_id)
+        {
+            return command_entry_from_segment(dir, sealing.segment, offset, command_id).map(Some);
         }
         if sealed_from >= self.sealed.len() {
             // The usual case for the writer: its caller already searched every sealed segment.
@@ -911,6 +941,13 @@ impl IndexState {
     ) -> Result<(Option<CommandEntry>, usize), String> {
         // Every append tests its command id against every sealed segment's filter: the key's
         // bits are computed once, and each test is one branch-free look at one block.
+        let searched = self.sealed.len() + usize::from(self.sealing.is_some());
+        if let Some(sealing) = &self.sealing
+            && let Some(&(_, offset)) = sealing.commands.get(&command_id)
+        {
+            let entry = command_entry_from_segment(dir, sealing.segment, offset, command_id)?;
+            return Ok((Some(entry), searched));
+        }
         let key = BloomKey::command(command_id);
         for sealed in self.sealed.iter().rev() {
             if let Some(offset) = sealed
@@ -918,21 +955,22 @@ impl IndexState {
                 .map_err(|e| format!("index read failed: {e}"))?
             {
                 let entry = command_entry_from_segment(dir, sealed.segment, offset, command_id)?;
-                return Ok((Some(entry), self.sealed.len()));
+                return Ok((Some(entry), searched));
             }
         }
-        Ok((None, self.sealed.len()))
+        Ok((None, searched))
     }
 
     /// The indexed record nearest at or before `position`.
     pub fn seek(&self, position: Position) -> Option<(Position, Location)> {
-        if position >= self.active.segment {
-            let i = self.active.sparse.partition_point(|s| s.0 <= position);
-            if let Some(&(at, offset)) = i.checked_sub(1).map(|i| &self.active.sparse[i]) {
+        for index in std::iter::once(&self.active).chain(self.sealing.as_deref()) {
+            if position >= index.segment
+                && let Some((at, offset)) = index.seek(position)
+            {
                 return Some((
                     at,
                     Location {
-                        segment: self.active.segment,
+                        segment: index.segment,
                         offset,
                     },
                 ));
@@ -961,14 +999,8 @@ impl IndexState {
             .filter(|s| s.bloom.may_contain(&key))
             .map(|s| StreamPart::Sealed(s.clone()))
             .collect();
-        if let Some(run) = self.active.streams.get(stream) {
-            let skip = from_version.saturating_sub(run.first_version) as usize;
-            if skip < run.offsets.len() {
-                parts.push(StreamPart::Offsets(
-                    self.active.segment,
-                    run.offsets[skip..].to_vec(),
-                ));
-            }
+        for index in self.sealing.as_deref().into_iter().chain([&self.active]) {
+            parts.extend(index.stream_part(stream, from_version));
         }
         parts
     }

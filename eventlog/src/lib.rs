@@ -175,8 +175,9 @@
 //! version in the segment and the offsets of its records, per append (command id) its first
 //! position and the offset of its first record, and a sparse `position → offset` list (every
 //! `position_index_stride`-th record and the segment's first). Opening rebuilds it by reading
-//! the last segment, which it does anyway. When the writer starts a new segment, the syncer
-//! writes the sealed segment's index as an immutable file
+//! the last segment, which it does anyway. When the writer starts a new segment, a thread of
+//! its own (started by the syncer, which goes on syncing meanwhile) writes the sealed
+//! segment's index as an immutable file
 //! `index/segment-<first position, 20 digits>.idx` (under a `.tmp` name, then renamed; not
 //! synced: a lost or torn one is rebuilt). In memory the log keeps, per sealed segment, the
 //! file's Bloom filter, its sparse position list and its last record (the file's *summary*);

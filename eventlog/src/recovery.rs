@@ -330,7 +330,11 @@ pub fn recover(dir: &Path, stride: u64) -> Result<(Recovered, IndexState), OpenE
             last_segment: *firsts.last().unwrap(),
             last_segment_bytes: last_bytes,
         },
-        IndexState { sealed, active },
+        IndexState {
+            sealed,
+            sealing: None,
+            active,
+        },
     ))
 }
 
