@@ -1,7 +1,9 @@
 //! Test-only fault injection: makes the writer's next write or the syncer's next sync of a
 //! batch fail, or holds a sync until the test releases it (so that a test can have later
-//! batches written while a sync is in flight), so that tests can exercise the failed state
-//! and the pipeline without a failing or slow disk. Unset in production (`LogConfig::faults`
+//! batches written while a sync is in flight), or holds the writing of sealed segments' index
+//! files (so that a test can look records up while a sealed segment's index is only in
+//! memory), so that tests can exercise the failed state and the pipeline without a failing or
+//! slow disk. Unset in production (`LogConfig::faults`
 //! is `None`), where it costs one branch per batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +31,9 @@ pub struct FaultPlan {
     writes: AtomicU64,
     syncs: AtomicU64,
     barriers: AtomicU64,
+    /// Whether index files of sealed segments wait for `release_seals`, and how many wait.
+    seals: Mutex<(bool, usize)>,
+    seals_released: Condvar,
 }
 
 impl FaultPlan {
@@ -57,6 +62,35 @@ impl FaultPlan {
     pub fn release_sync(&self) {
         *self.held.lock().unwrap() = false;
         self.released.notify_all();
+    }
+
+    /// Makes the writing of every sealed segment's index file wait until
+    /// [`FaultPlan::release_seals`]; the segment's in-memory index answers meanwhile.
+    pub fn hold_seals(&self) {
+        self.seals.lock().unwrap().0 = true;
+    }
+
+    /// How many index file writes are waiting for [`FaultPlan::release_seals`].
+    pub fn seals_waiting(&self) -> usize {
+        self.seals.lock().unwrap().1
+    }
+
+    /// Lets index file writes go on, now and from now on.
+    pub fn release_seals(&self) {
+        self.seals.lock().unwrap().0 = false;
+        self.seals_released.notify_all();
+    }
+
+    /// Waits for `release_seals` if seals are held. Called before writing each index file.
+    pub(crate) fn hold_seal(&self) {
+        let mut seals = self.seals.lock().unwrap();
+        if seals.0 {
+            seals.1 += 1;
+            while seals.0 {
+                seals = self.seals_released.wait(seals).unwrap();
+            }
+            seals.1 -= 1;
+        }
     }
 
     /// Batch writes attempted so far, the failed one included.

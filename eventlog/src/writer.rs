@@ -872,6 +872,9 @@ impl Sealer {
 /// A failure puts the log in the failed state; the segment's in-memory index then stays in
 /// `sealing` and answers lookups until the log is closed (reopening rebuilds the file).
 fn write_sealed_index(shared: &Shared, sealing: &ActiveIndex, sealed_bytes: u64) {
+    if let Some(faults) = &shared.config.faults {
+        faults.hold_seal();
+    }
     match sealing.seal(&shared.dir, sealed_bytes) {
         Ok(sealed) => {
             let mut state = shared.index.write().unwrap();

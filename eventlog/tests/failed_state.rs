@@ -6,6 +6,8 @@
 //! hold a sync in flight while later batches are written, to check the pipelined group commit:
 //! an append is acknowledged only after a sync that began after it was written, and a failure
 //! refuses every batch written after the last good sync.
+//! It can hold the writing of sealed segments' index files too, to check that a segment
+//! whose index is only in memory answers every lookup meanwhile.
 
 mod common;
 
@@ -531,4 +533,95 @@ async fn a_sync_failure_before_a_new_segment_refuses_the_append_and_creates_no_s
     let retried = request_ok(&log, b).await;
     assert_eq!((retried.first_position, retried.deduplicated), (3, false));
     log.close().await;
+}
+
+#[tokio::test]
+async fn a_sealed_segment_answers_every_lookup_while_its_index_file_is_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Arc::new(FaultPlan::default());
+    let config = LogConfig {
+        faults: Some(plan.clone()),
+        ..small_segments()
+    };
+    plan.hold_seals();
+    let log = Arc::new(FileLog::open(dir.path(), config.clone()).unwrap());
+    // Appends to one stream until one of them starts the second segment.
+    let mut sent = Vec::new();
+    while plan.barriers() == 0 {
+        let request = AppendRequest::single(
+            Uuid::now_v7(),
+            stream("early"),
+            ExpectedVersion::Any,
+            vec![event("Happened", &[7; 100])],
+        );
+        let outcome = log.append(request.clone()).await.unwrap();
+        sent.push((request, outcome));
+    }
+    wait_until("the sealed segment's index file waits", || {
+        plan.seals_waiting() == 1
+    })
+    .await;
+    // The append that started the second segment is in it; every earlier one is in the
+    // segment whose index file is held.
+    let (in_sealed, in_active) = sent.split_at(sent.len() - 1);
+    assert!(
+        in_sealed.len() >= 3,
+        "{} appends in the first segment",
+        in_sealed.len()
+    );
+    let second_segment = in_active[0].1.first_position;
+    // Every lookup, with `last` the stream's last version.
+    let check = |log: &FileLog, last: u64| {
+        for (request, outcome) in in_sealed {
+            assert_eq!(
+                log.find_command(request.command_id)
+                    .map(|o| o.first_position),
+                Some(outcome.first_position)
+            );
+        }
+        let versions: Vec<u64> = log
+            .read_stream(&stream("early"), 1)
+            .unwrap()
+            .map(|r| r.unwrap().stream_version)
+            .collect();
+        assert_eq!(versions, (1..=last).collect::<Vec<_>>());
+        assert_eq!(log.stream_version(&stream("early")), Some(last));
+        let from_sealed: Vec<u64> = log
+            .read_all(2)
+            .unwrap()
+            .map(|r| r.unwrap().position)
+            .collect();
+        assert_eq!(from_sealed[0], 2);
+        assert!(from_sealed.contains(&second_segment));
+    };
+    check(&log, sent.len() as u64 - 1);
+    // A resent append of the sealed segment is recognised from its in-memory index.
+    let (first_request, first_outcome) = &in_sealed[1];
+    let resent = log.append(first_request.clone()).await.unwrap();
+    assert!(resent.deduplicated);
+    assert_eq!(resent.first_position, first_outcome.first_position);
+    // An exact expectation on a stream whose versions span both segments holds.
+    let next = log
+        .append(AppendRequest::single(
+            Uuid::now_v7(),
+            stream("early"),
+            ExpectedVersion::Exact(sent.len() as u64 - 1),
+            vec![event("Happened", b"next")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next.stream_versions[0].1, sent.len() as u64);
+    plan.release_seals();
+    wait_until("the sealed segment's index file is written", || {
+        std::fs::read_dir(dir.path().join("index"))
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".idx"))
+    })
+    .await;
+    check(&log, sent.len() as u64);
+    let head = log.head();
+    Arc::try_unwrap(log).ok().unwrap().close().await;
+    let log = FileLog::open(dir.path(), config).unwrap();
+    check(&log, sent.len() as u64);
+    assert_eq!(log.verify().unwrap().head, head);
 }
