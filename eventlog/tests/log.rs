@@ -813,7 +813,15 @@ async fn a_command_in_a_sealed_segment_is_recognised_with_its_streams_before_and
         );
         // Enough appends to seal the segment holding the command several times over.
         twenty_appends(&log).await;
-        assert!(index_files(&dir.path().join("index")).len() >= 2);
+        // Sealed segments' index files are written by a thread of their own, just after
+        // each rollover.
+        for waited_ms in 0.. {
+            if index_files(&dir.path().join("index")).len() >= 2 {
+                break;
+            }
+            assert!(waited_ms < 20_000, "no index files were written");
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
         let again = log.append(request(b"maths")).await.unwrap();
         assert!(again.deduplicated);
         assert_eq!(again.stream_versions, original.stream_versions);
