@@ -6,9 +6,11 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Upper bounds of the latency buckets, in microseconds (the `+Inf` bucket is implicit).
-const BUCKET_BOUNDS_US: [u64; 14] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+/// Upper bounds of the latency buckets, in microseconds (the `+Inf` bucket is implicit). 10 and
+/// 20 ms are the latency targets of queries and of durable mutations, so `/metrics` tells how
+/// many requests (and appends) missed them.
+const BUCKET_BOUNDS_US: [u64; 15] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 25_000, 50_000, 100_000, 250_000, 500_000,
     1_000_000, 2_500_000,
 ];
 
@@ -325,13 +327,17 @@ mod tests {
         let metrics = Metrics::new();
         metrics.record_append(Duration::from_micros(50));
         metrics.record_append(Duration::from_micros(700));
+        metrics.record_append(Duration::from_millis(19));
+        metrics.record_append(Duration::from_millis(21));
         metrics.record_append(Duration::from_secs(10));
         let text = metrics.render(3, 42);
         assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"0.0001\"} 1\n"));
         assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"0.001\"} 2\n"));
-        assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"2.5\"} 2\n"));
-        assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
-        assert!(text.contains("eventlog_append_duration_seconds_count 3\n"));
+        assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"0.02\"} 3\n"));
+        assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"0.025\"} 4\n"));
+        assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"2.5\"} 4\n"));
+        assert!(text.contains("eventlog_append_duration_seconds_bucket{le=\"+Inf\"} 5\n"));
+        assert!(text.contains("eventlog_append_duration_seconds_count 5\n"));
         assert!(text.contains("projection_lag_events 3\n"));
         assert!(text.contains("eventlog_head_position 42\n"));
     }
