@@ -103,6 +103,14 @@ pub trait ReadStore {
     /// The value under `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Calls `read` with the value under `key` (`None` when absent), borrowed from the store
+    /// where it can be: how typed reads decode a value without copying it first.
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        let value = self.get(key)?;
+        read(value.as_deref());
+        Ok(())
+    }
+
     /// Calls `visit` on every record whose key starts with `prefix`, in ascending key order,
     /// until it returns `Break`.
     fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {
@@ -163,10 +171,13 @@ pub fn decode_value<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, 
 pub trait ReadStoreExt: ReadStore {
     /// The decoded value under `key`, if any.
     fn get_value<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
-        match self.get(key)? {
-            None => Ok(None),
-            Some(bytes) => decode_value(key, &bytes).map(Some),
-        }
+        let mut value = Ok(None);
+        self.read(key, &mut |bytes| {
+            if let Some(bytes) = bytes {
+                value = decode_value(key, bytes).map(Some);
+            }
+        })?;
+        value
     }
 
     /// Every record under `prefix`, values decoded, in ascending key order.
@@ -194,10 +205,13 @@ pub trait ReadStoreExt: ReadStore {
 
     /// The counter under `key` (written by [`StoreExt::add_i64`]), 0 when absent.
     fn get_i64(&self, key: &[u8]) -> Result<i64, StoreError> {
-        match self.get(key)? {
-            None => Ok(0),
-            Some(bytes) => decode_i64(key, &bytes),
-        }
+        let mut value = Ok(0);
+        self.read(key, &mut |bytes| {
+            if let Some(bytes) = bytes {
+                value = decode_i64(key, bytes);
+            }
+        })?;
+        value
     }
 }
 
@@ -350,6 +364,11 @@ impl ReadStore for MemStore {
         Ok(self.map.get(key).cloned())
     }
 
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        read(self.map.get(key).map(Vec::as_slice));
+        Ok(())
+    }
+
     fn visit_prefix_from(
         &self,
         prefix: &[u8],
@@ -469,6 +488,14 @@ impl ReadStore for OverlayStore<'_> {
         }
     }
 
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        match self.overlay.pending.get(key) {
+            Some(entry) => read(entry.as_deref()),
+            None => read(page::get(self.tree, key)?.as_deref()),
+        }
+        Ok(())
+    }
+
     fn visit_prefix_from(
         &self,
         prefix: &[u8],
@@ -578,6 +605,12 @@ impl ReadStore for View {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         check_key(key)?;
         Ok(page::get(&self.served.tree, key)?.map(|v| v.to_vec()))
+    }
+
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
+        check_key(key)?;
+        read(page::get(&self.served.tree, key)?.as_deref());
+        Ok(())
     }
 
     fn visit_prefix_from(
