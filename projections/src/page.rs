@@ -249,7 +249,9 @@ impl Scan {
                     Err(e) => (rest, None, Some(e)),
                 }
             }
-            Ok(None) => (tree.range(start..), None, None),
+            // No page at or below `start` yet; read from the lowest bound all the same, as a
+            // batch may move the first page's bound below `start` before the first step.
+            Ok(None) => (tree.range(FIRST_PAGE_KEY.as_slice()..), None, None),
             Err(e) => (tree.range(start..), None, Some(e)),
         };
         Scan {
@@ -713,6 +715,29 @@ mod tests {
                 "a record present throughout is seen"
             );
         }
+    }
+
+    #[test]
+    fn a_scan_sees_a_first_page_whose_bound_moved_below_its_start() {
+        let (_db, tree) = tree();
+        let mut model = Model::new();
+        apply(
+            &tree,
+            &mut model,
+            [(b"k5".to_vec(), Some(b"5".to_vec()))].into(),
+            true,
+        );
+        // No page at or below "k3" when the scan starts...
+        let scan = Scan::new(&tree, b"k", b"k3");
+        // ...then a record below every page moves the first page's bound down to "k1".
+        apply(
+            &tree,
+            &mut model,
+            [(b"k1".to_vec(), Some(b"1".to_vec()))].into(),
+            true,
+        );
+        let keys: Vec<Vec<u8>> = scan.map(|r| r.unwrap().0).collect();
+        assert_eq!(keys, [b"k5".to_vec()]);
     }
 
     #[test]
