@@ -219,6 +219,8 @@ pub struct ProjectionWriter {
     /// A spill failed or spilled writes were discarded: the tree can only be cleared at the
     /// next open, and flushing writes nothing.
     abandoned: bool,
+    /// This writer stored the tree's version and layout records (with its first flush).
+    described: bool,
 }
 
 impl ProjectionWriter {
@@ -248,6 +250,7 @@ impl ProjectionWriter {
             build: false,
             spilled: false,
             abandoned: false,
+            described: false,
         })
     }
 
@@ -382,8 +385,11 @@ impl ProjectionWriter {
             })?
         };
         batch.insert(&CHECKPOINT_KEY, &self.checkpoint.to_be_bytes());
-        batch.insert(&VERSION_KEY, &self.version.to_be_bytes());
-        batch.insert(&LAYOUT_KEY, &[VIEWS_LAYOUT]);
+        if !self.described {
+            // Once per writer: they never change while it writes.
+            batch.insert(&VERSION_KEY, &self.version.to_be_bytes());
+            batch.insert(&LAYOUT_KEY, &[VIEWS_LAYOUT]);
+        }
         if let Some(hash) = self.checkpoint_hash {
             batch.insert(&HASH_KEY, &hash.0);
         }
@@ -392,6 +398,7 @@ impl ProjectionWriter {
         }
         self.tree.apply_batch(batch)?;
         reclaim_garbage(writes);
+        self.described = true;
         self.spilled = false;
         self.flushed = self.checkpoint;
         self.flushed_hash = self.checkpoint_hash;
