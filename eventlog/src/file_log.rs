@@ -142,7 +142,7 @@ pub struct Shared {
     pub closed: AtomicBool,
     pub failed: Mutex<Option<String>>,
     /// Commands synced but not yet in the index (see `writer`).
-    pub pending_commands: Mutex<std::collections::HashMap<Uuid, CommandEntry>>,
+    pub pending_commands: Mutex<crate::hash::FastMap<Uuid, CommandEntry>>,
     /// `fdatasync` calls of written batches since opening (see [`FileLog::sync_count`]).
     pub syncs: std::sync::atomic::AtomicU64,
     /// Set when the `FileLog` is dropped: the background check of index tables stops.

@@ -22,7 +22,7 @@
 //! comes first, and damaged tables are rebuilt from the segment then, so opening costs a few
 //! hundred kilobytes per sealed segment even from a cold page cache.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -206,11 +206,11 @@ struct StreamRun {
 pub struct ActiveIndex {
     pub segment: Position,
     stride: u64,
-    streams: HashMap<String, StreamRun>,
+    streams: FastMap<String, StreamRun>,
     /// Per append: its first position and the offset of its first record. Its fingerprint and
     /// stream versions are read back from its records on a hit, as for sealed segments: hits
     /// are resent appends, rare, while every append adds an entry, which stays small this way.
-    commands: HashMap<Uuid, (Position, u64)>,
+    commands: FastMap<Uuid, (Position, u64)>,
     /// `(position, offset)` of every `stride`-th record and of the segment's first record.
     sparse: Vec<(Position, u64)>,
     /// The segment's last indexed record.
@@ -222,8 +222,8 @@ impl ActiveIndex {
         ActiveIndex {
             segment,
             stride: stride.max(1),
-            streams: HashMap::new(),
-            commands: HashMap::new(),
+            streams: FastMap::default(),
+            commands: FastMap::default(),
             sparse: Vec::new(),
             last: None,
         }

@@ -27,6 +27,7 @@
 //! - `subscribe`: catch-up-then-live subscriptions.
 //! - `file_log`: `FileLog`, `LogConfig`, `OpenError`, and the background check of the sealed
 //!   index files' tables after opening.
+//! - `hash`: the keyed hasher of the in-memory maps (cheaper than SipHash).
 //! - `fault`: test-only injection of write and sync failures (`LogConfig::faults`).
 //!
 //! # Guarantees
@@ -233,6 +234,7 @@
 mod fault;
 mod file_log;
 mod format;
+mod hash;
 mod index;
 mod reader;
 mod recovery;

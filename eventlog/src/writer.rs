@@ -44,7 +44,7 @@
 //! after reopening is deduplicated.) Only the syncer syncs segment data, so a sync error is
 //! never swallowed by another thread's sync of the same file.
 
-use std::collections::HashMap;
+use crate::hash::FastMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -172,13 +172,13 @@ pub struct Writer {
     pub head: Head,
     pub recorded_at_us: i64,
     /// Last versions of the streams seen since opening; others are looked up in the index.
-    pub versions: HashMap<StreamId, StreamVersion>,
+    pub versions: FastMap<StreamId, StreamVersion>,
     pub failed: Option<String>,
     pub carry: Option<Msg>,
     pub buf: Vec<u8>,
     /// The appends written by the batch being committed; kept between batches (empty) for
     /// its capacity.
-    pub batch_commands: HashMap<Uuid, CommandEntry>,
+    pub batch_commands: FastMap<Uuid, CommandEntry>,
 }
 
 /// Batches written but not yet handed to a sync, at most: when the syncer falls this far
@@ -324,7 +324,7 @@ impl Writer {
     fn decide(
         &mut self,
         p: &Prepared,
-        pending: &HashMap<Uuid, CommandEntry>,
+        pending: &FastMap<Uuid, CommandEntry>,
     ) -> Result<Decision, String> {
         let command_id = p.request.command_id;
         let in_flight = || {
