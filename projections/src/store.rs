@@ -8,8 +8,9 @@
 //! records (checkpoint, version, readiness) and are refused with [`StoreError::ReservedKey`], so a
 //! projection can never overwrite its checkpoint and a scan never returns it.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
 use std::collections::btree_map;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -414,6 +415,43 @@ pub(crate) struct Overlay {
     undo: Vec<Undo>,
     /// Approximate size of the pending keys and values, to bound memory.
     pending_bytes: usize,
+    /// Records as the tree holds them, read from it since.
+    clean: RefCell<Clean>,
+}
+
+/// The most bytes of keys and values [`Clean`] keeps; past that it starts afresh.
+const CLEAN_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Records read from the tree as it holds them (`None`: absent), so that reading again a key
+/// the overlay does not hold seldom goes back to sled, where it costs a page lookup and a page
+/// decode. A write forgets its key here: until the drain the pending write shadows the tree,
+/// and after it the tree holds the new value.
+#[derive(Debug, Default)]
+struct Clean {
+    records: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl Clean {
+    fn forget(&mut self, key: &[u8]) {
+        if let Some(old) = self.records.remove(key) {
+            self.bytes = self
+                .bytes
+                .saturating_sub(key.len() + old.map_or(0, |v| v.len()));
+        }
+    }
+
+    fn remember(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        let size = key.len() + value.as_ref().map_or(0, Vec::len);
+        if self.bytes + size > CLEAN_BYTES_MAX {
+            self.records.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+        if let Some(old) = self.records.insert(key, value) {
+            self.bytes = self.bytes.saturating_sub(old.map_or(0, |v| v.len()));
+        }
+    }
 }
 
 impl Overlay {
@@ -431,6 +469,9 @@ impl Overlay {
     }
 
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        // The tree's value is about to change: the pending write shadows it until the drain,
+        // after which only the tree holds it.
+        self.clean.get_mut().forget(&key);
         self.pending_bytes += key.len() + value.as_ref().map_or(0, Vec::len);
         let replaced = self.pending.insert(key.clone(), value);
         if let Some(Some(old)) = &replaced {
@@ -458,6 +499,25 @@ impl Overlay {
         }
     }
 
+    /// The value of `key` as the overlay and then the tree hold it, through [`Clean`].
+    fn read_through<R>(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        read: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, StoreError> {
+        if let Some(entry) = self.pending.get(key) {
+            return Ok(read(entry.as_deref()));
+        }
+        if let Some(entry) = self.clean.borrow().records.get(key) {
+            return Ok(read(entry.as_deref()));
+        }
+        let value = page::get(tree, key)?.map(|v| v.to_vec());
+        let result = read(value.as_deref());
+        self.clean.borrow_mut().remember(key.to_vec(), value);
+        Ok(result)
+    }
+
     /// Takes every pending write, in key order (`None` is a delete), and empties the overlay.
     pub(crate) fn drain(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         debug_assert!(self.undo.is_empty(), "an event is still being applied");
@@ -470,6 +530,7 @@ impl Overlay {
         self.pending.clear();
         self.undo.clear();
         self.pending_bytes = 0;
+        *self.clean.get_mut() = Clean::default();
     }
 }
 
@@ -482,18 +543,12 @@ pub(crate) struct OverlayStore<'a> {
 
 impl ReadStore for OverlayStore<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.overlay.pending.get(key) {
-            Some(entry) => Ok(entry.clone()),
-            None => Ok(page::get(self.tree, key)?.map(|v| v.to_vec())),
-        }
+        self.overlay
+            .read_through(self.tree, key, |value| value.map(<[u8]>::to_vec))
     }
 
     fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
-        match self.overlay.pending.get(key) {
-            Some(entry) => read(entry.as_deref()),
-            None => read(page::get(self.tree, key)?.as_deref()),
-        }
-        Ok(())
+        self.overlay.read_through(self.tree, key, read)
     }
 
     fn visit_prefix_from(
