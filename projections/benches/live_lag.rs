@@ -129,6 +129,7 @@ fn main() {
             .collect();
 
         let cpu_before = process_cpu_s();
+        let written_before = process_written_bytes();
         let appends = pace(&log, rest, rate).await;
         let last = appends.iter().map(|a| a.last_position).max().unwrap_or(0);
         projections
@@ -143,6 +144,16 @@ fn main() {
             "process CPU during the live phase: {cpu_s:.2} s, {:.1} µs per append",
             cpu_s * 1e6 / live_events as f64
         );
+        // What the process handed the file system (the log's segments and sled's views): the
+        // disk the log's fdatasync shares.
+        if let (Some(before), Some(after)) = (written_before, process_written_bytes()) {
+            let written = after.saturating_sub(before) as f64;
+            println!(
+                "written to files during the live phase: {:.1} MiB, {:.0} bytes per append",
+                written / (1024.0 * 1024.0),
+                written / live_events as f64
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let announced: Vec<Announced> = announced
             .iter()
@@ -242,6 +253,15 @@ fn process_cpu_s() -> f64 {
     let ticks = |i: usize| fields[i].parse::<u64>().expect("a tick count") as f64;
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Bytes this process wrote to files so far (`wchar` of `/proc/self/io`: every `write`,
+/// whether or not it reached the disk yet), if the kernel reports it.
+fn process_written_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("wchar: "))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// When `positions` (one view's announcements, in order) first reached `position`.
