@@ -447,9 +447,11 @@ impl Clean {
             self.records.clear();
             self.bytes = 0;
         }
+        let key_len = key.len();
         self.bytes += size;
         if let Some(old) = self.records.insert(key, value) {
-            self.bytes = self.bytes.saturating_sub(old.map_or(0, |v| v.len()));
+            let counted = key_len + old.map_or(0, |v| v.len());
+            self.bytes = self.bytes.saturating_sub(counted);
         }
     }
 }
