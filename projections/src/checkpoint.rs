@@ -18,6 +18,19 @@
 //! had before pages) cannot be read: it is thrown away and built again from the first event,
 //! like an interrupted build.
 //!
+//! LIVE WRITES. A page is rewritten whole when one of its records changes, which a build
+//! gathers (a spill writes each page once) but a served view, flushing a chunk of one or two
+//! events at a time, does not: each flush would rewrite a few KiB per changed record (5.6 times
+//! the bytes written per event, measured). So a served view's flush writes each change as a
+//! loose record (`0x00 'L'` then the key; see the `page` module), one small sled record as
+//! before pages. By default loose records are never folded back into the pages (folding 1,024
+//! at a time still wrote 3.6 times the bytes: live changes scatter over the pages): they are at
+//! most one per record of the view, a deletion leaves a mark only where a page still holds the
+//! record, and the next build writes pages afresh. [`RunnerConfig::loose_records_max`] folds
+//! them past a count, in the same batch as the checkpoint. Builds write pages directly.
+//!
+//! [`RunnerConfig::loose_records_max`]: crate::RunnerConfig::loose_records_max
+//!
 //! The hash lets the runner check, on start, that the views were built from this very log.
 //!
 //! A [`ProjectionWriter`] applies events into a write-back overlay and [`flush`]es the overlay
@@ -53,10 +66,10 @@ const HASH_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'h'];
 const BUILDING_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'b'];
 const LAYOUT_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'l'];
 
-/// How the records of a view are laid out in its tree: 2 since they are kept in pages (see
-/// [`crate::page`]); a tree without the `0x00 'l'` record that holds records was written
-/// with one sled record per view record, before pages.
-pub const VIEWS_LAYOUT: u8 = 2;
+/// How the records of a view are laid out in its tree: 3 since they are kept in pages with
+/// loose records over them (see [`crate::page`]); 2 had pages alone, and a tree without the
+/// `0x00 'l'` record that holds records was written with one sled record per view record.
+pub const VIEWS_LAYOUT: u8 = 3;
 
 /// The sled tree name of a projection at a code version: `<name>@v<version>`.
 pub fn tree_name(name: &str, version: u32) -> String {
@@ -221,7 +234,14 @@ pub struct ProjectionWriter {
     abandoned: bool,
     /// This writer stored the tree's version and layout records (with its first flush).
     described: bool,
+    /// Loose records in the tree, once counted (only a finite `loose_records_max` needs it).
+    loose: Option<usize>,
+    /// Past this many loose records, a flush folds them into the pages.
+    loose_records_max: usize,
 }
+
+/// By default a served view never folds its loose records into its pages (see LIVE WRITES).
+pub const LOOSE_RECORDS_MAX: usize = usize::MAX;
 
 impl ProjectionWriter {
     /// Opens a writer on `tree`, resuming from its stored checkpoint.
@@ -251,7 +271,27 @@ impl ProjectionWriter {
             spilled: false,
             abandoned: false,
             described: false,
+            loose: None,
+            loose_records_max: LOOSE_RECORDS_MAX,
         })
+    }
+
+    /// How many loose records the tree holds (counted once, then followed).
+    fn loose_records(&mut self) -> Result<usize, StoreError> {
+        match self.loose {
+            Some(n) => Ok(n),
+            None => {
+                let n = page::loose_count(&self.tree)?;
+                self.loose = Some(n);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Sets how many loose records a flush lets pile up before it folds them into the pages
+    /// (see LIVE WRITES in the module docs); 0 folds at every flush.
+    pub fn set_loose_records_max(&mut self, loose_records_max: usize) {
+        self.loose_records_max = loose_records_max;
     }
 
     /// Opens a writer like [`ProjectionWriter::open`]; if the tree is not ready, the writer may
@@ -259,6 +299,11 @@ impl ProjectionWriter {
     pub fn open_for_build(tree: sled::Tree, version: u32) -> Result<ProjectionWriter, StoreError> {
         let mut writer = ProjectionWriter::open(tree, version)?;
         writer.build = !writer.ready;
+        if writer.build {
+            // A build writes no loose record; if the tree holds none, reads need not look.
+            let none = writer.loose_records()? == 0;
+            writer.overlay.set_no_loose(none);
+        }
         Ok(writer)
     }
 
@@ -371,6 +416,7 @@ impl ProjectionWriter {
             return Ok(());
         }
         let mut batch = sled::Batch::default();
+        let mut loose_after = self.loose;
         let writes = if self.spilled {
             // The spilled records must be durable before the checkpoint that accounts for them.
             self.spill_pending()?;
@@ -379,10 +425,23 @@ impl ProjectionWriter {
             0
         } else {
             let changes = self.overlay.drain();
-            page::write_records(&self.tree, &changes, |write| {
+            let to_batch = |write| {
                 page::apply_to_batch(&mut batch, write);
                 Ok(())
-            })?
+            };
+            let fold = self.build
+                || (self.loose_records_max != usize::MAX
+                    && self.loose_records()?.saturating_add(changes.len())
+                        > self.loose_records_max);
+            if fold {
+                // A build (nobody reads the tree yet) writes straight into the pages.
+                loose_after = Some(0);
+                page::fold_loose(&self.tree, changes, to_batch)?
+            } else {
+                let added = page::write_loose(&self.tree, &mut batch, &changes)?;
+                loose_after = self.loose.map(|n| n.saturating_add_signed(added));
+                changes.len()
+            }
         };
         batch.insert(&CHECKPOINT_KEY, &self.checkpoint.to_be_bytes());
         if !self.described {
@@ -398,6 +457,10 @@ impl ProjectionWriter {
         }
         self.tree.apply_batch(batch)?;
         reclaim_garbage(writes);
+        self.loose = loose_after;
+        if self.build && self.loose == Some(0) {
+            self.overlay.set_no_loose(true);
+        }
         self.described = true;
         self.spilled = false;
         self.flushed = self.checkpoint;
@@ -407,6 +470,8 @@ impl ProjectionWriter {
             self.ready = true;
             self.ready_pending = false;
             self.build = false;
+            // Served from now on: its flushes write loose records.
+            self.overlay.set_no_loose(false);
         }
         Ok(())
     }
@@ -436,12 +501,13 @@ impl ProjectionWriter {
     fn spill_pending(&mut self) -> Result<(), StoreError> {
         let tree = &self.tree;
         let changes = self.overlay.drain();
-        let written = page::write_records(tree, &changes, |write| page::apply_now(tree, write));
-        drop(changes);
+        let written = page::fold_loose(tree, changes, |write| page::apply_now(tree, write));
         self.pending_events = 0;
         match written {
             Ok(writes) => {
                 reclaim_garbage(writes);
+                self.loose = Some(0);
+                self.overlay.set_no_loose(true);
                 Ok(())
             }
             Err(e) => {

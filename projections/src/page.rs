@@ -21,8 +21,14 @@
 //!   of about [`PAGE_BYTES_TARGET`]; a record longer than that alone is a page of its own.
 //!   Pages are not merged again when deletes shrink them.
 //!
-//! Reading: a get is one sled operation (the page at or below the key), so it sees a chunk's
-//! batch entirely or not at all. A scan reads page after page; a batch applied between two of
+//! - A loose record (`0x00 'L'` then the record's key; value: byte 1 then the value, or byte 0
+//!   alone for a deleted record) stands for the record whatever its page says. Served views
+//!   write their changes loose and fold them into the pages now and then (see LIVE WRITES in
+//!   [`crate::checkpoint`]).
+//!
+//! Reading: a get is two sled reads, the loose record then the page at or below the key, each
+//! atomic against the runner's batches; a fold that moves a loose record into its page does
+//! both in one batch, so a get in between finds the value in one place or the other. A scan reads page after page; a batch applied between two of
 //! its steps may have split the page it just read, so a scan skips keys at or below the last
 //! key of the page before: it never yields a key twice nor out of order. (Like any sequence of
 //! reads, a scan over several pages may straddle two chunks.)
@@ -44,6 +50,46 @@ pub(crate) const PAGE_BYTES_TARGET: usize = 2048;
 
 /// The lowest key a page can have: projection keys start with any byte but `0x00`.
 const FIRST_PAGE_KEY: [u8; 1] = [RESERVED_KEY_BYTE + 1];
+
+/// The prefix of loose records: `0x00 'L'` then the record's key.
+const LOOSE_PREFIX: [u8; 2] = [RESERVED_KEY_BYTE, b'L'];
+
+/// A loose record's value: this byte then the value, or [`LOOSE_DELETED`] alone.
+const LOOSE_PRESENT: u8 = 1;
+const LOOSE_DELETED: u8 = 0;
+
+/// The sled key of the loose record of `key`.
+fn loose_key(key: &[u8]) -> Vec<u8> {
+    let mut loose = Vec::with_capacity(LOOSE_PREFIX.len() + key.len());
+    loose.extend_from_slice(&LOOSE_PREFIX);
+    loose.extend_from_slice(key);
+    loose
+}
+
+/// A loose record's value: `Some(value)` or `None` for a deleted record.
+fn encode_loose(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        Some(value) => {
+            let mut bytes = Vec::with_capacity(1 + value.len());
+            bytes.push(LOOSE_PRESENT);
+            bytes.extend_from_slice(value);
+            bytes
+        }
+        None => vec![LOOSE_DELETED],
+    }
+}
+
+/// What a loose record says: `Some(Some(value))`, `Some(None)` for a deleted record.
+fn decode_loose(sled_key: &[u8], bytes: &IVec) -> Result<Option<IVec>, StoreError> {
+    match bytes.first() {
+        Some(&LOOSE_PRESENT) => Ok(Some(bytes.subslice(1, bytes.len() - 1))),
+        Some(&LOOSE_DELETED) if bytes.len() == 1 => Ok(None),
+        _ => Err(StoreError::Decode {
+            key: sled_key.to_vec(),
+            reason: "a loose record is neither present nor deleted".to_string(),
+        }),
+    }
+}
 
 /// One write to a tree's pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,8 +232,23 @@ fn page_at(tree: &sled::Tree, key: &[u8]) -> Result<Option<(IVec, IVec)>, StoreE
         .transpose()?)
 }
 
-/// The value of the record `key` in `tree`'s pages.
+/// The value of the record `key` in `tree`: its loose record if it has one, else its page's.
 pub(crate) fn get(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+    let sled_key = loose_key(key);
+    if let Some(loose) = tree.get(&sled_key)? {
+        return decode_loose(&sled_key, &loose);
+    }
+    page_get(tree, key)
+}
+
+/// Like [`get`], for a caller that knows the tree holds no loose record (a build): one sled
+/// read instead of two.
+pub(crate) fn get_without_loose(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+    page_get(tree, key)
+}
+
+/// The value of the record `key` in `tree`'s pages (whatever loose record stands for it).
+fn page_get(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
     let Some((page_key, page)) = page_at(tree, key)? else {
         return Ok(None);
     };
@@ -216,7 +277,7 @@ struct OpenPage {
 
 /// The records of `tree`'s pages whose key starts with `prefix`, from `start` on, in key order
 /// (see the module docs for what a scan sees of concurrent batches).
-pub(crate) struct Scan {
+struct PageScan {
     pages: sled::Iter,
     page: Option<OpenPage>,
     start: Vec<u8>,
@@ -227,10 +288,10 @@ pub(crate) struct Scan {
     done: bool,
 }
 
-impl Scan {
+impl PageScan {
     /// A scan of `prefix` from `start`, which must be at or after `prefix` and at or after the
     /// first projection key.
-    pub(crate) fn new(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> Scan {
+    fn new(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> PageScan {
         let (pages, page, error) = match page_at(tree, start) {
             Ok(Some((bound, bytes))) => {
                 let rest =
@@ -254,7 +315,7 @@ impl Scan {
             Ok(None) => (tree.range(FIRST_PAGE_KEY.as_slice()..), None, None),
             Err(e) => (tree.range(start..), None, Some(e)),
         };
-        Scan {
+        PageScan {
             pages,
             page,
             start: start.to_vec(),
@@ -271,7 +332,7 @@ impl Scan {
     }
 }
 
-impl Iterator for Scan {
+impl Iterator for PageScan {
     type Item = Result<(Vec<u8>, IVec), StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -337,6 +398,175 @@ impl Iterator for Scan {
             }
         }
     }
+}
+
+/// The records of `tree` whose key starts with `prefix`, from `start` on, in key order: the
+/// loose records over the pages' (see the module docs for what a scan sees of concurrent
+/// batches; it never yields a key twice nor out of order).
+pub(crate) struct Scan {
+    loose: std::iter::Peekable<sled::Iter>,
+    pages: std::iter::Peekable<PageScan>,
+    /// `0x00 'L'` then the scan's prefix: where the loose records it reads end.
+    loose_prefix: Vec<u8>,
+    /// The last key yielded (empty before the first).
+    last: Vec<u8>,
+    done: bool,
+}
+
+impl Scan {
+    /// A scan of `prefix` from `start`, which must be at or after `prefix` and at or after the
+    /// first projection key.
+    pub(crate) fn new(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> Scan {
+        Scan {
+            loose: tree.range(loose_key(start)..).peekable(),
+            pages: PageScan::new(tree, prefix, start).peekable(),
+            loose_prefix: loose_key(prefix),
+            last: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, e: StoreError) -> Option<Result<(Vec<u8>, IVec), StoreError>> {
+        self.done = true;
+        Some(Err(e))
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<(Vec<u8>, IVec), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            // The next loose record's key, if it is still in the prefix.
+            let loose_key = match self.loose.peek() {
+                Some(Ok((k, _))) if k.starts_with(&self.loose_prefix) => {
+                    Some(&k[LOOSE_PREFIX.len()..])
+                }
+                Some(Ok(_)) | None => None,
+                Some(Err(_)) => match self.loose.next() {
+                    Some(Err(e)) => return self.fail(e.into()),
+                    _ => unreachable!("peeked an error"),
+                },
+            };
+            let page_key = match self.pages.peek() {
+                Some(Ok((k, _))) => Some(k.as_slice()),
+                None => None,
+                Some(Err(_)) => match self.pages.next() {
+                    Some(Err(e)) => return self.fail(e),
+                    _ => unreachable!("peeked an error"),
+                },
+            };
+            let (key, value) = match (loose_key, page_key) {
+                (None, None) => {
+                    self.done = true;
+                    return None;
+                }
+                (Some(l), Some(p)) if p < l => match self.pages.next() {
+                    Some(Ok(record)) => (record.0, Some(record.1)),
+                    _ => unreachable!("peeked a record"),
+                },
+                (None, Some(_)) => match self.pages.next() {
+                    Some(Ok(record)) => (record.0, Some(record.1)),
+                    _ => unreachable!("peeked a record"),
+                },
+                (Some(l), page) => {
+                    if page == Some(l) {
+                        // The loose record stands for the page's.
+                        self.pages.next();
+                    }
+                    let Some(Ok((sled_key, bytes))) = self.loose.next() else {
+                        unreachable!("peeked a record")
+                    };
+                    match decode_loose(&sled_key, &bytes) {
+                        Ok(value) => (sled_key[LOOSE_PREFIX.len()..].to_vec(), value),
+                        Err(e) => return self.fail(e),
+                    }
+                }
+            };
+            // A batch between two steps may move a loose record into a page the scan reads
+            // later: what was yielded is not yielded again.
+            if !self.last.is_empty() && key.as_slice() <= self.last.as_slice() {
+                continue;
+            }
+            self.last.clear();
+            self.last.extend_from_slice(&key);
+            if let Some(value) = value {
+                return Some(Ok((key, value)));
+            }
+        }
+    }
+}
+
+/// Writes `changes` (in key order, without repeats; `None` deletes the record) as loose
+/// records, each a sled record of its own beside the pages, into `batch`; returns how many
+/// loose records the tree holds more (or fewer) once the batch is applied. A deletion leaves a
+/// deleted mark only where a page still holds the record; elsewhere it just removes the loose
+/// record, so marks never outnumber the pages' records.
+pub(crate) fn write_loose(
+    tree: &sled::Tree,
+    batch: &mut sled::Batch,
+    changes: &[(Vec<u8>, Option<Vec<u8>>)],
+) -> Result<isize, StoreError> {
+    let mut added = 0isize;
+    for (key, value) in changes {
+        let sled_key = loose_key(key);
+        let existed = tree.contains_key(&sled_key)?;
+        if value.is_none() && !in_page(tree, key)? {
+            if existed {
+                batch.remove(sled_key);
+                added -= 1;
+            }
+            continue;
+        }
+        batch.insert(sled_key, encode_loose(value.as_deref()));
+        if !existed {
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+/// Whether the pages of `tree` hold a record under `key` (whatever loose record stands for it).
+fn in_page(tree: &sled::Tree, key: &[u8]) -> Result<bool, StoreError> {
+    Ok(page_get(tree, key)?.is_some())
+}
+
+/// How many loose records `tree` holds.
+pub(crate) fn loose_count(tree: &sled::Tree) -> Result<usize, StoreError> {
+    let mut count = 0;
+    for record in tree.scan_prefix(LOOSE_PREFIX) {
+        record?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Folds every loose record of `tree`, then `changes` over them, into its pages, and removes
+/// the loose records: the writes go to `write`, to gather into one batch. Returns how many.
+pub(crate) fn fold_loose(
+    tree: &sled::Tree,
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    mut write: impl FnMut(PageWrite) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    let mut folded = std::collections::BTreeMap::new();
+    let mut removed = Vec::new();
+    for record in tree.scan_prefix(LOOSE_PREFIX) {
+        let (sled_key, bytes) = record?;
+        let value = decode_loose(&sled_key, &bytes)?.map(|v| v.to_vec());
+        folded.insert(sled_key[LOOSE_PREFIX.len()..].to_vec(), value);
+        removed.push(sled_key);
+    }
+    folded.extend(changes);
+    let folded: Vec<_> = folded.into_iter().collect();
+    let mut writes = write_records(tree, &folded, &mut write)?;
+    for sled_key in removed {
+        write(PageWrite::Remove(sled_key))?;
+        writes += 1;
+    }
+    Ok(writes)
 }
 
 /// Writes `changes` (in ascending key order, without repeats; `None` deletes the record) into
@@ -531,24 +761,53 @@ mod tests {
         (db, tree)
     }
 
-    /// Applies `changes` to the tree's pages, at once or in one batch, and to the model.
+    /// How a round of changes reaches the tree.
+    #[derive(Debug, Clone, Copy)]
+    enum Mode {
+        /// Folded into the pages with the loose records, write by write (a spill).
+        FoldNow,
+        /// Folded into the pages with the loose records, in one batch (a flush).
+        FoldBatch,
+        /// As loose records, in one batch (a served view's flush).
+        Loose,
+    }
+
+    fn mode_strategy() -> impl Strategy<Value = Mode> {
+        prop_oneof![
+            Just(Mode::FoldNow),
+            Just(Mode::FoldBatch),
+            Just(Mode::Loose)
+        ]
+    }
+
+    /// Applies `changes` to the tree as `mode` says, and to the model.
     fn apply(
         tree: &sled::Tree,
         model: &mut Model,
         changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-        batched: bool,
+        mode: Mode,
     ) {
         let changes: Vec<_> = changes.into_iter().collect();
-        if batched {
-            let mut batch = sled::Batch::default();
-            write_records(tree, &changes, |w| {
-                apply_to_batch(&mut batch, w);
-                Ok(())
-            })
-            .unwrap();
-            tree.apply_batch(batch).unwrap();
-        } else {
-            write_records(tree, &changes, |w| apply_now(tree, w)).unwrap();
+        match mode {
+            Mode::FoldNow => {
+                fold_loose(tree, changes.clone(), |w| apply_now(tree, w)).unwrap();
+            }
+            Mode::FoldBatch => {
+                let mut batch = sled::Batch::default();
+                fold_loose(tree, changes.clone(), |w| {
+                    apply_to_batch(&mut batch, w);
+                    Ok(())
+                })
+                .unwrap();
+                tree.apply_batch(batch).unwrap();
+            }
+            Mode::Loose => {
+                let before = loose_count(tree).unwrap() as isize;
+                let mut batch = sled::Batch::default();
+                let added = write_loose(tree, &mut batch, &changes).unwrap();
+                tree.apply_batch(batch).unwrap();
+                assert_eq!(loose_count(tree).unwrap() as isize, before + added);
+            }
         }
         for (key, value) in changes {
             match value {
@@ -562,7 +821,10 @@ mod tests {
     /// page's bound and before the next page's, and no page longer than the maximum unless it
     /// holds a single record.
     fn check_pages(tree: &sled::Tree) {
-        let pages: Vec<(IVec, IVec)> = tree.iter().map(Result::unwrap).collect();
+        let pages: Vec<(IVec, IVec)> = tree
+            .range(FIRST_PAGE_KEY.as_slice()..)
+            .map(Result::unwrap)
+            .collect();
         for (i, (bound, bytes)) in pages.iter().enumerate() {
             assert!(bound.as_ref() >= FIRST_PAGE_KEY.as_slice());
             let records = decode(bound, bytes).unwrap();
@@ -612,17 +874,17 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// Whatever is written, gets, scans and the whole tree read back what a plain map holds,
-        /// and the pages keep their invariants.
+        /// Whatever is written, into the pages or loose, gets, scans and the whole tree read
+        /// back what a plain map holds, and the pages keep their invariants.
         #[test]
         fn pages_read_back_what_was_written(
-            rounds in prop::collection::vec((changes_strategy(), any::<bool>()), 1..12),
+            rounds in prop::collection::vec((changes_strategy(), mode_strategy()), 1..12),
             probes in prop::collection::vec((key_strategy(), key_strategy()), 8),
         ) {
             let (_db, tree) = tree();
             let mut model = Model::new();
-            for (changes, batched) in rounds {
-                apply(&tree, &mut model, changes, batched);
+            for (changes, mode) in rounds {
+                apply(&tree, &mut model, changes, mode);
                 check_pages(&tree);
                 let all: Vec<(Vec<u8>, Vec<u8>)> =
                     records(&tree).unwrap().into_iter().map(|(k, v)| (k, v.to_vec())).collect();
@@ -692,7 +954,7 @@ mod tests {
         let initial: BTreeMap<_, _> = (0u8..20)
             .map(|i| (vec![b'k', i * 10], Some(value.clone())))
             .collect();
-        apply(&tree, &mut model, initial, true);
+        apply(&tree, &mut model, initial, Mode::FoldBatch);
         let pages_before = tree.len();
         assert!(pages_before > 1, "the records span several pages");
         let mut scan = Scan::new(&tree, b"k", b"k");
@@ -701,7 +963,7 @@ mod tests {
         let fill: BTreeMap<_, _> = (1u8..10)
             .map(|i| (vec![b'k', i], Some(value.clone())))
             .collect();
-        apply(&tree, &mut model, fill, true);
+        apply(&tree, &mut model, fill, Mode::FoldBatch);
         assert!(tree.len() > pages_before, "the first page split");
         let mut keys = vec![first];
         keys.extend(scan.map(|r| r.unwrap().0));
@@ -718,6 +980,54 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_yields_a_record_once_when_a_fold_moves_it_into_its_page() {
+        let (_db, tree) = tree();
+        let mut model = Model::new();
+        let value = vec![3u8; 300];
+        let paged: BTreeMap<_, _> = [0u8, 20, 40]
+            .iter()
+            .map(|i| (vec![b'k', *i], Some(value.clone())))
+            .collect();
+        apply(&tree, &mut model, paged, Mode::FoldBatch);
+        let loose: BTreeMap<_, _> = (1u8..30)
+            .step_by(3)
+            .map(|i| (vec![b'k', i], Some(value.clone())))
+            .collect();
+        apply(&tree, &mut model, loose, Mode::Loose);
+        let mut scan = Scan::new(&tree, b"k", b"k");
+        let mut keys: Vec<Vec<u8>> = (0..4).map(|_| scan.next().unwrap().unwrap().0).collect();
+        // Between two steps, a flush folds every loose record into the pages.
+        apply(&tree, &mut model, BTreeMap::new(), Mode::FoldBatch);
+        assert_eq!(loose_count(&tree).unwrap(), 0);
+        keys.extend(scan.map(|r| r.unwrap().0));
+        let want: Vec<Vec<u8>> = model.keys().cloned().collect();
+        assert_eq!(keys, want, "every record once, in order");
+    }
+
+    #[test]
+    fn a_loose_deletion_hides_the_record_its_page_still_holds() {
+        let (_db, tree) = tree();
+        let mut model = Model::new();
+        let both: BTreeMap<_, _> = [
+            (b"a".to_vec(), Some(b"1".to_vec())),
+            (b"b".to_vec(), Some(b"2".to_vec())),
+        ]
+        .into();
+        apply(&tree, &mut model, both, Mode::FoldBatch);
+        apply(
+            &tree,
+            &mut model,
+            [(b"a".to_vec(), None)].into(),
+            Mode::Loose,
+        );
+        assert_eq!(get(&tree, b"a").unwrap(), None);
+        assert_eq!(scan(&tree, b"", b"\x01"), [(b"b".to_vec(), b"2".to_vec())]);
+        // The page still holds it until the next fold.
+        let page = tree.get(b"a").unwrap().expect("the page under bound a");
+        assert_eq!(decode(b"a", &page).unwrap().len(), 2);
+    }
+
+    #[test]
     fn a_scan_sees_a_first_page_whose_bound_moved_below_its_start() {
         let (_db, tree) = tree();
         let mut model = Model::new();
@@ -725,7 +1035,7 @@ mod tests {
             &tree,
             &mut model,
             [(b"k5".to_vec(), Some(b"5".to_vec()))].into(),
-            true,
+            Mode::FoldBatch,
         );
         // No page at or below "k3" when the scan starts...
         let scan = Scan::new(&tree, b"k", b"k3");
@@ -734,7 +1044,7 @@ mod tests {
             &tree,
             &mut model,
             [(b"k1".to_vec(), Some(b"1".to_vec()))].into(),
-            true,
+            Mode::FoldBatch,
         );
         let keys: Vec<Vec<u8>> = scan.map(|r| r.unwrap().0).collect();
         assert_eq!(keys, [b"k5".to_vec()]);
@@ -748,13 +1058,13 @@ mod tests {
             &tree,
             &mut model,
             [(b"m".to_vec(), Some(b"1".to_vec()))].into(),
-            false,
+            Mode::FoldNow,
         );
         apply(
             &tree,
             &mut model,
             [(b"c".to_vec(), Some(b"2".to_vec()))].into(),
-            false,
+            Mode::FoldNow,
         );
         let bounds: Vec<IVec> = tree.iter().keys().map(Result::unwrap).collect();
         assert_eq!(bounds, [IVec::from(b"c")], "one page, its bound moved down");
@@ -763,7 +1073,7 @@ mod tests {
             &tree,
             &mut model,
             [(b"c".to_vec(), None), (b"m".to_vec(), None)].into(),
-            true,
+            Mode::FoldBatch,
         );
         assert!(tree.is_empty(), "an emptied page is removed");
     }

@@ -82,6 +82,9 @@ pub struct RunnerConfig {
     /// Most events the live tail keeps for the projections to take (see [`crate::live`]); a
     /// projection further behind reads the log itself until it is back in the window.
     pub live_window_events: usize,
+    /// A served view writes its changes as loose records and folds them into its pages once it
+    /// holds more than this many (see LIVE WRITES in [`crate::checkpoint`]); by default never.
+    pub loose_records_max: usize,
 }
 
 impl Default for RunnerConfig {
@@ -101,6 +104,7 @@ impl Default for RunnerConfig {
             live_batch_bytes_max: 16 * 1024,
             live_batch_writes_max: 500,
             live_window_events: 16_384,
+            loose_records_max: crate::checkpoint::LOOSE_RECORDS_MAX,
         }
     }
 }
@@ -433,7 +437,8 @@ impl Projections {
         let mut slots = Vec::with_capacity(projections.len());
         let mut handles = Vec::with_capacity(projections.len());
         for projection in projections {
-            let slot = open_slot(&db, &tree_names, projection)?;
+            let mut slot = open_slot(&db, &tree_names, projection)?;
+            slot.writer.set_loose_records_max(config.loose_records_max);
             handles.push(ProjectionHandle {
                 shared: Arc::clone(&slot.shared),
                 log: Arc::clone(&log),

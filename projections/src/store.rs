@@ -417,6 +417,8 @@ pub(crate) struct Overlay {
     pending_bytes: usize,
     /// Records as the tree holds them, read from it since.
     clean: RefCell<Clean>,
+    /// The tree holds no loose record (see the `page` module): a read looks at the pages only.
+    no_loose: bool,
 }
 
 /// The most bytes of keys and values [`Clean`] keeps; past that it starts afresh.
@@ -514,10 +516,20 @@ impl Overlay {
         if let Some(entry) = self.clean.borrow().records.get(key) {
             return Ok(read(entry.as_deref()));
         }
-        let value = page::get(tree, key)?.map(|v| v.to_vec());
+        let value = if self.no_loose {
+            page::get_without_loose(tree, key)?
+        } else {
+            page::get(tree, key)?
+        };
+        let value = value.map(|v| v.to_vec());
         let result = read(value.as_deref());
         self.clean.borrow_mut().remember(key.to_vec(), value);
         Ok(result)
+    }
+
+    /// Tells whether the tree is known to hold no loose record, so reads skip looking for one.
+    pub(crate) fn set_no_loose(&mut self, no_loose: bool) {
+        self.no_loose = no_loose;
     }
 
     /// Takes every pending write, in key order (`None` is a delete), and empties the overlay.

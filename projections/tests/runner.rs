@@ -83,13 +83,15 @@ fn db() -> sled::Db {
     sled::Config::new().temporary(true).open().unwrap()
 }
 
-/// Small chunks, builds that spill their writes every few events, and a live tail so short
-/// that a projection often falls behind it and reads the log itself.
+/// Small chunks, builds that spill their writes every few events, a live tail so short that a
+/// projection often falls behind it and reads the log itself, and served views that fold their
+/// loose records into their pages every few flushes.
 fn small_chunks() -> RunnerConfig {
     RunnerConfig {
         chunk_events_max: 37,
         build_pending_bytes_max: 200,
         live_window_events: 8,
+        loose_records_max: 5,
         ..RunnerConfig::default()
     }
 }

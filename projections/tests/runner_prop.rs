@@ -113,13 +113,14 @@ proptest! {
         before in specs(0..200),
         live in prop::collection::vec(specs(1..40), 1..5),
         chunk_events_max in 1..64usize,
+        loose_records_max in 0..16usize,
     ) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async {
             let log = log_of(&before);
             let db = sled::Config::new().temporary(true).open().unwrap();
             let counter: Arc<dyn Projection> = Arc::new(EventCounter::new("counts", 1));
-            let config = RunnerConfig { chunk_events_max, ..RunnerConfig::default() };
+            let config = RunnerConfig { chunk_events_max, loose_records_max, ..RunnerConfig::default() };
             let runner = Projections::start(db, Arc::new(log.clone()), vec![counter], config).unwrap();
             for burst in &live {
                 push_all(&log, burst);
