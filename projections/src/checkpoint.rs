@@ -12,6 +12,7 @@
 //! | `0x00 'h'`     | chain hash of the record at the checkpoint, 32 bytes (absent at 0) |
 //! | `0x00 'b'`     | present (one byte `1`) while a build has written records past the stored checkpoint |
 //! | `0x00 'l'`     | the layout of the view's records, one byte: [`VIEWS_LAYOUT`] |
+//! | `0x00 'L'` key | a loose record of the view (see the `page` module)      |
 //!
 //! The read model's records are kept in pages (see the `page` module's FORMAT). A tree in
 //! another layout than this code's (or holding records without the layout record, which trees

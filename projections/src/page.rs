@@ -3,10 +3,12 @@
 //! sled 0.34 spends 3 to 6 µs on every record it writes, small or not (it copies the leaf the
 //! record lands in and frees the old copy later), and a 2 KiB record costs about twice a 100-byte
 //! one. A rebuild writes well over a million records per million events, so the views gather
-//! their records in pages of a few KiB: a rebuild writes each page a few times instead of each
-//! record once, and a live chunk rewrites the pages its changes fall in.
+//! their records in pages of a few KiB: a build writes each page a few times instead of each
+//! record once. A served view, whose flushes carry one or two events, would rewrite a whole
+//! page per changed record; it writes loose records instead (see LIVE WRITES in
+//! [`crate::checkpoint`]).
 //!
-//! FORMAT (views layout 2; the runner's records keep their own keys, see
+//! FORMAT (views layout 3; the runner's records keep their own keys, see
 //! [`crate::checkpoint`]):
 //! - Every projection record (a key whose first byte is not `0x00`) lives in exactly one page.
 //!   A page is a sled record whose key is the page's *bound* (at least `0x01`) and whose value
@@ -20,18 +22,19 @@
 //! - A write that makes a page's encoding longer than [`PAGE_BYTES_MAX`] splits it into pages
 //!   of about [`PAGE_BYTES_TARGET`]; a record longer than that alone is a page of its own.
 //!   Pages are not merged again when deletes shrink them.
-//!
 //! - A loose record (`0x00 'L'` then the record's key; value: byte 1 then the value, or byte 0
-//!   alone for a deleted record) stands for the record whatever its page says. Served views
-//!   write their changes loose and fold them into the pages now and then (see LIVE WRITES in
-//!   [`crate::checkpoint`]).
+//!   alone for a deleted record) stands for the record whatever its page says. A deleted mark
+//!   exists only where a page still holds the record. Folding loose records into the pages
+//!   (one batch: the pages rewritten, the loose records removed) is what a build's writes do;
+//!   a served view does it only when configured to.
 //!
 //! Reading: a get is two sled reads, the loose record then the page at or below the key, each
-//! atomic against the runner's batches; a fold that moves a loose record into its page does
-//! both in one batch, so a get in between finds the value in one place or the other. A scan reads page after page; a batch applied between two of
-//! its steps may have split the page it just read, so a scan skips keys at or below the last
-//! key of the page before: it never yields a key twice nor out of order. (Like any sequence of
-//! reads, a scan over several pages may straddle two chunks.)
+//! atomic against the runner's batches (a build, which holds no loose record, skips the first);
+//! a fold moves a loose record into its page in one batch, so a get finds the value in one
+//! place or the other. A scan merges the loose records with the pages, page after page; a batch
+//! applied between two of its steps may have split the page it just read, so it skips keys at
+//! or below the last key of the page before, and it never yields a key twice nor out of order.
+//! (Like any sequence of reads, a scan over several pages may straddle two chunks.)
 
 use std::ops::{Bound, Range};
 
