@@ -68,7 +68,7 @@ const BUILDING_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'b'];
 const LAYOUT_KEY: [u8; 2] = [RESERVED_KEY_BYTE, b'l'];
 
 /// How the records of a view are laid out in its tree: 3 since they are kept in pages with
-/// loose records over them (see [`crate::page`]); 2 had pages alone, and a tree without the
+/// loose records over them (see the `page` module); 2 had pages alone, and a tree without the
 /// `0x00 'l'` record that holds records was written with one sled record per view record.
 pub const VIEWS_LAYOUT: u8 = 3;
 
