@@ -361,9 +361,9 @@ struct Counting<'a> {
 }
 
 impl ReadStore for Counting<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
         self.counts.borrow_mut().gets += 1;
-        self.inner.get(key)
+        self.inner.read(key, read)
     }
 
     fn visit_prefix_from(

@@ -235,14 +235,11 @@ pub struct ProjectionWriter {
     abandoned: bool,
     /// This writer stored the tree's version and layout records (with its first flush).
     described: bool,
-    /// Loose records in the tree, once counted (only a finite `loose_records_max` needs it).
+    /// Loose records in the tree, once counted (only a `loose_records_max` needs it).
     loose: Option<usize>,
-    /// Past this many loose records, a flush folds them into the pages.
-    loose_records_max: usize,
+    /// Past this many loose records, a flush folds them into the pages; `None`: never.
+    loose_records_max: Option<usize>,
 }
-
-/// By default a served view never folds its loose records into its pages (see LIVE WRITES).
-pub const LOOSE_RECORDS_MAX: usize = usize::MAX;
 
 impl ProjectionWriter {
     /// Opens a writer on `tree`, resuming from its stored checkpoint.
@@ -273,7 +270,7 @@ impl ProjectionWriter {
             abandoned: false,
             described: false,
             loose: None,
-            loose_records_max: LOOSE_RECORDS_MAX,
+            loose_records_max: None,
         })
     }
 
@@ -290,8 +287,9 @@ impl ProjectionWriter {
     }
 
     /// Sets how many loose records a flush lets pile up before it folds them into the pages
-    /// (see LIVE WRITES in the module docs); 0 folds at every flush.
-    pub fn set_loose_records_max(&mut self, loose_records_max: usize) {
+    /// (see LIVE WRITES in the module docs): `Some(0)` folds at every flush, `None` (the
+    /// default) never.
+    pub fn set_loose_records_max(&mut self, loose_records_max: Option<usize>) {
         self.loose_records_max = loose_records_max;
     }
 
@@ -431,16 +429,22 @@ impl ProjectionWriter {
                 Ok(())
             };
             let fold = self.build
-                || (self.loose_records_max != usize::MAX
-                    && self.loose_records()?.saturating_add(changes.len())
-                        > self.loose_records_max);
+                || match self.loose_records_max {
+                    Some(max) => self.loose_records()?.saturating_add(changes.len()) > max,
+                    None => false,
+                };
             if fold {
                 // A build (nobody reads the tree yet) writes straight into the pages.
                 loose_after = Some(0);
                 page::fold_loose(&self.tree, changes, to_batch)?
             } else {
-                let added = page::write_loose(&self.tree, &mut batch, &changes)?;
-                loose_after = self.loose.map(|n| n.saturating_add_signed(added));
+                // Only a bound on the loose records needs their count.
+                let counting = self.loose_records_max.is_some();
+                let added = page::write_loose(&self.tree, &mut batch, &changes, counting)?;
+                loose_after = match self.loose {
+                    Some(n) if counting => Some(n.saturating_add_signed(added)),
+                    _ => None,
+                };
                 changes.len()
             }
         };

@@ -241,17 +241,12 @@ pub(crate) fn get(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreEr
     if let Some(loose) = tree.get(&sled_key)? {
         return decode_loose(&sled_key, &loose);
     }
-    page_get(tree, key)
+    get_in_pages(tree, key)
 }
 
-/// Like [`get`], for a caller that knows the tree holds no loose record (a build): one sled
-/// read instead of two.
-pub(crate) fn get_without_loose(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
-    page_get(tree, key)
-}
-
-/// The value of the record `key` in `tree`'s pages (whatever loose record stands for it).
-fn page_get(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+/// The value of the record `key` in `tree`'s pages, whatever loose record stands for it: what
+/// [`get`] finds in a tree known to hold no loose record (a build), with one sled read.
+pub(crate) fn get_in_pages(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
     let Some((page_key, page)) = page_at(tree, key)? else {
         return Ok(None);
     };
@@ -489,8 +484,8 @@ impl Iterator for Scan {
                     }
                 }
             };
-            // A batch between two steps may move a loose record into a page the scan reads
-            // later: what was yielded is not yielded again.
+            // Each side is in key order, but the two are read at different moments: whatever a
+            // batch between two steps does to either, nothing yielded is yielded again.
             if !self.last.is_empty() && key.as_slice() <= self.last.as_slice() {
                 continue;
             }
@@ -504,37 +499,34 @@ impl Iterator for Scan {
 }
 
 /// Writes `changes` (in key order, without repeats; `None` deletes the record) as loose
-/// records, each a sled record of its own beside the pages, into `batch`; returns how many
-/// loose records the tree holds more (or fewer) once the batch is applied. A deletion leaves a
+/// records, each a sled record of its own beside the pages, into `batch`. A deletion leaves a
 /// deleted mark only where a page still holds the record; elsewhere it just removes the loose
-/// record, so marks never outnumber the pages' records.
+/// record, so marks never outnumber the pages' records. With `count`, returns how many loose
+/// records the tree holds more (or fewer) once the batch is applied, which costs a sled read
+/// per change; without, 0.
 pub(crate) fn write_loose(
     tree: &sled::Tree,
     batch: &mut sled::Batch,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
+    count: bool,
 ) -> Result<isize, StoreError> {
     let mut added = 0isize;
     for (key, value) in changes {
         let sled_key = loose_key(key);
-        let existed = tree.contains_key(&sled_key)?;
-        if value.is_none() && !in_page(tree, key)? {
+        let existed = count && tree.contains_key(&sled_key)?;
+        if value.is_none() && get_in_pages(tree, key)?.is_none() {
             if existed {
-                batch.remove(sled_key);
                 added -= 1;
             }
+            batch.remove(sled_key);
             continue;
         }
-        batch.insert(sled_key, encode_loose(value.as_deref()));
-        if !existed {
+        if count && !existed {
             added += 1;
         }
+        batch.insert(sled_key, encode_loose(value.as_deref()));
     }
     Ok(added)
-}
-
-/// Whether the pages of `tree` hold a record under `key` (whatever loose record stands for it).
-fn in_page(tree: &sled::Tree, key: &[u8]) -> Result<bool, StoreError> {
-    Ok(page_get(tree, key)?.is_some())
 }
 
 /// How many loose records `tree` holds.
@@ -807,7 +799,7 @@ mod tests {
             Mode::Loose => {
                 let before = loose_count(tree).unwrap() as isize;
                 let mut batch = sled::Batch::default();
-                let added = write_loose(tree, &mut batch, &changes).unwrap();
+                let added = write_loose(tree, &mut batch, &changes, true).unwrap();
                 tree.apply_batch(batch).unwrap();
                 assert_eq!(loose_count(tree).unwrap() as isize, before + added);
             }

@@ -83,8 +83,9 @@ pub struct RunnerConfig {
     /// projection further behind reads the log itself until it is back in the window.
     pub live_window_events: usize,
     /// A served view writes its changes as loose records and folds them into its pages once it
-    /// holds more than this many (see LIVE WRITES in [`crate::checkpoint`]); by default never.
-    pub loose_records_max: usize,
+    /// holds more than this many (see LIVE WRITES in [`crate::checkpoint`]); `None`, the
+    /// default, never.
+    pub loose_records_max: Option<usize>,
 }
 
 impl Default for RunnerConfig {
@@ -104,7 +105,7 @@ impl Default for RunnerConfig {
             live_batch_bytes_max: 16 * 1024,
             live_batch_writes_max: 500,
             live_window_events: 16_384,
-            loose_records_max: crate::checkpoint::LOOSE_RECORDS_MAX,
+            loose_records_max: None,
         }
     }
 }

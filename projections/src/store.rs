@@ -101,15 +101,15 @@ pub type Visitor<'v> = dyn FnMut(&[u8], &[u8]) -> ControlFlow<()> + 'v;
 /// Read access to a projection's records. Query functions of a read model take `&dyn ReadStore`
 /// so the same code reads a live [`View`] and a replayed [`MemStore`].
 pub trait ReadStore {
-    /// The value under `key`, if any.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Calls `read` with the value under `key` (`None` when absent), borrowed from the store:
+    /// how typed reads decode a value without copying it first.
+    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError>;
 
-    /// Calls `read` with the value under `key` (`None` when absent), borrowed from the store
-    /// where it can be: how typed reads decode a value without copying it first.
-    fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
-        let value = self.get(key)?;
-        read(value.as_deref());
-        Ok(())
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut value = None;
+        self.read(key, &mut |bytes| value = bytes.map(<[u8]>::to_vec))?;
+        Ok(value)
     }
 
     /// Calls `visit` on every record whose key starts with `prefix`, in ascending key order,
@@ -361,10 +361,6 @@ pub fn tree_records(tree: &sled::Tree) -> Result<MemStore, StoreError> {
 }
 
 impl ReadStore for MemStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.map.get(key).cloned())
-    }
-
     fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
         read(self.map.get(key).map(Vec::as_slice));
         Ok(())
@@ -517,7 +513,7 @@ impl Overlay {
             return Ok(read(entry.as_deref()));
         }
         let value = if self.no_loose {
-            page::get_without_loose(tree, key)?
+            page::get_in_pages(tree, key)?
         } else {
             page::get(tree, key)?
         };
@@ -556,11 +552,6 @@ pub(crate) struct OverlayStore<'a> {
 }
 
 impl ReadStore for OverlayStore<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.overlay
-            .read_through(self.tree, key, |value| value.map(<[u8]>::to_vec))
-    }
-
     fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
         self.overlay.read_through(self.tree, key, read)
     }
@@ -671,11 +662,6 @@ impl View {
 }
 
 impl ReadStore for View {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        check_key(key)?;
-        Ok(page::get(&self.served.tree, key)?.map(|v| v.to_vec()))
-    }
-
     fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
         check_key(key)?;
         read(page::get(&self.served.tree, key)?.as_deref());

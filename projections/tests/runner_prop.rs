@@ -113,7 +113,7 @@ proptest! {
         before in specs(0..200),
         live in prop::collection::vec(specs(1..40), 1..5),
         chunk_events_max in 1..64usize,
-        loose_records_max in 0..16usize,
+        loose_records_max in (0..16usize).prop_map(Some),
     ) {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async {
