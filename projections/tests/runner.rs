@@ -91,9 +91,22 @@ fn small_chunks() -> RunnerConfig {
         chunk_events_max: 37,
         build_pending_bytes_max: 200,
         live_window_events: 8,
-        loose_records_max: 5,
+        loose_records_max: Some(5),
         ..RunnerConfig::default()
     }
+}
+
+/// Starts the runner over `db` with the "counts" counter (small chunks), waits for `up_to` and
+/// checks that the view served then equals a rebuild, then stops it.
+async fn serves_a_rebuild(db: sled::Db, log: &MemLog, up_to: Position) {
+    let runner =
+        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
+    runner.wait_for(up_to, WAIT).await.unwrap();
+    assert_eq!(
+        contents(&runner.view("counts").unwrap()),
+        rebuild(log, &EventCounter::new("counts", 1), up_to)
+    );
+    runner.shutdown().await.unwrap();
 }
 
 fn counter(version: u32) -> Arc<dyn Projection> {
@@ -248,14 +261,7 @@ async fn a_build_that_spilled_then_crashed_is_cleared_and_built_again() {
     assert_eq!(writer.checkpoint(), 0);
     assert_eq!(contents_of_tree(&tree), MemStore::new());
     drop(writer);
-    let runner =
-        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
-    runner.wait_for(300, WAIT).await.unwrap();
-    assert_eq!(
-        contents(&runner.view("counts").unwrap()),
-        rebuild(&log, &projection, 300)
-    );
-    runner.shutdown().await.unwrap();
+    serves_a_rebuild(db, &log, 300).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,19 +288,7 @@ async fn a_tree_written_before_pages_is_built_again() {
         db.flush().unwrap();
     }
     let db = reopen(dir.path());
-    let runner = Projections::start(
-        db.clone(),
-        Arc::new(log.clone()),
-        vec![counter(1)],
-        small_chunks(),
-    )
-    .unwrap();
-    runner.wait_for(300, WAIT).await.unwrap();
-    assert_eq!(
-        contents(&runner.view("counts").unwrap()),
-        rebuild(&log, &projection, 300)
-    );
-    runner.shutdown().await.unwrap();
+    serves_a_rebuild(db.clone(), &log, 300).await;
     let state = projections::checkpoint::tree_state(&db.open_tree("counts@v1").unwrap()).unwrap();
     assert!(!state.outdated_layout);
 }
@@ -336,14 +330,7 @@ async fn a_crash_before_the_checkpoint_neither_loses_nor_doubles_events() {
     drop(writer);
 
     // The tree was never marked ready, so the runner finishes it as a build, then serves it.
-    let runner =
-        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
-    runner.wait_for(400, WAIT).await.unwrap();
-    assert_eq!(
-        contents(&runner.view("counts").unwrap()),
-        rebuild(&log, &projection, 400)
-    );
-    runner.shutdown().await.unwrap();
+    serves_a_rebuild(db, &log, 400).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,14 +370,7 @@ async fn a_runner_stopped_mid_way_resumes_from_its_checkpoint() {
         rebuild(&log, &EventCounter::new("counts", 1), 629)
     );
     drop(writer);
-    let runner =
-        Projections::start(db, Arc::new(log.clone()), vec![counter(1)], small_chunks()).unwrap();
-    runner.wait_for(1_000, WAIT).await.unwrap();
-    assert_eq!(
-        contents(&runner.view("counts").unwrap()),
-        rebuild(&log, &EventCounter::new("counts", 1), 1_000)
-    );
-    runner.shutdown().await.unwrap();
+    serves_a_rebuild(db, &log, 1_000).await;
 }
 
 /// Holds a projection inside the event at a position until the test opens it.
