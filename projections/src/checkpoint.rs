@@ -302,6 +302,9 @@ impl ProjectionWriter {
             // A build writes no loose record; if the tree holds none, reads need not look.
             let none = writer.loose_records()? == 0;
             writer.overlay.set_no_loose(none);
+            // Until the tree is served, this writer alone reads and writes its pages.
+            let pages = page::PageIndex::of_tree(&writer.tree)?;
+            writer.overlay.set_page_index(Some(pages));
         }
         Ok(writer)
     }
@@ -404,6 +407,15 @@ impl ProjectionWriter {
     /// spills, the spilled records are made durable first, and the same batch removes the
     /// building marker. Once the tree is marked ready, spills stop.
     pub fn flush(&mut self) -> Result<(), StoreError> {
+        let flushed = self.flush_pending();
+        if flushed.is_err() {
+            // The page index may name pages of a batch that was not applied.
+            self.overlay.set_page_index(None);
+        }
+        flushed
+    }
+
+    fn flush_pending(&mut self) -> Result<(), StoreError> {
         if self.abandoned {
             return Ok(());
         }
@@ -436,7 +448,7 @@ impl ProjectionWriter {
             if fold {
                 // A build (nobody reads the tree yet) writes straight into the pages.
                 loose_after = Some(0);
-                page::fold_loose(&self.tree, changes, to_batch)?
+                page::fold_loose(&self.tree, self.overlay.page_index(), changes, to_batch)?
             } else {
                 // Only a bound on the loose records needs their count.
                 let counting = self.loose_records_max.is_some();
@@ -475,8 +487,9 @@ impl ProjectionWriter {
             self.ready = true;
             self.ready_pending = false;
             self.build = false;
-            // Served from now on: its flushes write loose records.
+            // Served from now on: its flushes write loose records, and readers share the tree.
             self.overlay.set_no_loose(false);
+            self.overlay.set_page_index(None);
         }
         Ok(())
     }
@@ -506,7 +519,8 @@ impl ProjectionWriter {
     fn spill_pending(&mut self) -> Result<(), StoreError> {
         let tree = &self.tree;
         let changes = self.overlay.drain();
-        let written = page::fold_loose(tree, changes, |write| page::apply_now(tree, write));
+        let pages = self.overlay.page_index();
+        let written = page::fold_loose(tree, pages, changes, |write| page::apply_now(tree, write));
         self.pending_events = 0;
         match written {
             Ok(writes) => {

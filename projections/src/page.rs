@@ -35,7 +35,17 @@
 //! applied between two of its steps may have split the page it just read, so it skips keys at
 //! or below the last key of the page before, and it never yields a key twice nor out of order.
 //! (Like any sequence of reads, a scan over several pages may straddle two chunks.)
+//!
+//! PAGE INDEX. Finding a record's page in sled means a reverse range read, and sled 0.34
+//! answers one by copying a whole leaf of the tree: over the 10 million event log that was a
+//! sixth of a rebuild's CPU. The one writer of a tree being built keeps the bounds of its pages
+//! in memory instead ([`PageIndex`]): a record's page is then one ordered-set lookup and one
+//! sled point read. Only that writer changes the tree's pages, and every page write it hands
+//! out goes through the index first, so the index is the tree's pages as they will be once the
+//! writes are applied. Readers of a served view, who share its tree with the writer, do not use
+//! it.
 
+use std::collections::BTreeSet;
 use std::ops::{Bound, Range};
 
 use sled::IVec;
@@ -224,10 +234,77 @@ fn encode<'r>(records: impl IntoIterator<Item = (&'r [u8], &'r [u8])>) -> Vec<u8
     page
 }
 
+/// The bounds of a tree's pages, kept by the tree's one writer (see PAGE INDEX in the module
+/// docs).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct PageIndex {
+    bounds: BTreeSet<Vec<u8>>,
+}
+
+impl PageIndex {
+    /// The bounds of the pages `tree` holds now (a read of the whole tree).
+    pub(crate) fn of_tree(tree: &sled::Tree) -> Result<PageIndex, StoreError> {
+        let mut bounds = BTreeSet::new();
+        for page in tree.range(FIRST_PAGE_KEY.as_slice()..) {
+            let (bound, _) = page?;
+            bounds.insert(bound.to_vec());
+        }
+        Ok(PageIndex { bounds })
+    }
+
+    /// The greatest bound at or below `key`.
+    fn at(&self, key: &[u8]) -> Option<&[u8]> {
+        self.bounds
+            .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+            .map(Vec::as_slice)
+    }
+
+    /// The least bound above `bound`.
+    fn after(&self, bound: &[u8]) -> Option<&[u8]> {
+        self.bounds
+            .range::<[u8], _>((Bound::Excluded(bound), Bound::Unbounded))
+            .next()
+            .map(Vec::as_slice)
+    }
+
+    /// Follows a page write.
+    fn note(&mut self, write: &PageWrite) {
+        match write {
+            PageWrite::Put(bound, _) => {
+                if !self.bounds.contains(bound.as_slice()) {
+                    self.bounds.insert(bound.clone());
+                }
+            }
+            PageWrite::Remove(bound) => {
+                self.bounds.remove(bound.as_ref());
+            }
+        }
+    }
+}
+
+/// The page under `bound`, which the index says the tree holds.
+fn indexed_page(tree: &sled::Tree, bound: &[u8]) -> Result<(IVec, IVec), StoreError> {
+    match tree.get(bound)? {
+        Some(bytes) => Ok((IVec::from(bound), bytes)),
+        None => Err(corrupt(
+            bound,
+            "the page index names a page the tree does not hold",
+        )),
+    }
+}
+
 /// The page that holds `key` if it is stored: the one with the greatest bound at or below it.
-fn page_at(tree: &sled::Tree, key: &[u8]) -> Result<Option<(IVec, IVec)>, StoreError> {
+fn page_at(
+    tree: &sled::Tree,
+    index: Option<&PageIndex>,
+    key: &[u8],
+) -> Result<Option<(IVec, IVec)>, StoreError> {
     if key < FIRST_PAGE_KEY.as_slice() {
         return Ok(None);
+    }
+    if let Some(index) = index {
+        return index.at(key).map(|b| indexed_page(tree, b)).transpose();
     }
     Ok(tree
         .range(FIRST_PAGE_KEY.as_slice()..=key)
@@ -235,19 +312,28 @@ fn page_at(tree: &sled::Tree, key: &[u8]) -> Result<Option<(IVec, IVec)>, StoreE
         .transpose()?)
 }
 
-/// The value of the record `key` in `tree`: its loose record if it has one, else its page's.
-pub(crate) fn get(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
+/// The value of the record `key` in `tree`: its loose record if it has one, else its page's
+/// (found through `index` when the caller keeps one).
+pub(crate) fn get(
+    tree: &sled::Tree,
+    index: Option<&PageIndex>,
+    key: &[u8],
+) -> Result<Option<IVec>, StoreError> {
     let sled_key = loose_key(key);
     if let Some(loose) = tree.get(&sled_key)? {
         return decode_loose(&sled_key, &loose);
     }
-    get_in_pages(tree, key)
+    get_in_pages(tree, index, key)
 }
 
 /// The value of the record `key` in `tree`'s pages, whatever loose record stands for it: what
 /// [`get`] finds in a tree known to hold no loose record (a build), with one sled read.
-pub(crate) fn get_in_pages(tree: &sled::Tree, key: &[u8]) -> Result<Option<IVec>, StoreError> {
-    let Some((page_key, page)) = page_at(tree, key)? else {
+pub(crate) fn get_in_pages(
+    tree: &sled::Tree,
+    index: Option<&PageIndex>,
+    key: &[u8],
+) -> Result<Option<IVec>, StoreError> {
+    let Some((page_key, page)) = page_at(tree, index, key)? else {
         return Ok(None);
     };
     check_format(&page_key, &page)?;
@@ -289,8 +375,8 @@ struct PageScan {
 impl PageScan {
     /// A scan of `prefix` from `start`, which must be at or after `prefix` and at or after the
     /// first projection key.
-    fn new(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> PageScan {
-        let (pages, page, error) = match page_at(tree, start) {
+    fn new(tree: &sled::Tree, index: Option<&PageIndex>, prefix: &[u8], start: &[u8]) -> PageScan {
+        let (pages, page, error) = match page_at(tree, index, start) {
             Ok(Some((bound, bytes))) => {
                 let rest =
                     tree.range::<IVec, _>((Bound::Excluded(bound.clone()), Bound::Unbounded));
@@ -414,10 +500,15 @@ pub(crate) struct Scan {
 impl Scan {
     /// A scan of `prefix` from `start`, which must be at or after `prefix` and at or after the
     /// first projection key.
-    pub(crate) fn new(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> Scan {
+    pub(crate) fn new(
+        tree: &sled::Tree,
+        index: Option<&PageIndex>,
+        prefix: &[u8],
+        start: &[u8],
+    ) -> Scan {
         Scan {
             loose: tree.range(loose_key(start)..).peekable(),
-            pages: PageScan::new(tree, prefix, start).peekable(),
+            pages: PageScan::new(tree, index, prefix, start).peekable(),
             loose_prefix: loose_key(prefix),
             last: Vec::new(),
             done: false,
@@ -514,7 +605,7 @@ pub(crate) fn write_loose(
     for (key, value) in changes {
         let sled_key = loose_key(key);
         let existed = count && tree.contains_key(&sled_key)?;
-        if value.is_none() && get_in_pages(tree, key)?.is_none() {
+        if value.is_none() && get_in_pages(tree, None, key)?.is_none() {
             if existed {
                 added -= 1;
             }
@@ -543,6 +634,7 @@ pub(crate) fn loose_count(tree: &sled::Tree) -> Result<usize, StoreError> {
 /// the loose records: the writes go to `write`, to gather into one batch. Returns how many.
 pub(crate) fn fold_loose(
     tree: &sled::Tree,
+    index: Option<&mut PageIndex>,
     changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     mut write: impl FnMut(PageWrite) -> Result<(), StoreError>,
 ) -> Result<usize, StoreError> {
@@ -556,7 +648,7 @@ pub(crate) fn fold_loose(
     }
     folded.extend(changes);
     let folded: Vec<_> = folded.into_iter().collect();
-    let mut writes = write_records(tree, &folded, &mut write)?;
+    let mut writes = write_records(tree, index, &folded, &mut write)?;
     for sled_key in removed {
         write(PageWrite::Remove(sled_key))?;
         writes += 1;
@@ -565,12 +657,16 @@ pub(crate) fn fold_loose(
 }
 
 /// Writes `changes` (in ascending key order, without repeats; `None` deletes the record) into
-/// `tree`'s pages, handing each page write to `write`, and returns how many it handed.
+/// `tree`'s pages, handing each page write to `write`, and returns how many it handed. With
+/// `index` (the tree's pages, see PAGE INDEX), it finds pages there and notes each write in it
+/// before handing it.
 ///
 /// It reads the pages as they are in the tree and never writes one page twice, so `write` may
-/// apply each write at once or gather them all into one batch.
+/// apply each write at once or gather them all into one batch: the pages it reads after a write
+/// are all above the pages that write touched.
 pub(crate) fn write_records(
     tree: &sled::Tree,
+    mut index: Option<&mut PageIndex>,
     changes: &[(Vec<u8>, Option<Vec<u8>>)],
     mut write: impl FnMut(PageWrite) -> Result<(), StoreError>,
 ) -> Result<usize, StoreError> {
@@ -578,18 +674,35 @@ pub(crate) fn write_records(
     let mut i = 0;
     while i < changes.len() {
         let key = changes[i].0.as_slice();
-        // The page the change falls in; below every page, the first page (its bound moves down).
-        let page = match page_at(tree, key)? {
-            Some(page) => Some(page),
-            None => tree.range(FIRST_PAGE_KEY.as_slice()..).next().transpose()?,
-        };
-        let next_bound = match &page {
-            Some((bound, _)) => tree
-                .range::<IVec, _>((Bound::Excluded(bound.clone()), Bound::Unbounded))
-                .next()
-                .transpose()?
-                .map(|(k, _)| k),
-            None => None,
+        // The page the change falls in; below every page, the first page (its bound moves down),
+        // and the bound of the page after it.
+        let (page, next_bound) = match index.as_deref() {
+            Some(index) => {
+                let bound = index
+                    .at(key)
+                    .or_else(|| index.bounds.first().map(Vec::as_slice));
+                let page = bound.map(|b| indexed_page(tree, b)).transpose()?;
+                let next = match bound {
+                    Some(bound) => index.after(bound).map(IVec::from),
+                    None => None,
+                };
+                (page, next)
+            }
+            None => {
+                let page = match page_at(tree, None, key)? {
+                    Some(page) => Some(page),
+                    None => tree.range(FIRST_PAGE_KEY.as_slice()..).next().transpose()?,
+                };
+                let next = match &page {
+                    Some((bound, _)) => tree
+                        .range::<IVec, _>((Bound::Excluded(bound.clone()), Bound::Unbounded))
+                        .next()
+                        .transpose()?
+                        .map(|(k, _)| k),
+                    None => None,
+                };
+                (page, next)
+            }
         };
         let end = match &next_bound {
             Some(next) => i + changes[i..].partition_point(|(k, _)| k.as_slice() < next.as_ref()),
@@ -601,7 +714,12 @@ pub(crate) fn write_records(
         };
         let bytes: &[u8] = page.as_ref().map_or(&[], |(_, bytes)| bytes.as_ref());
         let merged = merge(&records, bytes, &changes[i..end]);
-        written += write_run(bound, &merged, &mut write)?;
+        written += write_run(bound, &merged, &mut |page_write| {
+            if let Some(index) = index.as_deref_mut() {
+                index.note(&page_write);
+            }
+            write(page_write)
+        })?;
         i = end;
     }
     Ok(written)
@@ -720,7 +838,7 @@ fn write_run(
 
 /// Every projection record of `tree`, decoded from its pages, in key order.
 pub(crate) fn records(tree: &sled::Tree) -> Result<Vec<(Vec<u8>, IVec)>, StoreError> {
-    Scan::new(tree, &[], &FIRST_PAGE_KEY).collect()
+    Scan::new(tree, None, &[], &FIRST_PAGE_KEY).collect()
 }
 
 /// Applies page writes to a tree one by one (outside a batch).
@@ -759,42 +877,53 @@ mod tests {
     /// How a round of changes reaches the tree.
     #[derive(Debug, Clone, Copy)]
     enum Mode {
-        /// Folded into the pages with the loose records, write by write (a spill).
-        FoldNow,
+        /// Folded into the pages with the loose records, write by write (a spill), finding
+        /// pages through the index or in the tree.
+        FoldNow { indexed: bool },
         /// Folded into the pages with the loose records, in one batch (a flush).
-        FoldBatch,
+        FoldBatch { indexed: bool },
         /// As loose records, in one batch (a served view's flush).
         Loose,
     }
 
     fn mode_strategy() -> impl Strategy<Value = Mode> {
         prop_oneof![
-            Just(Mode::FoldNow),
-            Just(Mode::FoldBatch),
+            any::<bool>().prop_map(|indexed| Mode::FoldNow { indexed }),
+            any::<bool>().prop_map(|indexed| Mode::FoldBatch { indexed }),
             Just(Mode::Loose)
         ]
     }
 
-    /// Applies `changes` to the tree as `mode` says, and to the model.
+    /// Applies `changes` to the tree as `mode` says, and to the model. `index` follows the
+    /// tree's pages: through the writes when the mode uses it, read afresh otherwise.
     fn apply(
         tree: &sled::Tree,
+        index: &mut PageIndex,
         model: &mut Model,
         changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         mode: Mode,
     ) {
         let changes: Vec<_> = changes.into_iter().collect();
         match mode {
-            Mode::FoldNow => {
-                fold_loose(tree, changes.clone(), |w| apply_now(tree, w)).unwrap();
+            Mode::FoldNow { indexed } => {
+                let pages = indexed.then_some(&mut *index);
+                fold_loose(tree, pages, changes.clone(), |w| apply_now(tree, w)).unwrap();
+                if !indexed {
+                    *index = PageIndex::of_tree(tree).unwrap();
+                }
             }
-            Mode::FoldBatch => {
+            Mode::FoldBatch { indexed } => {
                 let mut batch = sled::Batch::default();
-                fold_loose(tree, changes.clone(), |w| {
+                let pages = indexed.then_some(&mut *index);
+                fold_loose(tree, pages, changes.clone(), |w| {
                     apply_to_batch(&mut batch, w);
                     Ok(())
                 })
                 .unwrap();
                 tree.apply_batch(batch).unwrap();
+                if !indexed {
+                    *index = PageIndex::of_tree(tree).unwrap();
+                }
             }
             Mode::Loose => {
                 let before = loose_count(tree).unwrap() as isize;
@@ -838,8 +967,13 @@ mod tests {
         }
     }
 
-    fn scan(tree: &sled::Tree, prefix: &[u8], start: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        Scan::new(tree, prefix, start)
+    fn scan(
+        tree: &sled::Tree,
+        index: Option<&PageIndex>,
+        prefix: &[u8],
+        start: &[u8],
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        Scan::new(tree, index, prefix, start)
             .map(|r| r.map(|(k, v)| (k, v.to_vec())))
             .collect::<Result<_, _>>()
             .unwrap()
@@ -870,7 +1004,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
         /// Whatever is written, into the pages or loose, gets, scans and the whole tree read
-        /// back what a plain map holds, and the pages keep their invariants.
+        /// back what a plain map holds, with the page index or without, and the pages keep
+        /// their invariants; an index kept through the writes names the tree's pages.
         #[test]
         fn pages_read_back_what_was_written(
             rounds in prop::collection::vec((changes_strategy(), mode_strategy()), 1..12),
@@ -878,16 +1013,20 @@ mod tests {
         ) {
             let (_db, tree) = tree();
             let mut model = Model::new();
+            let mut index = PageIndex::default();
             for (changes, mode) in rounds {
-                apply(&tree, &mut model, changes, mode);
+                apply(&tree, &mut index, &mut model, changes, mode);
                 check_pages(&tree);
+                prop_assert_eq!(&index, &PageIndex::of_tree(&tree).unwrap());
                 let all: Vec<(Vec<u8>, Vec<u8>)> =
                     records(&tree).unwrap().into_iter().map(|(k, v)| (k, v.to_vec())).collect();
                 let want: Vec<(Vec<u8>, Vec<u8>)> =
                     model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 prop_assert_eq!(all, want);
                 for (a, b) in &probes {
-                    prop_assert_eq!(get(&tree, a).unwrap().map(|v| v.to_vec()), model.get(a).cloned());
+                    let want = model.get(a).cloned();
+                    prop_assert_eq!(get(&tree, None, a).unwrap().map(|v| v.to_vec()), want.clone());
+                    prop_assert_eq!(get(&tree, Some(&index), a).unwrap().map(|v| v.to_vec()), want);
                     // A scan of prefix `a` from `max(a, b)`.
                     let start = std::cmp::max(a, b);
                     let want: Vec<(Vec<u8>, Vec<u8>)> = model
@@ -895,7 +1034,8 @@ mod tests {
                         .take_while(|(k, _)| k.starts_with(a))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
-                    prop_assert_eq!(scan(&tree, a, start), want);
+                    prop_assert_eq!(scan(&tree, None, a, start), want.clone());
+                    prop_assert_eq!(scan(&tree, Some(&index), a, start), want);
                 }
             }
         }
@@ -931,7 +1071,7 @@ mod tests {
         for bytes in cases {
             tree.insert(b"k", bytes).unwrap();
             assert!(
-                matches!(get(&tree, b"k"), Err(StoreError::Decode { .. })),
+                matches!(get(&tree, None, b"k"), Err(StoreError::Decode { .. })),
                 "{bytes:?}"
             );
             assert!(
@@ -945,20 +1085,33 @@ mod tests {
     fn a_scan_skips_what_it_saw_when_a_page_splits_under_it() {
         let (_db, tree) = tree();
         let mut model = Model::new();
+        let mut index = PageIndex::default();
         let value = vec![7u8; 300];
         let initial: BTreeMap<_, _> = (0u8..20)
             .map(|i| (vec![b'k', i * 10], Some(value.clone())))
             .collect();
-        apply(&tree, &mut model, initial, Mode::FoldBatch);
+        apply(
+            &tree,
+            &mut index,
+            &mut model,
+            initial,
+            Mode::FoldBatch { indexed: false },
+        );
         let pages_before = tree.len();
         assert!(pages_before > 1, "the records span several pages");
-        let mut scan = Scan::new(&tree, b"k", b"k");
+        let mut scan = Scan::new(&tree, None, b"k", b"k");
         let first = scan.next().unwrap().unwrap().0;
         // Between two steps, a batch fills the first page so that it splits.
         let fill: BTreeMap<_, _> = (1u8..10)
             .map(|i| (vec![b'k', i], Some(value.clone())))
             .collect();
-        apply(&tree, &mut model, fill, Mode::FoldBatch);
+        apply(
+            &tree,
+            &mut index,
+            &mut model,
+            fill,
+            Mode::FoldBatch { indexed: false },
+        );
         assert!(tree.len() > pages_before, "the first page split");
         let mut keys = vec![first];
         keys.extend(scan.map(|r| r.unwrap().0));
@@ -978,21 +1131,34 @@ mod tests {
     fn a_scan_yields_a_record_once_when_a_fold_moves_it_into_its_page() {
         let (_db, tree) = tree();
         let mut model = Model::new();
+        let mut index = PageIndex::default();
         let value = vec![3u8; 300];
         let paged: BTreeMap<_, _> = [0u8, 20, 40]
             .iter()
             .map(|i| (vec![b'k', *i], Some(value.clone())))
             .collect();
-        apply(&tree, &mut model, paged, Mode::FoldBatch);
+        apply(
+            &tree,
+            &mut index,
+            &mut model,
+            paged,
+            Mode::FoldBatch { indexed: false },
+        );
         let loose: BTreeMap<_, _> = (1u8..30)
             .step_by(3)
             .map(|i| (vec![b'k', i], Some(value.clone())))
             .collect();
-        apply(&tree, &mut model, loose, Mode::Loose);
-        let mut scan = Scan::new(&tree, b"k", b"k");
+        apply(&tree, &mut index, &mut model, loose, Mode::Loose);
+        let mut scan = Scan::new(&tree, None, b"k", b"k");
         let mut keys: Vec<Vec<u8>> = (0..4).map(|_| scan.next().unwrap().unwrap().0).collect();
         // Between two steps, a flush folds every loose record into the pages.
-        apply(&tree, &mut model, BTreeMap::new(), Mode::FoldBatch);
+        apply(
+            &tree,
+            &mut PageIndex::default(),
+            &mut model,
+            BTreeMap::new(),
+            Mode::FoldBatch { indexed: false },
+        );
         assert_eq!(loose_count(&tree).unwrap(), 0);
         keys.extend(scan.map(|r| r.unwrap().0));
         let want: Vec<Vec<u8>> = model.keys().cloned().collect();
@@ -1008,15 +1174,25 @@ mod tests {
             (b"b".to_vec(), Some(b"2".to_vec())),
         ]
         .into();
-        apply(&tree, &mut model, both, Mode::FoldBatch);
         apply(
             &tree,
+            &mut PageIndex::default(),
+            &mut model,
+            both,
+            Mode::FoldBatch { indexed: false },
+        );
+        apply(
+            &tree,
+            &mut PageIndex::default(),
             &mut model,
             [(b"a".to_vec(), None)].into(),
             Mode::Loose,
         );
-        assert_eq!(get(&tree, b"a").unwrap(), None);
-        assert_eq!(scan(&tree, b"", b"\x01"), [(b"b".to_vec(), b"2".to_vec())]);
+        assert_eq!(get(&tree, None, b"a").unwrap(), None);
+        assert_eq!(
+            scan(&tree, None, b"", b"\x01"),
+            [(b"b".to_vec(), b"2".to_vec())]
+        );
         // The page still holds it until the next fold.
         let page = tree.get(b"a").unwrap().expect("the page under bound a");
         assert_eq!(decode(b"a", &page).unwrap().len(), 2);
@@ -1028,18 +1204,20 @@ mod tests {
         let mut model = Model::new();
         apply(
             &tree,
+            &mut PageIndex::default(),
             &mut model,
             [(b"k5".to_vec(), Some(b"5".to_vec()))].into(),
-            Mode::FoldBatch,
+            Mode::FoldBatch { indexed: false },
         );
         // No page at or below "k3" when the scan starts...
-        let scan = Scan::new(&tree, b"k", b"k3");
+        let scan = Scan::new(&tree, None, b"k", b"k3");
         // ...then a record below every page moves the first page's bound down to "k1".
         apply(
             &tree,
+            &mut PageIndex::default(),
             &mut model,
             [(b"k1".to_vec(), Some(b"1".to_vec()))].into(),
-            Mode::FoldBatch,
+            Mode::FoldBatch { indexed: false },
         );
         let keys: Vec<Vec<u8>> = scan.map(|r| r.unwrap().0).collect();
         assert_eq!(keys, [b"k5".to_vec()]);
@@ -1049,27 +1227,32 @@ mod tests {
     fn a_record_below_every_page_moves_the_first_bound_down() {
         let (_db, tree) = tree();
         let mut model = Model::new();
+        let mut index = PageIndex::default();
         apply(
             &tree,
+            &mut index,
             &mut model,
             [(b"m".to_vec(), Some(b"1".to_vec()))].into(),
-            Mode::FoldNow,
+            Mode::FoldNow { indexed: true },
         );
         apply(
             &tree,
+            &mut index,
             &mut model,
             [(b"c".to_vec(), Some(b"2".to_vec()))].into(),
-            Mode::FoldNow,
+            Mode::FoldNow { indexed: true },
         );
         let bounds: Vec<IVec> = tree.iter().keys().map(Result::unwrap).collect();
         assert_eq!(bounds, [IVec::from(b"c")], "one page, its bound moved down");
         check_pages(&tree);
         apply(
             &tree,
+            &mut index,
             &mut model,
             [(b"c".to_vec(), None), (b"m".to_vec(), None)].into(),
-            Mode::FoldBatch,
+            Mode::FoldBatch { indexed: true },
         );
         assert!(tree.is_empty(), "an emptied page is removed");
+        assert_eq!(index, PageIndex::default(), "the index follows");
     }
 }

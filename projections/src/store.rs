@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::page;
+use crate::page::{self, PageIndex};
 
 /// The first byte of every runner-owned key. Projection keys must not start with it.
 pub const RESERVED_KEY_BYTE: u8 = 0x00;
@@ -415,6 +415,9 @@ pub(crate) struct Overlay {
     clean: RefCell<Clean>,
     /// The tree holds no loose record (see the `page` module): a read looks at the pages only.
     no_loose: bool,
+    /// The bounds of the tree's pages, while the writer keeps them (see PAGE INDEX in the
+    /// `page` module).
+    pages: Option<PageIndex>,
 }
 
 /// The most bytes of keys and values [`Clean`] keeps; past that it starts afresh.
@@ -512,10 +515,11 @@ impl Overlay {
         if let Some(entry) = self.clean.borrow().records.get(key) {
             return Ok(read(entry.as_deref()));
         }
+        let pages = self.pages.as_ref();
         let value = if self.no_loose {
-            page::get_in_pages(tree, key)?
+            page::get_in_pages(tree, pages, key)?
         } else {
-            page::get(tree, key)?
+            page::get(tree, pages, key)?
         };
         let value = value.map(|v| v.to_vec());
         let result = read(value.as_deref());
@@ -526,6 +530,17 @@ impl Overlay {
     /// Tells whether the tree is known to hold no loose record, so reads skip looking for one.
     pub(crate) fn set_no_loose(&mut self, no_loose: bool) {
         self.no_loose = no_loose;
+    }
+
+    /// Keeps `pages` as the bounds of the tree's pages for reads, or stops keeping them. The
+    /// caller notes every page write it makes in them (see [`Overlay::page_index`]).
+    pub(crate) fn set_page_index(&mut self, pages: Option<PageIndex>) {
+        self.pages = pages;
+    }
+
+    /// The bounds of the tree's pages, if kept, for the writes that change them.
+    pub(crate) fn page_index(&mut self) -> Option<&mut PageIndex> {
+        self.pages.as_mut()
     }
 
     /// Takes every pending write, in key order (`None` is a delete), and empties the overlay.
@@ -564,7 +579,8 @@ impl ReadStore for OverlayStore<'_> {
     ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
         let start = scan_start(prefix, from);
-        let mut tree_iter = page::Scan::new(self.tree, prefix, start).peekable();
+        let mut tree_iter =
+            page::Scan::new(self.tree, self.overlay.pages.as_ref(), prefix, start).peekable();
         let mut pending_iter: std::iter::Peekable<btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>>> =
             self.overlay.pending.range(start.to_vec()..).peekable();
         loop {
@@ -664,7 +680,7 @@ impl View {
 impl ReadStore for View {
     fn read(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<(), StoreError> {
         check_key(key)?;
-        read(page::get(&self.served.tree, key)?.as_deref());
+        read(page::get(&self.served.tree, None, key)?.as_deref());
         Ok(())
     }
 
@@ -675,7 +691,7 @@ impl ReadStore for View {
         visit: &mut Visitor<'_>,
     ) -> Result<(), StoreError> {
         check_prefix(prefix)?;
-        for item in page::Scan::new(&self.served.tree, prefix, scan_start(prefix, from)) {
+        for item in page::Scan::new(&self.served.tree, None, prefix, scan_start(prefix, from)) {
             let (k, v) = item?;
             if visit(&k, &v).is_break() {
                 break;
@@ -700,7 +716,7 @@ mod tests {
             .map(|(k, v)| (k.as_bytes().to_vec(), Some(v.as_bytes().to_vec())))
             .collect();
         changes.sort();
-        page::write_records(tree, &changes, |w| page::apply_now(tree, w)).unwrap();
+        page::write_records(tree, None, &changes, |w| page::apply_now(tree, w)).unwrap();
     }
 
     #[test]
