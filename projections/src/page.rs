@@ -646,8 +646,13 @@ pub(crate) fn fold_loose(
         folded.insert(sled_key[LOOSE_PREFIX.len()..].to_vec(), value);
         removed.push(sled_key);
     }
-    folded.extend(changes);
-    let folded: Vec<_> = folded.into_iter().collect();
+    // Without loose records (a build's spills), the changes are already in order.
+    let folded: Vec<_> = if folded.is_empty() {
+        changes
+    } else {
+        folded.extend(changes);
+        folded.into_iter().collect()
+    };
     let mut writes = write_records(tree, index, &folded, &mut write)?;
     for sled_key in removed {
         write(PageWrite::Remove(sled_key))?;
