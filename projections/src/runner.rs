@@ -35,6 +35,7 @@
 //! dropped when its last reader lets go.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
@@ -65,11 +66,15 @@ pub struct RunnerConfig {
     /// batch lock, which every sled reader in the process (the server's requests included)
     /// waits for.
     pub pending_bytes_max: usize,
-    /// While a tree is being built (nobody reads it yet), most pending bytes one projection
-    /// holds before it spills them into the tree as plain inserts, which neither carry the
-    /// checkpoint nor take sled's batch lock (see BUILDS in [`crate::checkpoint`]). Larger
-    /// means fewer writes (a key rewritten often is written once per spill) and more memory.
-    /// 0 turns spills off: a build then flushes in batches, as a served tree does.
+    /// While trees are being built (nobody reads them yet), most pending bytes the projections
+    /// being built hold together. A projection spills its pending writes into its tree as plain
+    /// inserts, which neither carry the checkpoint nor take sled's batch lock (see BUILDS in
+    /// [`crate::checkpoint`]), when the total would pass this while it holds more than its
+    /// share (this divided by how many are built): read models that write little leave their
+    /// share to those that write much. Larger means fewer writes (a key rewritten often is
+    /// written once per spill, and a spill rewrites whole pages) and more memory; the overlay
+    /// takes about twice the bytes it counts. 0 turns spills off: a build then flushes in
+    /// batches, as a served tree does.
     pub build_pending_bytes_max: usize,
     /// Most projections applying a catch-up chunk at the same time (each on its own thread).
     pub apply_threads_max: usize,
@@ -98,7 +103,7 @@ impl Default for RunnerConfig {
             // in 27 s with 16 KiB, 32 s with 64 KiB, 37 s with 256 KiB and 42 s with 8 MiB
             // (peak memory 0.54 GB against 2.7 GB).
             pending_bytes_max: 16 * 1024,
-            build_pending_bytes_max: 4 * 1024 * 1024,
+            build_pending_bytes_max: BUILD_PENDING_BYTES_MAX_DEFAULT,
             apply_threads_max: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(8),
@@ -109,6 +114,11 @@ impl Default for RunnerConfig {
         }
     }
 }
+
+/// The default [`RunnerConfig::build_pending_bytes_max`], shared by every tree being built.
+/// Over the 10 million event région, rebuilding `models::all()` with 4 MiB per read model
+/// rewrote 3.9 GB of pages; see BENCHMARKS.md for the figures behind this value.
+pub const BUILD_PENDING_BYTES_MAX_DEFAULT: usize = 256 * 1024 * 1024;
 
 /// Why the runner could not start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -438,7 +448,7 @@ impl Projections {
         let mut slots = Vec::with_capacity(projections.len());
         let mut handles = Vec::with_capacity(projections.len());
         for projection in projections {
-            let mut slot = open_slot(&db, &tree_names, projection)?;
+            let mut slot = open_slot(&db, &tree_names, projection, config.build_pending_bytes_max)?;
             slot.writer.set_loose_records_max(config.loose_records_max);
             handles.push(ProjectionHandle {
                 shared: Arc::clone(&slot.shared),
@@ -561,6 +571,53 @@ struct Slot {
     failed: bool,
     /// Replaced trees, dropped from sled once no view holds them.
     retired: Vec<(String, Arc<ServedTree>)>,
+    /// The pending bytes of every tree being built, and what this one last published there.
+    build_memory: Arc<BuildMemory>,
+    published_bytes: usize,
+}
+
+/// The pending bytes of the trees being built, which share one bound
+/// ([`RunnerConfig::build_pending_bytes_max`]). Each projection being built publishes what it
+/// holds after each chunk, spill and flush; within a chunk it counts the others' bytes as
+/// last published, so the total may pass the bound by what the others gather in one chunk.
+#[derive(Debug)]
+struct BuildMemory {
+    published_bytes: AtomicUsize,
+    bytes_max: usize,
+    /// The most one projection holds while the total is over the bound.
+    share_bytes: usize,
+}
+
+impl BuildMemory {
+    fn new(bytes_max: usize, sharers: usize) -> BuildMemory {
+        BuildMemory {
+            published_bytes: AtomicUsize::new(0),
+            bytes_max,
+            share_bytes: bytes_max / sharers.max(1),
+        }
+    }
+
+    /// Whether a projection holding `mine` bytes, of which it last published `published`,
+    /// holds more than its share while all of them hold more than the bound.
+    fn over(&self, mine: usize, published: usize) -> bool {
+        if mine <= self.share_bytes {
+            return false;
+        }
+        let total = self.published_bytes.load(Ordering::Relaxed);
+        let others = total.saturating_sub(published);
+        others.saturating_add(mine) > self.bytes_max
+    }
+
+    /// Replaces what a projection published, `before`, by `now`.
+    fn publish(&self, before: usize, now: usize) {
+        if now > before {
+            self.published_bytes
+                .fetch_add(now - before, Ordering::Relaxed);
+        } else {
+            self.published_bytes
+                .fetch_sub(before - now, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Opens the tree of `projection`'s code version and picks what to serve meanwhile.
@@ -568,6 +625,7 @@ fn open_slot(
     db: &sled::Db,
     tree_names: &[sled::IVec],
     projection: Arc<dyn Projection>,
+    build_pending_bytes_max: usize,
 ) -> Result<Slot, StartError> {
     let name = projection.name();
     let version = projection.version();
@@ -638,6 +696,9 @@ fn open_slot(
         serving: ready,
         failed: false,
         retired,
+        // Alone until the catch-up shares one among the trees it builds.
+        build_memory: Arc::new(BuildMemory::new(build_pending_bytes_max, 1)),
+        published_bytes: 0,
     })
 }
 
@@ -710,7 +771,7 @@ impl Slot {
                 }
             }
             if self.writer.is_building() && bounds.build_pending_bytes_max > 0 {
-                if self.writer.pending_bytes() > bounds.build_pending_bytes_max {
+                if self.over_build_memory() {
                     self.spill();
                 }
             } else if self.writer.pending_bytes() > bounds.pending_bytes_max
@@ -721,9 +782,32 @@ impl Slot {
         }
     }
 
+    /// Whether this tree being built holds more than its share while the trees being built
+    /// together hold more than their bound (see [`BuildMemory`]).
+    fn over_build_memory(&self) -> bool {
+        self.build_memory
+            .over(self.writer.pending_bytes(), self.published_bytes)
+    }
+
+    /// Publishes what this projection holds pending while its tree is built (0 once served).
+    fn publish_build_bytes(&mut self) {
+        let now = if self.writer.is_building() && !self.failed {
+            self.writer.pending_bytes()
+        } else {
+            0
+        };
+        self.build_memory.publish(self.published_bytes, now);
+        self.published_bytes = now;
+    }
+
     /// Flushes; when `caught_up`, a rebuilt tree is marked ready and swapped in. Then announces
     /// the served position.
     fn flush(&mut self, caught_up: bool, db: &sled::Db) {
+        self.flush_tree(caught_up, db);
+        self.publish_build_bytes();
+    }
+
+    fn flush_tree(&mut self, caught_up: bool, db: &sled::Db) {
         if self.failed {
             return;
         }
@@ -788,7 +872,9 @@ impl Slot {
 
     /// Spills a build's pending writes into its tree (nothing is announced: nobody reads it).
     fn spill(&mut self) {
-        if let Err(e) = self.writer.spill() {
+        let spilled = self.writer.spill();
+        self.publish_build_bytes();
+        if let Err(e) = spilled {
             let position = self.writer.checkpoint() + 1;
             self.writer.discard_pending();
             self.fail(Failure {
@@ -1061,12 +1147,19 @@ fn coordinate(mut slots: Vec<Slot>, context: Context) {
             return;
         }
     };
+    // The trees this catch-up builds share one bound on their pending bytes.
+    let building = slots.iter().filter(|s| !s.failed && !s.serving).count();
+    let build_memory = Arc::new(BuildMemory::new(
+        context.config.build_pending_bytes_max,
+        building,
+    ));
     let mut senders = Vec::new();
     let mut threads = Vec::new();
-    for (index, slot) in slots.into_iter().enumerate() {
+    for (index, mut slot) in slots.into_iter().enumerate() {
         if slot.failed {
             continue;
         }
+        slot.build_memory = Arc::clone(&build_memory);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(CATCH_UP_CHUNKS_QUEUED);
         let shared = Arc::clone(&slot.shared);
         let thread_context = context.clone();
@@ -1188,6 +1281,7 @@ fn catch_up(slot: &mut Slot, index: usize, chunks: Receiver<Chunk>, context: &Co
             if slot.serving {
                 slot.end_chunk(false, &context.db);
             }
+            slot.publish_build_bytes();
         }
         if slot.failed {
             return false;
@@ -1274,4 +1368,39 @@ fn fail_lost(shared: &Shared, error: RunError) {
     shared
         .position
         .send_modify(|served| served.failure = Some(failure));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trees_built_together_share_one_bound_on_their_pending_bytes() {
+        // Four trees share 400 bytes: 100 each while the total is over the bound.
+        let memory = BuildMemory::new(400, 4);
+        // One that writes much may hold more than its share while the others hold little...
+        memory.publish(0, 10);
+        memory.publish(0, 250);
+        assert!(!memory.over(250, 250));
+        assert!(!memory.over(390, 250), "10 + 390 is within the bound");
+        // ...and spills once the total passes the bound.
+        assert!(memory.over(391, 250));
+        // Over the bound (10 + 300 + 100), one within its share keeps what it holds; one
+        // past it spills.
+        memory.publish(250, 300);
+        memory.publish(0, 100);
+        assert!(!memory.over(100, 100));
+        assert!(memory.over(101, 100));
+        // What a projection published is counted once, as what it holds now.
+        memory.publish(300, 0);
+        assert!(!memory.over(290, 0), "10 + 100 + 290 is within the bound");
+        assert!(memory.over(291, 0));
+    }
+
+    #[test]
+    fn a_tree_built_alone_has_the_whole_bound() {
+        let memory = BuildMemory::new(400, 1);
+        assert!(!memory.over(400, 0));
+        assert!(memory.over(401, 0));
+    }
 }

@@ -830,6 +830,37 @@ mod tests {
     }
 
     #[test]
+    fn a_scan_sees_the_writes_made_after_an_earlier_scan_and_not_those_undone() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let mut overlay = Overlay::default();
+        let mut store = OverlayStore {
+            overlay: &mut overlay,
+            tree: &tree,
+        };
+        store.put(b"k2".to_vec(), b"2".to_vec()).unwrap();
+        // The first scan orders the pending keys; the writes after it keep them in order.
+        assert_eq!(collect(&store, b"k"), [(b"k2".to_vec(), b"2".to_vec())]);
+        store.put(b"k1".to_vec(), b"1".to_vec()).unwrap();
+        store.put(b"k3".to_vec(), b"3".to_vec()).unwrap();
+        store.overlay.commit_event();
+        store.put(b"k0".to_vec(), b"0".to_vec()).unwrap();
+        store.delete(b"k3").unwrap();
+        assert_eq!(collect(&store, b"k").len(), 3, "k0, k1 and k2");
+        store.overlay.rollback_event();
+        assert_eq!(
+            collect(&store, b"k"),
+            [
+                (b"k1".to_vec(), b"1".to_vec()),
+                (b"k2".to_vec(), b"2".to_vec()),
+                (b"k3".to_vec(), b"3".to_vec())
+            ]
+        );
+        let drained: Vec<Vec<u8>> = overlay.drain().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(drained, [b"k1".to_vec(), b"k2".to_vec(), b"k3".to_vec()]);
+    }
+
+    #[test]
     fn reserved_keys_are_refused() {
         let mut store = MemStore::new();
         assert!(matches!(
