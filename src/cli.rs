@@ -94,6 +94,18 @@ pub struct ServeArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000)
     )]
     pub response_cache_entries: usize,
+
+    /// Memory a rebuild of the read models may hold in pending writes, in MiB, shared by the
+    /// read models being built (more writes less to disk and rebuilds faster); 0 writes every
+    /// chunk in small batches instead, which is far slower.
+    #[arg(
+        long,
+        env = "ENT_BUILD_MEMORY_MIB",
+        default_value_t = (projections::runner::BUILD_PENDING_BYTES_MAX_DEFAULT >> 20) as u64,
+        value_name = "MIB",
+        value_parser = clap::value_parser!(u64).range(0..=65_536)
+    )]
+    pub build_memory_mib: u64,
 }
 
 /// Output formats for analysts.

@@ -72,13 +72,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.response_cache_entries_max = args.response_cache_entries;
 
     let views = data.open_views()?;
-    let projections = Projections::start(
-        views,
-        store.clone(),
-        projections::models::all(),
-        RunnerConfig::default(),
-    )
-    .context("starting the read models")?;
+    let runner = RunnerConfig {
+        build_pending_bytes_max: usize::try_from(args.build_memory_mib << 20)
+            .context("--build-memory-mib does not fit this machine's memory")?,
+        ..RunnerConfig::default()
+    };
+    let projections = Projections::start(views, store.clone(), projections::models::all(), runner)
+        .context("starting the read models")?;
 
     let metrics = Arc::new(Metrics::new());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

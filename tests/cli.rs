@@ -60,6 +60,8 @@ fn bad_usage_is_refused_with_exit_code_2() {
         &["serve", "--token-ttl-h", "721"],
         &["serve", "--response-cache-entries", "-1"],
         &["serve", "--response-cache-entries", "1000001"],
+        &["serve", "--build-memory-mib", "65537"],
+        &["serve", "--build-memory-mib", "a lot"],
         &["stats", "deployment", "--as-of", "2018-13-40"],
         &[
             "stats",

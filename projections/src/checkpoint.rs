@@ -334,9 +334,14 @@ impl ProjectionWriter {
         self.pending_events
     }
 
-    /// Approximate bytes of pending writes.
+    /// Bytes of the pending writes' keys and values.
     pub fn pending_bytes(&self) -> usize {
         self.overlay.pending_bytes()
+    }
+
+    /// About how much memory the pending writes take, keys and values and their bookkeeping.
+    pub fn pending_memory_bytes(&self) -> usize {
+        self.overlay.pending_memory_bytes()
     }
 
     /// Pending writes (puts and deletes), one per key: what the next flush's batch holds.

@@ -66,15 +66,15 @@ pub struct RunnerConfig {
     /// batch lock, which every sled reader in the process (the server's requests included)
     /// waits for.
     pub pending_bytes_max: usize,
-    /// While trees are being built (nobody reads them yet), most pending bytes the projections
-    /// being built hold together. A projection spills its pending writes into its tree as plain
+    /// While trees are being built (nobody reads them yet), most memory the pending writes of
+    /// the projections being built take together (keys, values and their bookkeeping, as
+    /// estimated by the overlay). A projection spills its pending writes into its tree as plain
     /// inserts, which neither carry the checkpoint nor take sled's batch lock (see BUILDS in
     /// [`crate::checkpoint`]), when the total would pass this while it holds more than its
     /// share (this divided by how many are built): read models that write little leave their
     /// share to those that write much. Larger means fewer writes (a key rewritten often is
-    /// written once per spill, and a spill rewrites whole pages) and more memory; the overlay
-    /// takes about twice the bytes it counts. 0 turns spills off: a build then flushes in
-    /// batches, as a served tree does.
+    /// written once per spill, and a spill rewrites whole pages) and more memory. 0 turns
+    /// spills off: a build then flushes in batches, as a served tree does.
     pub build_pending_bytes_max: usize,
     /// Most projections applying a catch-up chunk at the same time (each on its own thread).
     pub apply_threads_max: usize,
@@ -786,13 +786,13 @@ impl Slot {
     /// together hold more than their bound (see [`BuildMemory`]).
     fn over_build_memory(&self) -> bool {
         self.build_memory
-            .over(self.writer.pending_bytes(), self.published_bytes)
+            .over(self.writer.pending_memory_bytes(), self.published_bytes)
     }
 
     /// Publishes what this projection holds pending while its tree is built (0 once served).
     fn publish_build_bytes(&mut self) {
         let now = if self.writer.is_building() && !self.failed {
-            self.writer.pending_bytes()
+            self.writer.pending_memory_bytes()
         } else {
             0
         };

@@ -409,7 +409,7 @@ pub(crate) struct Overlay {
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// For each write of the current event: the key and the overlay entry it replaced.
     undo: Vec<Undo>,
-    /// Approximate size of the pending keys and values, to bound memory.
+    /// The bytes of the pending keys and values (each counted once), to bound batches.
     pending_bytes: usize,
     /// Records as the tree holds them, read from it since.
     clean: RefCell<Clean>,
@@ -419,6 +419,16 @@ pub(crate) struct Overlay {
     /// `page` module).
     pages: Option<PageIndex>,
 }
+
+/// The keys and values of the pending write `key`, `value`, once each.
+fn entry_bytes(key: &[u8], value: &Option<Vec<u8>>) -> usize {
+    key.len() + value.as_ref().map_or(0, Vec::len)
+}
+
+/// What a pending write costs in memory beyond its key and value: its share of an ordered map
+/// node (two vectors of 24 bytes, nodes two thirds full) and the allocator's rounding of two
+/// allocations.
+const ENTRY_OVERHEAD_BYTES: usize = 88;
 
 /// The most bytes of keys and values [`Clean`] keeps; past that it starts afresh.
 const CLEAN_BYTES_MAX: usize = 4 * 1024 * 1024;
@@ -471,14 +481,20 @@ impl Overlay {
         self.pending.len()
     }
 
+    /// About how much memory the pending writes take: their keys and values, and what the
+    /// ordered map and the allocator spend on each.
+    pub(crate) fn pending_memory_bytes(&self) -> usize {
+        self.pending_bytes + self.pending.len() * ENTRY_OVERHEAD_BYTES
+    }
+
     fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
         // The tree's value is about to change: the pending write shadows it until the drain,
         // after which only the tree holds it.
         self.clean.get_mut().forget(&key);
-        self.pending_bytes += key.len() + value.as_ref().map_or(0, Vec::len);
+        self.pending_bytes += entry_bytes(&key, &value);
         let replaced = self.pending.insert(key.clone(), value);
-        if let Some(Some(old)) = &replaced {
-            self.pending_bytes = self.pending_bytes.saturating_sub(old.len());
+        if let Some(old) = &replaced {
+            self.pending_bytes = self.pending_bytes.saturating_sub(entry_bytes(&key, old));
         }
         self.undo.push((key, replaced));
     }
@@ -491,13 +507,17 @@ impl Overlay {
     /// Forgets the current event's writes, restoring what the overlay held before it.
     pub(crate) fn rollback_event(&mut self) {
         while let Some((key, replaced)) = self.undo.pop() {
-            match replaced {
-                None => {
-                    self.pending.remove(&key);
-                }
-                Some(entry) => {
-                    self.pending.insert(key, entry);
-                }
+            if let Some(restored) = &replaced {
+                self.pending_bytes += entry_bytes(&key, restored);
+            }
+            let undone = match replaced {
+                None => self.pending.remove(&key),
+                Some(entry) => self.pending.insert(key.clone(), entry),
+            };
+            if let Some(undone) = undone {
+                self.pending_bytes = self
+                    .pending_bytes
+                    .saturating_sub(entry_bytes(&key, &undone));
             }
         }
     }
@@ -858,6 +878,40 @@ mod tests {
         );
         let drained: Vec<Vec<u8>> = overlay.drain().into_iter().map(|(k, _)| k).collect();
         assert_eq!(drained, [b"k1".to_vec(), b"k2".to_vec(), b"k3".to_vec()]);
+    }
+
+    #[test]
+    fn pending_bytes_count_each_pending_key_and_value_once() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let mut overlay = Overlay::default();
+        let mut store = OverlayStore {
+            overlay: &mut overlay,
+            tree: &tree,
+        };
+        for value in [&b"12"[..], b"1234", b"123"] {
+            store.put(b"key".to_vec(), value.to_vec()).unwrap();
+        }
+        store.overlay.commit_event();
+        assert_eq!(
+            store.overlay.pending_bytes(),
+            3 + 3,
+            "a rewritten key counts once"
+        );
+        store.put(b"key".to_vec(), b"123456".to_vec()).unwrap();
+        store.put(b"other".to_vec(), b"1".to_vec()).unwrap();
+        store.delete(b"key").unwrap();
+        assert_eq!(store.overlay.pending_bytes(), 3 + 5 + 1);
+        store.overlay.rollback_event();
+        assert_eq!(
+            store.overlay.pending_bytes(),
+            3 + 3,
+            "an undone event counts nothing"
+        );
+        assert_eq!(
+            store.overlay.pending_memory_bytes(),
+            3 + 3 + ENTRY_OVERHEAD_BYTES
+        );
     }
 
     #[test]
