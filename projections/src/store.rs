@@ -9,9 +9,8 @@
 //! projection can never overwrite its checkpoint and a scan never returns it.
 
 use std::cell::RefCell;
-use std::collections::btree_map;
 use std::collections::{BTreeMap, HashMap};
-use std::ops::ControlFlow;
+use std::ops::{Bound, ControlFlow};
 use std::sync::Arc;
 
 use eventlog::Position;
@@ -396,9 +395,14 @@ impl Store for MemStore {
     }
 }
 
+/// A pending write's key, held inline up to 64 bytes (every key of the read models so far): an
+/// ordered map of such keys compares them where its nodes hold them, where a map of vectors
+/// read every key it compared from its own allocation, a cache miss each.
+type PendingKey = smallvec::SmallVec<[u8; 64]>;
+
 /// A write of the current event, to undo: the key and the overlay entry it replaced (`None`
 /// when the overlay had no entry for it).
-type Undo = (Vec<u8>, Option<Option<Vec<u8>>>);
+type Undo = (PendingKey, Option<Option<Vec<u8>>>);
 
 /// Pending writes of a chunk of events, not yet in sled: `None` is a pending delete.
 ///
@@ -406,7 +410,7 @@ type Undo = (Vec<u8>, Option<Option<Vec<u8>>>);
 /// half-way through an event leaves no trace of it.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
-    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pending: BTreeMap<PendingKey, Option<Vec<u8>>>,
     /// For each write of the current event: the key and the overlay entry it replaced.
     undo: Vec<Undo>,
     /// The bytes of the pending keys and values (each counted once), to bound batches.
@@ -426,9 +430,9 @@ fn entry_bytes(key: &[u8], value: &Option<Vec<u8>>) -> usize {
 }
 
 /// What a pending write costs in memory beyond its key and value: its share of an ordered map
-/// node (two vectors of 24 bytes, nodes two thirds full) and the allocator's rounding of two
-/// allocations.
-const ENTRY_OVERHEAD_BYTES: usize = 88;
+/// node (a 72-byte inline key and a 24-byte vector, nodes about two thirds full, less the key
+/// bytes counted already) and the allocator's rounding of the value.
+const ENTRY_OVERHEAD_BYTES: usize = 112;
 
 /// The most bytes of keys and values [`Clean`] keeps; past that it starts afresh.
 const CLEAN_BYTES_MAX: usize = 4 * 1024 * 1024;
@@ -487,10 +491,11 @@ impl Overlay {
         self.pending_bytes + self.pending.len() * ENTRY_OVERHEAD_BYTES
     }
 
-    fn write(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+    fn write(&mut self, key: &[u8], value: Option<Vec<u8>>) {
         // The tree's value is about to change: the pending write shadows it until the drain,
         // after which only the tree holds it.
-        self.clean.get_mut().forget(&key);
+        self.clean.get_mut().forget(key);
+        let key = PendingKey::from_slice(key);
         self.pending_bytes += entry_bytes(&key, &value);
         let replaced = self.pending.insert(key.clone(), value);
         if let Some(old) = &replaced {
@@ -511,7 +516,7 @@ impl Overlay {
                 self.pending_bytes += entry_bytes(&key, restored);
             }
             let undone = match replaced {
-                None => self.pending.remove(&key),
+                None => self.pending.remove(key.as_slice()),
                 Some(entry) => self.pending.insert(key.clone(), entry),
             };
             if let Some(undone) = undone {
@@ -567,7 +572,10 @@ impl Overlay {
     pub(crate) fn drain(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         debug_assert!(self.undo.is_empty(), "an event is still being applied");
         self.pending_bytes = 0;
-        std::mem::take(&mut self.pending).into_iter().collect()
+        std::mem::take(&mut self.pending)
+            .into_iter()
+            .map(|(key, value)| (key.into_vec(), value))
+            .collect()
     }
 
     /// Forgets every pending write (a crash before the flush, in tests).
@@ -601,8 +609,11 @@ impl ReadStore for OverlayStore<'_> {
         let start = scan_start(prefix, from);
         let mut tree_iter =
             page::Scan::new(self.tree, self.overlay.pages.as_ref(), prefix, start).peekable();
-        let mut pending_iter: std::iter::Peekable<btree_map::Range<'_, Vec<u8>, Option<Vec<u8>>>> =
-            self.overlay.pending.range(start.to_vec()..).peekable();
+        let mut pending_iter = self
+            .overlay
+            .pending
+            .range::<[u8], _>((Bound::Included(start), Bound::Unbounded))
+            .peekable();
         loop {
             // Peek both sides, stopping each at the end of the prefix.
             let tree_key = match tree_iter.peek() {
@@ -616,7 +627,7 @@ impl ReadStore for OverlayStore<'_> {
                 }
             };
             let pending_key = match pending_iter.peek() {
-                Some((k, _)) if k.starts_with(prefix) => Some((*k).clone()),
+                Some((k, _)) if k.starts_with(prefix) => Some(k.to_vec()),
                 _ => None,
             };
             let flow = match (tree_key, pending_key) {
@@ -653,13 +664,13 @@ impl ReadStore for OverlayStore<'_> {
 impl Store for OverlayStore<'_> {
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
         check_key(&key)?;
-        self.overlay.write(key, Some(value));
+        self.overlay.write(&key, Some(value));
         Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<(), StoreError> {
         check_key(key)?;
-        self.overlay.write(key.to_vec(), None);
+        self.overlay.write(key, None);
         Ok(())
     }
 }
