@@ -571,15 +571,17 @@ struct Slot {
     failed: bool,
     /// Replaced trees, dropped from sled once no view holds them.
     retired: Vec<(String, Arc<ServedTree>)>,
-    /// The pending bytes of every tree being built, and what this one last published there.
+    /// The memory the pending writes of every tree being built take, and what this one last
+    /// published there.
     build_memory: Arc<BuildMemory>,
     published_bytes: usize,
 }
 
-/// The pending bytes of the trees being built, which share one bound
-/// ([`RunnerConfig::build_pending_bytes_max`]). Each projection being built publishes what it
-/// holds after each chunk, spill and flush; within a chunk it counts the others' bytes as
-/// last published, so the total may pass the bound by what the others gather in one chunk.
+/// The memory the pending writes of the trees being built take, which share one bound
+/// ([`RunnerConfig::build_pending_bytes_max`]). Each projection being built publishes what its
+/// pending writes take after each chunk, spill and flush (0 once it fails or serves); within a
+/// chunk it counts the others' as last published, so the total may pass the bound by what the
+/// others gather in one chunk.
 #[derive(Debug)]
 struct BuildMemory {
     published_bytes: AtomicUsize,
@@ -739,6 +741,7 @@ impl Slot {
         self.shared
             .position
             .send_modify(|s| s.failure = Some(failure));
+        self.publish_build_bytes();
     }
 
     /// Applies a chunk of events in order, flushing (and announcing) as soon as the pending
