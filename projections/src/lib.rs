@@ -104,6 +104,7 @@
 //! once they are applied: the view already is what they make of it), so `wait_for` never reports
 //! a write the view does not show.
 
+mod bloom;
 pub mod checkpoint;
 mod live;
 pub mod models;

@@ -42,7 +42,9 @@
 //! in memory instead ([`PageIndex`]): a record's page is then one ordered-set lookup and one
 //! sled point read. Only that writer changes the tree's pages, and every page write it hands
 //! out goes through the index first, so the index is the tree's pages as they will be once the
-//! writes are applied. Readers of a served view, who share its tree with the writer, do not use
+//! writes are applied. The index also keeps a Bloom filter of every key a page ever held (see
+//! the `bloom` module): a get of a key it never saw, most of a build's gets that reach the
+//! pages, reads nothing. Readers of a served view, who share its tree with the writer, do not use
 //! it.
 
 use std::collections::BTreeSet;
@@ -50,6 +52,7 @@ use std::ops::{Bound, Range};
 
 use sled::IVec;
 
+use crate::bloom::Bloom;
 use crate::store::{RESERVED_KEY_BYTE, StoreError};
 
 /// The first byte of every page's value: the page encoding's version.
@@ -234,22 +237,35 @@ fn encode<'r>(records: impl IntoIterator<Item = (&'r [u8], &'r [u8])>) -> Vec<u8
     page
 }
 
-/// The bounds of a tree's pages, kept by the tree's one writer (see PAGE INDEX in the module
-/// docs).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// The bounds of a tree's pages, and a filter of the keys they ever held, kept by the tree's
+/// one writer (see PAGE INDEX in the module docs).
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PageIndex {
     bounds: BTreeSet<Vec<u8>>,
+    /// Every key written into a page that did not hold it (deleted ones stay): a key it never
+    /// saw is in no page, and a get answers without reading one.
+    keys: Bloom,
+}
+
+impl PartialEq for PageIndex {
+    /// The same pages (the filters are probabilistic and not compared).
+    fn eq(&self, other: &PageIndex) -> bool {
+        self.bounds == other.bounds
+    }
 }
 
 impl PageIndex {
-    /// The bounds of the pages `tree` holds now (a read of the whole tree).
+    /// The pages `tree` holds now and their keys (a read of the whole tree).
     pub(crate) fn of_tree(tree: &sled::Tree) -> Result<PageIndex, StoreError> {
-        let mut bounds = BTreeSet::new();
+        let mut index = PageIndex::default();
         for page in tree.range(FIRST_PAGE_KEY.as_slice()..) {
-            let (bound, _) = page?;
-            bounds.insert(bound.to_vec());
+            let (bound, bytes) = page?;
+            for (key, _) in decode(&bound, &bytes)? {
+                index.keys.insert(&key);
+            }
+            index.bounds.insert(bound.to_vec());
         }
-        Ok(PageIndex { bounds })
+        Ok(index)
     }
 
     /// The greatest bound at or below `key`.
@@ -333,6 +349,9 @@ pub(crate) fn get_in_pages(
     index: Option<&PageIndex>,
     key: &[u8],
 ) -> Result<Option<IVec>, StoreError> {
+    if index.is_some_and(|index| !index.keys.may_hold(key)) {
+        return Ok(None);
+    }
     let Some((page_key, page)) = page_at(tree, index, key)? else {
         return Ok(None);
     };
@@ -718,7 +737,11 @@ pub(crate) fn write_records(
             None => (None, Vec::new()),
         };
         let bytes: &[u8] = page.as_ref().map_or(&[], |(_, bytes)| bytes.as_ref());
-        let merged = merge(&records, bytes, &changes[i..end]);
+        let merged = merge(&records, bytes, &changes[i..end], |key| {
+            if let Some(index) = index.as_deref_mut() {
+                index.keys.insert(key);
+            }
+        });
         written += write_run(bound, &merged, &mut |page_write| {
             if let Some(index) = index.as_deref_mut() {
                 index.note(&page_write);
@@ -730,11 +753,13 @@ pub(crate) fn write_records(
     Ok(written)
 }
 
-/// The page's records with `changes` applied, in key order.
+/// The page's records with `changes` applied, in key order; `added` learns each key the page
+/// did not hold.
 fn merge<'a>(
     records: &'a [Decoded],
     bytes: &'a [u8],
     changes: &'a [(Vec<u8>, Option<Vec<u8>>)],
+    mut added: impl FnMut(&[u8]),
 ) -> Vec<(&'a [u8], &'a [u8])> {
     let mut merged = Vec::with_capacity(records.len() + changes.len());
     let (mut a, mut b) = (0, 0);
@@ -754,6 +779,9 @@ fn merge<'a>(
             }
             let (key, value) = &changes[b];
             if let Some(value) = value {
+                if !order.is_eq() {
+                    added(key);
+                }
                 merged.push((key.as_slice(), value.as_slice()));
             }
             b += 1;
