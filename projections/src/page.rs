@@ -247,13 +247,6 @@ pub(crate) struct PageIndex {
     keys: Bloom,
 }
 
-impl PartialEq for PageIndex {
-    /// The same pages (the filters are probabilistic and not compared).
-    fn eq(&self, other: &PageIndex) -> bool {
-        self.bounds == other.bounds
-    }
-}
-
 impl PageIndex {
     /// The pages `tree` holds now and their keys (a read of the whole tree).
     pub(crate) fn of_tree(tree: &sled::Tree) -> Result<PageIndex, StoreError> {
@@ -1050,7 +1043,7 @@ mod tests {
             for (changes, mode) in rounds {
                 apply(&tree, &mut index, &mut model, changes, mode);
                 check_pages(&tree);
-                prop_assert_eq!(&index, &PageIndex::of_tree(&tree).unwrap());
+                prop_assert_eq!(&index.bounds, &PageIndex::of_tree(&tree).unwrap().bounds);
                 let all: Vec<(Vec<u8>, Vec<u8>)> =
                     records(&tree).unwrap().into_iter().map(|(k, v)| (k, v.to_vec())).collect();
                 let want: Vec<(Vec<u8>, Vec<u8>)> =
@@ -1286,6 +1279,6 @@ mod tests {
             Mode::FoldBatch { indexed: true },
         );
         assert!(tree.is_empty(), "an emptied page is removed");
-        assert_eq!(index, PageIndex::default(), "the index follows");
+        assert!(index.bounds.is_empty(), "the index follows");
     }
 }

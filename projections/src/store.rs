@@ -736,6 +736,13 @@ impl ReadStore for View {
 mod tests {
     use super::*;
 
+    /// A tree of a temporary sled database (kept open by the first half).
+    fn tree() -> (sled::Db, sled::Tree) {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        (db, tree)
+    }
+
     fn collect(store: &dyn ReadStore, prefix: &[u8]) -> Vec<Entry> {
         store.scan_prefix(prefix).unwrap()
     }
@@ -752,8 +759,7 @@ mod tests {
 
     #[test]
     fn overlay_scan_merges_pending_writes_and_deletes_over_the_tree() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
+        let (_db, tree) = tree();
         write_pages(
             &tree,
             &[
@@ -790,8 +796,7 @@ mod tests {
 
     #[test]
     fn a_scan_from_a_key_seeks_past_the_keys_before_it_in_every_store() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
+        let (_db, tree) = tree();
         let mut mem = MemStore::new();
         for k in ["a/1", "a/3", "a/5", "b/1"] {
             write_pages(&tree, &[(k, k)]);
@@ -831,8 +836,7 @@ mod tests {
 
     #[test]
     fn rollback_forgets_only_the_current_event() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
+        let (_db, tree) = tree();
         let mut overlay = Overlay::default();
         {
             let mut store = OverlayStore {
@@ -862,15 +866,14 @@ mod tests {
 
     #[test]
     fn a_scan_sees_the_writes_made_after_an_earlier_scan_and_not_those_undone() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
+        let (_db, tree) = tree();
         let mut overlay = Overlay::default();
         let mut store = OverlayStore {
             overlay: &mut overlay,
             tree: &tree,
         };
         store.put(b"k2".to_vec(), b"2".to_vec()).unwrap();
-        // The first scan orders the pending keys; the writes after it keep them in order.
+        // Writes after a scan and before the next are seen by it, in key order.
         assert_eq!(collect(&store, b"k"), [(b"k2".to_vec(), b"2".to_vec())]);
         store.put(b"k1".to_vec(), b"1".to_vec()).unwrap();
         store.put(b"k3".to_vec(), b"3".to_vec()).unwrap();
@@ -893,8 +896,7 @@ mod tests {
 
     #[test]
     fn pending_bytes_count_each_pending_key_and_value_once() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
+        let (_db, tree) = tree();
         let mut overlay = Overlay::default();
         let mut store = OverlayStore {
             overlay: &mut overlay,
