@@ -111,6 +111,13 @@ pub trait ReadStore {
         Ok(value)
     }
 
+    /// Whether a value is stored under `key` (read in place, never copied or decoded).
+    fn contains(&self, key: &[u8]) -> Result<bool, StoreError> {
+        let mut found = false;
+        self.read(key, &mut |bytes| found = bytes.is_some())?;
+        Ok(found)
+    }
+
     /// Calls `visit` on every record whose key starts with `prefix`, in ascending key order,
     /// until it returns `Break`.
     fn visit_prefix(&self, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<(), StoreError> {

@@ -16,7 +16,7 @@ use domain::values::{GradeValue, Scale};
 use jiff::civil::date;
 use projections::MemStore;
 use projections::models::school::fixture::{
-    Feed, World, body, fold_in_chunks, id, mark, random_history, reason, submission_of, ts,
+    Feed, World, body, comment, fold_in_chunks, id, mark, random_history, reason, submission_of, ts,
 };
 use projections::models::school::{self, AbsenceStatus, LessonStatus, School, SubmissionStatus};
 use proptest::prelude::*;
@@ -558,6 +558,43 @@ fn an_erased_student_leaves_no_text_and_no_family_link() {
     let children = school::parent_view(&store, world.parents[0], world.monday).unwrap();
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].view.student, world.students[1]);
+}
+
+#[test]
+fn an_erased_student_keeps_their_marks_without_the_comments_about_them() {
+    let (world, feed, published, _) = graded_history();
+    let t = ts("2026-11-30T14:00:00Z");
+    for student in [0, 1] {
+        feed.push(
+            t,
+            world.teacher_ref(),
+            EvaluationEvent::GradeCorrected {
+                evaluation: published,
+                student: world.students[student],
+                previous: mark(if student == 0 { 1400 } else { 800 }),
+                mark: mark(1500),
+                comment: Some(comment("Bon travail")),
+                reason: reason("Copie relue"),
+            },
+        );
+    }
+    feed.push(
+        ts("2026-12-01T08:00:00Z"),
+        world.admin_ref(),
+        AccountEvent::PersonalDataErased {
+            account: world.students[0],
+            ground: ErasureGround::OnRequest,
+        },
+    );
+    let store = feed.fold(&School);
+    let book = school::gradebook(&store, published).unwrap().unwrap();
+    let erased = &book.evaluation.grades[&world.students[0]];
+    assert_eq!((erased.mark, erased.comment.clone()), (mark(1500), None));
+    assert_eq!(erased.corrections.len(), 2, "the mark's history stays");
+    let other = &book.evaluation.grades[&world.students[1]];
+    assert_eq!(other.comment, Some(comment("Bon travail")));
+    let report = school::student_report(&store, world.students[1]).unwrap();
+    assert_eq!(report.grades[0].comment, Some(comment("Bon travail")));
 }
 
 #[test]

@@ -21,7 +21,8 @@
 //! | `hw.cls/<class><assignment>`          | the `AssignmentId`                     |
 //! | `sub/<assignment><submitter>`         | [`Submission`] with every version      |
 //! | `sub.st/<student><assignment>`        | the [`Submitter`] (own submissions)    |
-//! | `ev/<evaluation>`                     | [`Evaluation`] with every grade        |
+//! | `ev/<evaluation>`                     | [`Evaluation`], its `grades` empty     |
+//! | `ev.g/<evaluation><student>`          | [`Grade`]                              |
 //! | `ev.cls/<class><evaluation>`          | the `EvaluationId`                     |
 //! | `ev.st/<student><evaluation>`         | the `EvaluationId` (graded students)   |
 //! | `tt.slot/<class><slot>`               | [`Slot`]                               |
@@ -30,6 +31,10 @@
 //! | `abs.st/<student><absence>`           | the `AbsenceId`                        |
 //! | `abs.todo/<establishment><absence>`   | the `AbsenceId` (to follow up)         |
 //! | `abs.review/<establishment><absence>` | the `AbsenceId` (to review)            |
+//!
+//! Each grade is a record of its own: recording one grade in a class of 30 neither reads nor
+//! rewrites the 29 others (version 1 kept them in the evaluation's record, whose decoding and
+//! encoding at each grade were a tenth of this read model's rebuild).
 //!
 //! A `<submitter>` is one byte (0 for a student, 1 for a work group) and the 16-byte id; a
 //! `<date>` is the ISO date text, so a week of occurrences is one ordered range.
@@ -55,7 +60,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Key, ReadStoreExt, Store, StoreExt};
+use crate::store::{Key, ReadStore, ReadStoreExt, Store, StoreError, StoreExt};
 use crate::{Projection, ProjectionError};
 
 pub mod facts;
@@ -90,7 +95,7 @@ impl Projection for School {
     }
 
     fn version(&self) -> u32 {
-        1
+        2
     }
 
     fn apply(&self, event: &RecordedEvent, store: &mut dyn Store) -> Result<(), ProjectionError> {
@@ -308,6 +313,18 @@ fn evaluation_key(evaluation: EvaluationId) -> Vec<u8> {
     Key::new("ev").uuid(evaluation.as_uuid()).into_vec()
 }
 
+fn grade_key(evaluation: EvaluationId, student: AccountId) -> Vec<u8> {
+    Key::new("ev.g")
+        .uuid(evaluation.as_uuid())
+        .uuid(student.as_uuid())
+        .into_vec()
+}
+
+/// The prefix of an evaluation's grades.
+fn grades_key(evaluation: EvaluationId) -> Vec<u8> {
+    Key::new("ev.g").uuid(evaluation.as_uuid()).into_vec()
+}
+
 fn class_evaluation_key(class: ClassId, evaluation: EvaluationId) -> Vec<u8> {
     Key::new("ev.cls")
         .uuid(class.as_uuid())
@@ -447,7 +464,10 @@ fn apply_homework(
             attachments,
             late,
         } => {
-            let record = require_assignment(store, *assignment)?;
+            // Its record (instructions included) is decoded only for a work group's class.
+            if !store.contains(&assignment_key(*assignment))? {
+                return Err(missing("assignment", assignment));
+            }
             let key = submission_key(*assignment, submitter);
             let mut stored = store
                 .get_value::<Submission>(&key)?
@@ -471,7 +491,8 @@ fn apply_homework(
             match submitter {
                 Submitter::Student(student) => owners.push(*student),
                 Submitter::Group(group) => {
-                    if let Some(class) = facts::class_facts(store, record.class)?
+                    let class = require_assignment(store, *assignment)?.class;
+                    if let Some(class) = facts::class_facts(store, class)?
                         && let Some(g) = class.groups.get(group)
                     {
                         owners.extend(g.members.iter().copied());
@@ -488,6 +509,7 @@ fn apply_homework(
     Ok(())
 }
 
+/// The evaluation's record, without its grades.
 fn require_evaluation(
     store: &dyn Store,
     evaluation: EvaluationId,
@@ -495,6 +517,30 @@ fn require_evaluation(
     store
         .get_value(&evaluation_key(evaluation))?
         .ok_or_else(|| missing("evaluation", evaluation))
+}
+
+fn require_evaluation_exists(
+    store: &dyn Store,
+    evaluation: EvaluationId,
+) -> Result<(), ProjectionError> {
+    match store.contains(&evaluation_key(evaluation))? {
+        true => Ok(()),
+        false => Err(missing("evaluation", evaluation)),
+    }
+}
+
+/// The evaluation with every grade recorded in it.
+pub(crate) fn load_evaluation(
+    store: &dyn ReadStore,
+    evaluation: EvaluationId,
+) -> Result<Option<Evaluation>, StoreError> {
+    let Some(mut record) = store.get_value::<Evaluation>(&evaluation_key(evaluation))? else {
+        return Ok(None);
+    };
+    for (_, grade) in store.scan_values::<Grade>(&grades_key(evaluation))? {
+        record.grades.insert(grade.student, grade);
+    }
+    Ok(Some(record))
 }
 
 fn apply_evaluation(
@@ -538,18 +584,15 @@ fn apply_evaluation(
             mark,
             comment,
         } => {
-            let mut record = require_evaluation(store, *evaluation)?;
-            record.grades.insert(
-                *student,
-                Grade {
-                    student: *student,
-                    mark: *mark,
-                    comment: comment.clone(),
-                    recorded_at: at,
-                    corrections: Vec::new(),
-                },
-            );
-            store.put_value(evaluation_key(*evaluation), &record)?;
+            require_evaluation_exists(store, *evaluation)?;
+            let grade = Grade {
+                student: *student,
+                mark: *mark,
+                comment: comment.clone(),
+                recorded_at: at,
+                corrections: Vec::new(),
+            };
+            store.put_value(grade_key(*evaluation, *student), &grade)?;
             store.put_value(student_evaluation_key(*student, *evaluation), evaluation)?;
         }
         EvaluationEvent::GradeCorrected {
@@ -560,10 +603,10 @@ fn apply_evaluation(
             comment,
             reason,
         } => {
-            let mut record = require_evaluation(store, *evaluation)?;
-            let grade = record
-                .grades
-                .get_mut(student)
+            require_evaluation_exists(store, *evaluation)?;
+            let key = grade_key(*evaluation, *student);
+            let mut grade: Grade = store
+                .get_value(&key)?
                 .ok_or_else(|| missing("grade of student", student))?;
             grade.corrections.push(Correction {
                 previous: *previous,
@@ -573,7 +616,7 @@ fn apply_evaluation(
             });
             grade.mark = *mark;
             grade.comment = comment.clone();
-            store.put_value(evaluation_key(*evaluation), &record)?;
+            store.put_value(key, &grade)?;
         }
         EvaluationEvent::GradesPublished { evaluation } => {
             let mut record = require_evaluation(store, *evaluation)?;
@@ -756,11 +799,10 @@ fn erase(store: &mut dyn Store, person: AccountId) -> Result<(), ProjectionError
     }
     let graded = Key::new("ev.st").uuid(person.as_uuid()).into_vec();
     for (_, evaluation) in store.scan_values::<EvaluationId>(&graded)? {
-        if let Some(mut record) = store.get_value::<Evaluation>(&evaluation_key(evaluation))?
-            && let Some(grade) = record.grades.get_mut(&person)
-        {
+        let key = grade_key(evaluation, person);
+        if let Some(mut grade) = store.get_value::<Grade>(&key)? {
             grade.comment = None;
-            store.put_value(evaluation_key(evaluation), &record)?;
+            store.put_value(key, &grade)?;
         }
     }
     Ok(())

@@ -25,8 +25,8 @@ use domain::ids::{
 use domain::messaging::MessagingEvent;
 use domain::timetable::TimetableEvent;
 use domain::values::{
-    Body, Coefficient, Day, EstablishmentKind, GradeValue, Login, Reason, Scale, SchoolYear,
-    Sector, Subject, Text, TimeRange, Title, Uai,
+    Body, Coefficient, Comment, Day, EstablishmentKind, GradeValue, Login, Reason, Scale,
+    SchoolYear, Sector, Subject, Text, TimeRange, Title, Uai,
 };
 use eventlog::{
     AppendRequest, EventStore, ExpectedVersion, Metadata, Position, ProposedEvent, StreamId,
@@ -651,6 +651,11 @@ pub fn submission_of(assignment: AssignmentId) -> SubmissionId {
 
 /// Wraps text into a reason.
 pub fn reason(s: &str) -> Reason {
+    text(s)
+}
+
+/// Wraps text into a grade comment.
+pub fn comment(s: &str) -> Comment {
     text(s)
 }
 

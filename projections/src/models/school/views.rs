@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::facts::{self, ClassFacts};
 use super::{
     Absence, AbsenceStatus, Assignment, Evaluation, Grade, OccurrenceChange, Slot, Submission,
-    absence_key, assignment_key, evaluation_key, submission_key,
+    absence_key, assignment_key, evaluation_key, grade_key, load_evaluation, submission_key,
 };
 use crate::store::{Key, ReadStore, ReadStoreExt, StoreError};
 
@@ -252,9 +252,10 @@ pub fn student_report(store: &dyn ReadStore, student: AccountId) -> Result<Repor
         let Some(evaluation) = store.get_value::<Evaluation>(&evaluation_key(id))? else {
             continue;
         };
-        let (Some(published_at), Some(grade)) =
-            (evaluation.published_at, evaluation.grades.get(&student))
-        else {
+        let Some(published_at) = evaluation.published_at else {
+            continue;
+        };
+        let Some(grade) = store.get_value::<Grade>(&grade_key(id, student))? else {
             continue;
         };
         items.push(GradedItem {
@@ -581,9 +582,7 @@ pub fn gradebook(
     store: &dyn ReadStore,
     evaluation: EvaluationId,
 ) -> Result<Option<Gradebook>, StoreError> {
-    Ok(store
-        .get_value::<Evaluation>(&evaluation_key(evaluation))?
-        .map(gradebook_of))
+    Ok(load_evaluation(store, evaluation)?.map(gradebook_of))
 }
 
 /// Every evaluation of a class with its gradebook, by date then evaluation id: for the teacher.
