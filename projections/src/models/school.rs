@@ -387,6 +387,20 @@ fn missing(what: &str, id: impl std::fmt::Display) -> ProjectionError {
     ProjectionError::Inconsistent(format!("{what} {id} is not in the view"))
 }
 
+/// Fails unless a record is stored under `key` (read in place, not decoded): the `what` `id`
+/// an event refers to.
+fn require_exists(
+    store: &dyn Store,
+    key: &[u8],
+    what: &str,
+    id: impl std::fmt::Display,
+) -> Result<(), ProjectionError> {
+    match store.contains(key)? {
+        true => Ok(()),
+        false => Err(missing(what, id)),
+    }
+}
+
 fn require_assignment(
     store: &dyn Store,
     assignment: AssignmentId,
@@ -465,9 +479,12 @@ fn apply_homework(
             late,
         } => {
             // Its record (instructions included) is decoded only for a work group's class.
-            if !store.contains(&assignment_key(*assignment))? {
-                return Err(missing("assignment", assignment));
-            }
+            require_exists(
+                store,
+                &assignment_key(*assignment),
+                "assignment",
+                assignment,
+            )?;
             let key = submission_key(*assignment, submitter);
             let mut stored = store
                 .get_value::<Submission>(&key)?
@@ -519,18 +536,8 @@ fn require_evaluation(
         .ok_or_else(|| missing("evaluation", evaluation))
 }
 
-fn require_evaluation_exists(
-    store: &dyn Store,
-    evaluation: EvaluationId,
-) -> Result<(), ProjectionError> {
-    match store.contains(&evaluation_key(evaluation))? {
-        true => Ok(()),
-        false => Err(missing("evaluation", evaluation)),
-    }
-}
-
 /// The evaluation with every grade recorded in it.
-pub(crate) fn load_evaluation(
+fn load_evaluation(
     store: &dyn ReadStore,
     evaluation: EvaluationId,
 ) -> Result<Option<Evaluation>, StoreError> {
@@ -584,7 +591,12 @@ fn apply_evaluation(
             mark,
             comment,
         } => {
-            require_evaluation_exists(store, *evaluation)?;
+            require_exists(
+                store,
+                &evaluation_key(*evaluation),
+                "evaluation",
+                evaluation,
+            )?;
             let grade = Grade {
                 student: *student,
                 mark: *mark,
@@ -603,7 +615,12 @@ fn apply_evaluation(
             comment,
             reason,
         } => {
-            require_evaluation_exists(store, *evaluation)?;
+            require_exists(
+                store,
+                &evaluation_key(*evaluation),
+                "evaluation",
+                evaluation,
+            )?;
             let key = grade_key(*evaluation, *student);
             let mut grade: Grade = store
                 .get_value(&key)?
